@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Python packages: Debian's Chromium (browser
+# end-to-end test) and a PostgreSQL server (storage test). Each is optional: a test whose
+# tool is missing skips with a clear reason, so a failure here only prints a warning.
+set -u
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test setup: installing ${need[*]} from Debian"
+    export DEBIAN_FRONTEND=noninteractive
+    (apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}") >/tmp/genrekit-test-setup.log 2>&1 \
+      || echo "test setup: warning: could not install ${need[*]} (see /tmp/genrekit-test-setup.log); those tests will skip"
+  else
+    echo "test setup: warning: ${need[*]} missing and cannot be installed here; those tests will skip"
+  fi
+fi
+exit 0

@@ -1,0 +1,5 @@
+import sys
+
+from genrekit.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``genrekit`` command line: parse -> call the library -> print."""

@@ -1,0 +1,9 @@
+"""``genrekit features``: not wired yet."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``features`` subcommand (nothing yet)."""
