@@ -1,0 +1,20 @@
+"""Shared fixtures. ``shared_data`` is ``../shared/data`` beside the checkout (also in CI);
+tests that need it skip with a clear reason where it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("GENREKIT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of the shared real-music data (gtzan-dev, gtzan-splits, extra-pool, feature CSV)."""
+    if not (SHARED_DATA / "gtzan-dev").is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (set GENREKIT_SHARED_DATA)")
+    return SHARED_DATA
