@@ -154,6 +154,12 @@ def load_bundle(
 def load_model(directory: str | os.PathLike[str] | None = None) -> tuple[ModelCard, WaveformClassifier]:
     """Load a bundle and build its model through the model-type registry."""
     card, tensors = load_bundle(directory)
+    return card, build_model(card, tensors)
+
+
+def build_model(card: ModelCard, tensors: dict[str, torch.Tensor]) -> WaveformClassifier:
+    """Build a model from a card and its tensors through the model-type registry
+    (what :func:`load_model` does after reading; ensembles use it for their members)."""
     if card.model_type not in _MODEL_LOADERS:
         import importlib
 
@@ -174,4 +180,4 @@ def load_model(directory: str | os.PathLike[str] | None = None) -> tuple[ModelCa
         raise
     except (KeyError, RuntimeError, ValueError) as error:
         raise BundleError(f"bundle does not fit model_type {card.model_type!r}: {error}") from error
-    return card, model
+    return model

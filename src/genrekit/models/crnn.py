@@ -1,0 +1,130 @@
+"""Convolutional recurrent network: conv blocks over a log-mel (or MFCC), then a GRU over time.
+
+``(batch, n_bins, frames)`` -> per-bin batch norm -> 2D conv blocks pooling frequency
+(and time by ``time_pool``) -> mean over the remaining frequency rows -> GRU over the
+frames -> mean and max of its outputs over time -> logits. Registered as model type
+``crnn``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from genrekit.bundle.io import register_model_type
+from genrekit.errors import InvalidParameterError
+from genrekit.models.cnn import conv2d_block
+from genrekit.models.neural import (
+    ConfigMixin,
+    WaveformNet,
+    card_frontend,
+    frontend_n_features,
+    load_net_classifier,
+    make_frontend,
+)
+
+
+@dataclass(frozen=True)
+class CrnnConfig(ConfigMixin):
+    """Architecture of :class:`CrnnBody`.
+
+    Attributes
+    ----------
+    n_channels : tuple of int
+        Channels of each 3x3 conv block.
+    freq_pool : int
+        Frequency pooling after each block (while at least ``freq_pool`` rows remain).
+    time_pool : int
+        Time pooling after each block.
+    hidden_size : int
+        GRU units (per direction).
+    n_layers : int
+    bidirectional : bool
+    dropout : float in [0, 1)
+    """
+
+    n_channels: tuple[int, ...] = (16, 32, 64)
+    freq_pool: int = 4
+    time_pool: int = 2
+    hidden_size: int = 64
+    n_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not self.n_channels or any(c < 1 for c in self.n_channels):
+            raise InvalidParameterError(f"n_channels must be a non-empty list of positive ints, got {self.n_channels}")
+        if min(self.freq_pool, self.time_pool, self.hidden_size, self.n_layers) < 1:
+            raise InvalidParameterError("freq_pool, time_pool, hidden_size and n_layers must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise InvalidParameterError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class CrnnBody(nn.Module):
+    """``(batch, n_bins, frames) -> (batch, n_labels)`` logits.
+
+    Parameters
+    ----------
+    config : CrnnConfig
+    n_bins : int
+        Feature rows.
+    n_labels : int
+    """
+
+    def __init__(self, config: CrnnConfig, n_bins: int, n_labels: int) -> None:
+        super().__init__()
+        self.input_norm = nn.BatchNorm1d(n_bins)
+        blocks = []
+        in_channels, rows = 1, n_bins
+        for out_channels in config.n_channels:
+            f = config.freq_pool if rows >= config.freq_pool else 1
+            blocks.append(conv2d_block(in_channels, out_channels, 3, (f, config.time_pool)))
+            in_channels, rows = out_channels, -(-rows // f)
+        self.blocks = nn.Sequential(*blocks)
+        self.gru = nn.GRU(
+            in_channels,
+            config.hidden_size,
+            num_layers=config.n_layers,
+            batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.n_layers > 1 else 0.0,
+        )
+        n_out = config.hidden_size * (2 if config.bidirectional else 1)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(2 * n_out, n_labels)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.input_norm(features).unsqueeze(1))  # (batch, channels, rows, frames)
+        sequence = x.mean(dim=2).transpose(1, 2)  # (batch, frames, channels)
+        outputs, _ = self.gru(sequence)
+        pooled = torch.cat([outputs.mean(dim=1), outputs.amax(dim=1)], dim=-1)
+        return self.head(self.dropout(pooled))
+
+
+def build_crnn(
+    config: CrnnConfig, *, frontend: str, feature_params: Mapping[str, Any] | None, n_labels: int, sample_rate: int
+) -> tuple[WaveformNet, dict[str, Any]]:
+    """A CRNN behind a ``"logmel"`` or ``"mfcc"`` front end; returns the net and its feature parameters."""
+    if frontend not in ("logmel", "mfcc"):
+        raise InvalidParameterError(f"crnn takes a 'logmel' or 'mfcc' front end, got {frontend!r}")
+    module, params = make_frontend(frontend, feature_params, sample_rate=sample_rate)
+    body = CrnnBody(config, frontend_n_features(frontend, params), n_labels)
+    return WaveformNet(module, body), params
+
+
+@register_model_type("crnn")
+def _load_crnn(card: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
+    config = CrnnConfig.from_dict(card.config.get("architecture", {}))
+    kind, params = card_frontend(card)
+
+    def build(c: Any) -> WaveformNet:
+        net, _ = build_crnn(
+            config, frontend=kind, feature_params=params, n_labels=len(c.labels), sample_rate=c.sample_rate
+        )
+        return net
+
+    return load_net_classifier(card, tensors, build)
