@@ -1,9 +1,286 @@
-"""``genrekit classify``: not wired yet."""
+"""``genrekit classify``: genres, tags and a timeline for songs, files or whole directories.
+
+Inputs
+------
+Each ``FILE_OR_DIR`` is a file (classified whatever its extension: the decoder sniffs the
+content), ``-`` (the bytes on standard input), or a directory, walked recursively (a directory's
+files in sorted order, then its subdirectories in sorted order) for files whose extension is
+in :data:`AUDIO_EXTENSIONS` (case-insensitive; hidden files and directories, whose names
+start with ``.``, are skipped; no content sniffing there, so a song must carry an audio
+extension to be found in a directory). A directory without any
+audio file counts as a failed input.
+
+Outputs (standard output)
+-------------------------
+``table`` (default)
+    Per input: the top ``--top`` genres with bars, the top tags, the compact timeline (runs
+    of windows with the same top genre merged) and any warnings. Printed as each input
+    finishes.
+``json``
+    ONE JSON array with one object per input, in input order: the shared result schema
+    (:meth:`genrekit.predict.Prediction.to_dict`) or, for a failed input,
+    ``{"name": ..., "error": {"type": ..., "message": ...}}``.
+``csv``
+    A header, then one row per input: ``name, duration_s, top_genre, top_score``, one score
+    column per genre (the model's label order), ``tags`` (``tag:score`` joined by ``;``),
+    ``warnings`` (joined by ``;``) and ``error`` (``Type: message``; empty when it worked).
+
+A failed input is reported on standard error (``genrekit classify: NAME: message``), the
+others go on; the exit code is 1 if any input failed, else 0.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from genrekit.errors import GenrekitError
+
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4",
+        ".m4b", ".webm", ".mkv", ".mka", ".aif", ".aiff", ".aifc", ".au", ".snd",
+    }
+)  # fmt: skip
+STDIN_NAME = "-"
+DEFAULT_CLI_TOP = 5  # genres shown in the table, tags in every format
+BAR_WIDTH = 20  # characters
+MAX_TIMELINE_RUNS = 8  # runs shown before "... (n more)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``classify`` subcommand (nothing yet)."""
+    """Add the ``classify`` subcommand."""
+    parser = subparsers.add_parser(
+        "classify",
+        help="classify songs: genres, tags and a per-window timeline",
+        description="Classify audio files (any format genrekit decodes) or whole directories "
+        "(walked recursively for known audio extensions). Prints a table, one JSON array, or CSV. "
+        "A failed input is reported on stderr and the others go on; the exit code is 1 if any failed.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files, directories, or - for stdin")
+    parser.add_argument("--model", metavar="BUNDLE", default=None, help="model bundle directory (default: the bundled model)")
+    parser.add_argument("--top", metavar="K", type=_non_negative_int, default=DEFAULT_CLI_TOP,
+                        help=f"genres shown in the table and tags reported (default {DEFAULT_CLI_TOP}; 0: no tags)")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default table)")
+    parser.add_argument("--hop", metavar="S", type=_positive_float, default=None,
+                        help="seconds between analysis windows (default: the window length, no overlap)")
+    parser.add_argument("--batch-size", metavar="N", type=_positive_int, default=None, help="windows per forward pass")
+    parser.add_argument("--threads", metavar="N", type=_positive_int, default=None, help="CPU threads for inference")
+    parser.add_argument("--max-duration", metavar="S", type=_positive_float, default=None,
+                        help="reject inputs longer than S seconds (default: no limit)")
+    parser.add_argument("--max-windows", metavar="N", type=_positive_int, default=None,
+                        help="faster: classify at most about N windows spread over each song (default: all)")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
+                        help="inference runtime (default auto: ONNX Runtime where available)")
+    parser.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def expand_inputs(inputs: list[str]) -> Iterator[tuple[str, str | None]]:
+    """Yield ``(name, problem)`` for every input file; ``problem`` is None when usable.
+
+    Directories are walked recursively (sorted, hidden entries skipped) for files with an
+    extension in :data:`AUDIO_EXTENSIONS`; other inputs are yielded as given.
+    """
+    for item in inputs:
+        if item == STDIN_NAME:
+            yield item, None
+            continue
+        path = Path(item)
+        if path.is_dir():
+            found = False
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for file_name in sorted(files):
+                    if not file_name.startswith(".") and Path(file_name).suffix.lower() in AUDIO_EXTENSIONS:
+                        found = True
+                        yield os.path.join(root, file_name), None
+            if not found:
+                yield item, "no audio files (by extension) in this directory"
+        elif not path.exists():
+            yield item, "no such file or directory"
+        else:
+            yield item, None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Classify every input and print the results; return the exit code."""
+    from genrekit.predict import Classifier
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    options: dict[str, Any] = {}
+    if args.batch_size is not None:
+        options["batch_size"] = args.batch_size
+    classifier = Classifier.load(args.model, runtime=args.runtime, **options)
+    writer = _make_writer(args.format, sys.stdout, classifier.labels, args.top)
+    n_failed = 0
+    for name, problem in expand_inputs(args.inputs):
+        if problem is not None:
+            n_failed += 1
+            _report_error(writer, name, "FileNotFoundError" if "no such" in problem else "NoAudioFiles", problem)
+            continue
+        try:
+            source: Any = sys.stdin.buffer.read() if name == STDIN_NAME else name
+            prediction = classifier.predict(
+                source,
+                name=name,
+                top_k=args.top,
+                hop_s=args.hop,
+                max_duration_s=args.max_duration,
+                max_windows=args.max_windows,
+            )
+        except (GenrekitError, OSError) as error:
+            n_failed += 1
+            _report_error(writer, name, type(error).__name__, str(error))
+            continue
+        writer.result(prediction)
+    writer.close()
+    return 1 if n_failed else 0
+
+
+def _report_error(writer: _Writer, name: str, error_type: str, message: str) -> None:
+    print(f"genrekit classify: {name}: {message}", file=sys.stderr)
+    writer.error(name, error_type, message)
+
+
+class _Writer:
+    """Prints results in one format as they come."""
+
+    def __init__(self, out: TextIO, labels: list[str], top: int) -> None:
+        self.out = out
+        self.labels = labels
+        self.top = top
+
+    def result(self, prediction: Any) -> None:
+        raise NotImplementedError
+
+    def error(self, name: str, error_type: str, message: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+class _JsonWriter(_Writer):
+    def __init__(self, out: TextIO, labels: list[str], top: int) -> None:
+        super().__init__(out, labels, top)
+        self.items: list[dict[str, Any]] = []
+
+    def result(self, prediction: Any) -> None:
+        self.items.append(prediction.to_dict())
+
+    def error(self, name: str, error_type: str, message: str) -> None:
+        self.items.append({"name": name, "error": {"type": error_type, "message": message}})
+
+    def close(self) -> None:
+        json.dump(self.items, self.out, indent=2)
+        self.out.write("\n")
+        super().close()
+
+
+class _CsvWriter(_Writer):
+    def __init__(self, out: TextIO, labels: list[str], top: int) -> None:
+        super().__init__(out, labels, top)
+        self.writer = csv.writer(out, lineterminator="\n")
+        self.writer.writerow(["name", "duration_s", "top_genre", "top_score", *labels, "tags", "warnings", "error"])
+
+    def result(self, prediction: Any) -> None:
+        scores = {g.genre: g.score for g in prediction.genres}
+        self.writer.writerow(
+            [
+                prediction.name,
+                f"{prediction.duration_s:.3f}",
+                prediction.top_genre,
+                f"{prediction.genres[0].score:.4f}",
+                *(f"{scores[label]:.4f}" for label in self.labels),
+                ";".join(f"{t.tag}:{t.score:.3f}" for t in prediction.tags),
+                ";".join(prediction.warnings),
+                "",
+            ]
+        )
+        self.out.flush()
+
+    def error(self, name: str, error_type: str, message: str) -> None:
+        self.writer.writerow([name, "", "", "", *([""] * len(self.labels)), "", "", f"{error_type}: {message}"])
+        self.out.flush()
+
+
+class _TableWriter(_Writer):
+    def __init__(self, out: TextIO, labels: list[str], top: int) -> None:
+        super().__init__(out, labels, top)
+        encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "")
+        self.full, self.empty = ("\u2588", "\u00b7") if encoding.startswith("utf") else ("#", ".")
+        self.width = max(len(label) for label in labels)
+
+    def result(self, prediction: Any) -> None:
+        lines = [f"{prediction.name}  ({format_time(prediction.duration_s)}, {len(prediction.segments)} windows)"]
+        for score in prediction.genres[: max(self.top, 1)]:
+            n_full = int(round(score.score * BAR_WIDTH))
+            bar = self.full * n_full + self.empty * (BAR_WIDTH - n_full)
+            lines.append(f"  {score.genre:<{self.width}}  {bar}  {score.score:5.3f}")
+        if prediction.tags:
+            lines.append("  tags: " + ", ".join(f"{t.tag} {t.score:.2f}" for t in prediction.tags))
+        lines.append("  timeline: " + compact_timeline(prediction.segments))
+        lines.extend(f"  warning: {w}" for w in prediction.warnings)
+        self.out.write("\n".join(lines) + "\n\n")
+        self.out.flush()
+
+    def error(self, name: str, error_type: str, message: str) -> None:
+        self.out.write(f"{name}\n  error: {error_type}: {message}\n\n")
+        self.out.flush()
+
+
+def _make_writer(fmt: str, out: TextIO, labels: list[str], top: int) -> _Writer:
+    return {"json": _JsonWriter, "csv": _CsvWriter, "table": _TableWriter}[fmt](out, labels, top)
+
+
+def format_time(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) of a time in seconds, rounded down."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def compact_timeline(segments: list[Any]) -> str:
+    """Runs of consecutive windows with the same top genre, e.g. ``0:00-1:12 rock | 1:12-1:30 metal``."""
+    runs: list[list[Any]] = []
+    for seg in segments:
+        if runs and runs[-1][2] == seg.genre:
+            runs[-1][1] = max(runs[-1][1], seg.end_s)
+        else:
+            start = seg.start_s if not runs else max(seg.start_s, runs[-1][1])
+            runs.append([start, seg.end_s, seg.genre])
+    shown = [f"{format_time(a)}-{format_time(b)} {g}" for a, b, g in runs[:MAX_TIMELINE_RUNS]]
+    if len(runs) > MAX_TIMELINE_RUNS:
+        shown.append(f"... ({len(runs) - MAX_TIMELINE_RUNS} more)")
+    return " | ".join(shown)

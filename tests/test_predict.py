@@ -1,0 +1,435 @@
+"""Tests of genrekit.predict: window slicing, aggregation, tags, checks, and the Classifier
+on every kind of input, with a tiny deterministic model saved as a real bundle (and, where
+shared data is present, with the default bundle on a real clip)."""
+
+from __future__ import annotations
+
+import io
+import math
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from genrekit.bundle import ModelCard, register_model_type, save_bundle
+from genrekit.errors import AudioTooLongError, EmptyAudioError, GenrekitError, InvalidParameterError
+from genrekit.predict import (
+    WARNING_NOT_MUSIC,
+    WARNING_SHORT,
+    WARNING_SILENT,
+    Classifier,
+    _WindowSlicer,
+    aggregate_probabilities,
+    is_music,
+    merge_tag_scores,
+    music_evidence,
+    rms_dbfs,
+)
+
+TINY_SR = 8000  # Hz
+TINY_WINDOW_S = 1.0  # s
+TINY_LABELS = ["quiet", "tonal", "noisy"]
+TINY_TAGS = {"MSD": ["Rock", "calm"], "MTT": ["rock", "loud"]}
+
+
+class TinyModel:
+    """A deterministic WaveformClassifier: softmax of a linear map of (level, zero-crossing rate, 1)."""
+
+    labels = TINY_LABELS
+    sample_rate = TINY_SR
+    window_s = TINY_WINDOW_S
+    tag_names = TINY_TAGS
+
+    def __init__(self, weight: np.ndarray) -> None:
+        self.weight = np.asarray(weight, dtype=np.float64)
+        self.batch_sizes: list[int] = []
+        self.n_tag_calls = 0
+
+    @staticmethod
+    def _features(windows: np.ndarray) -> np.ndarray:
+        level = np.sqrt(np.mean(np.square(windows, dtype=np.float64), axis=1))
+        zcr = np.mean(np.abs(np.diff(np.signbit(windows), axis=1)), axis=1)
+        return np.stack([10 * level, 10 * zcr, np.ones(len(windows))], axis=1)
+
+    def predict_proba_windows(self, windows: np.ndarray) -> np.ndarray:
+        self.batch_sizes.append(len(windows))
+        logits = self._features(windows) @ self.weight.T
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict_tags_windows(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        self.n_tag_calls += 1
+        f = self._features(windows)
+        sig = 1 / (1 + np.exp(-(f[:, :2] - 1.0)))
+        return {"MSD": sig.astype(np.float32), "MTT": sig[:, ::-1].astype(np.float32) * 0.5}
+
+
+TINY_WEIGHT = np.array([[-4.0, 0.0, 1.0], [1.0, -2.0, 0.0], [1.0, 2.0, -1.0]])
+
+
+@register_model_type("tiny_test")
+def _load_tiny(card: ModelCard, tensors: dict[str, torch.Tensor]) -> TinyModel:
+    return TinyModel(tensors["weight"].numpy())
+
+
+def save_tiny_bundle(directory: Path) -> Path:
+    """Write the tiny model as a real bundle (card + safetensors)."""
+    card = ModelCard(
+        name="tiny-test",
+        version="0.0.1",
+        model_type="tiny_test",
+        labels=TINY_LABELS,
+        sample_rate=TINY_SR,
+        window_s=TINY_WINDOW_S,
+        tags=[t for names in TINY_TAGS.values() for t in names],
+    )
+    return save_bundle(directory, card, {"weight": torch.tensor(TINY_WEIGHT, dtype=torch.float32)})
+
+
+def music_like(duration_s: float, sr: int = TINY_SR, seed: int = 0) -> np.ndarray:
+    """A crude music-like signal: notes of a few harmonics with decays and noisy beats."""
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * sr)
+    t = np.arange(n) / sr
+    y = np.zeros(n)
+    note_s = 0.25
+    for i in range(int(math.ceil(duration_s / note_s))):
+        start = int(i * note_s * sr)
+        seg = slice(start, min(n, start + int(note_s * sr)))
+        tt = t[seg] - t[start]
+        f0 = 110 * 2 ** (rng.integers(0, 24) / 12)
+        env = np.exp(-tt * 6)
+        y[seg] += sum(0.3 / k * np.sin(2 * np.pi * f0 * k * tt) for k in range(1, 5)) * env
+        if i % 2 == 0:
+            y[seg] += 0.2 * rng.standard_normal(len(tt)) * np.exp(-tt * 40)
+    return (0.5 * y / np.abs(y).max()).astype(np.float32)
+
+
+@pytest.fixture()
+def tiny() -> Classifier:
+    return Classifier(TinyModel(TINY_WEIGHT))
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_bundle(tmp_path_factory.mktemp("bundle") / "tiny")
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+
+def test_rms_dbfs_of_full_scale_sine_is_minus_3_db() -> None:
+    t = np.arange(8000) / 8000
+    assert rms_dbfs(np.sin(2 * np.pi * 100 * t)) == pytest.approx(-3.0103, abs=1e-3)
+    assert rms_dbfs(np.zeros(10)) == pytest.approx(-200.0)
+
+
+def test_aggregate_mean_and_log_mean() -> None:
+    probs = np.array([[0.9, 0.1], [0.5, 0.5]])
+    np.testing.assert_allclose(aggregate_probabilities(probs), [0.7, 0.3])
+    geo = np.sqrt(probs[0] * probs[1])
+    np.testing.assert_allclose(aggregate_probabilities(probs, method="log_mean"), geo / geo.sum())
+    np.testing.assert_allclose(aggregate_probabilities(probs, weights=np.array([0.0, 1.0])), [0.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"probs": np.zeros((0, 3))},
+        {"probs": np.ones((2, 2)) / 2, "method": "median"},
+        {"probs": np.ones((2, 2)) / 2, "weights": np.array([1.0, -1.0])},
+        {"probs": np.ones((2, 2)) / 2, "weights": np.zeros(2)},
+    ],
+)
+def test_aggregate_rejects_bad_input(kwargs: dict) -> None:
+    probs = kwargs.pop("probs")
+    with pytest.raises(InvalidParameterError):
+        aggregate_probabilities(probs, **kwargs)
+
+
+def test_merge_tag_scores_lowercases_and_keeps_max() -> None:
+    merged = merge_tag_scores(
+        {"MSD": np.array([0.2, 0.9]), "MTT": np.array([0.6, 0.1])},
+        {"MSD": ["Rock", "Hip-Hop"], "MTT": ["rock", "guitar"]},
+    )
+    assert merged == pytest.approx({"rock": 0.6, "hip-hop": 0.9, "guitar": 0.1})
+    with pytest.raises(InvalidParameterError):
+        merge_tag_scores({"MSD": np.array([0.2])}, {"MSD": ["a", "b"]})
+
+
+def _slice(y: np.ndarray, window: int, hop: int, block: int) -> list[tuple[int, int, np.ndarray]]:
+    slicer = _WindowSlicer(window, hop)
+    out = []
+    for i in range(0, len(y), block):
+        out += [(w.start, w.n_valid, w.samples.copy()) for w in slicer.push(y[i : i + block])]
+    out += [(w.start, w.n_valid, w.samples.copy()) for w in slicer.finish()]
+    return out
+
+
+@pytest.mark.parametrize("block", [1, 7, 10, 25, 1000])
+def test_window_slicer_is_independent_of_block_size(block: int) -> None:
+    y = np.arange(25, dtype=np.float32)
+    windows = _slice(y, window=10, hop=10, block=block)
+    assert [(s, n) for s, n, _ in windows] == [(0, 10), (10, 10), (15, 10)]  # last one end-aligned
+    for start, n_valid, samples in windows:
+        np.testing.assert_array_equal(samples, y[start : start + n_valid])
+
+
+def test_window_slicer_overlap_exact_fit_short_and_sparse() -> None:
+    y = np.arange(20, dtype=np.float32)
+    assert [s for s, _, _ in _slice(y, 10, 5, 3)] == [0, 5, 10]
+    assert [s for s, _, _ in _slice(y, 10, 10, 3)] == [0, 10]  # exact fit: no extra window
+    short = _slice(np.ones(4, dtype=np.float32), 10, 10, 3)
+    assert len(short) == 1 and short[0][:2] == (0, 4)
+    np.testing.assert_array_equal(short[0][2], [1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    assert [s for s, _, _ in _slice(np.arange(45, dtype=np.float32), 10, 20, 4)] == [0, 20, 35]
+
+
+def test_music_evidence_flags_noise_tone_and_pauses_but_not_music_like() -> None:
+    sr = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(6 * sr) / sr
+    noise = 0.3 * rng.standard_normal(6 * sr)
+    sine = 0.5 * np.sin(2 * np.pi * 440 * t)
+    # speech-like: 200 ms voiced bursts (harmonics of a gliding 120 Hz pitch) between 250 ms pauses
+    burst = (t % 0.45) < 0.2
+    speechy = burst * sum(np.sin(2 * np.pi * 120 * (1 + 0.2 * np.sin(3 * t)) * k * t) / k for k in range(1, 10))
+    for signal in (noise, sine, speechy):
+        assert not is_music(music_evidence(signal.reshape(2, -1).astype(np.float32), sr))
+    assert is_music(music_evidence(music_like(6.0, sr).reshape(2, -1), sr))
+    with pytest.raises(InvalidParameterError):
+        music_evidence(np.zeros(100, dtype=np.float32), sr)
+
+
+# ----------------------------------------------------------------------------- Classifier
+
+
+def test_predict_array_schema(tiny: Classifier) -> None:
+    y = music_like(5.5)
+    pred = tiny.predict(y, sr=TINY_SR, top_k=3)
+    scores = [g.score for g in pred.genres]
+    assert scores == sorted(scores, reverse=True)
+    assert sum(scores) == pytest.approx(1.0, abs=1e-6)
+    assert sorted(g.genre for g in pred.genres) == sorted(TINY_LABELS)
+    assert pred.name == "<array>" and pred.duration_s == pytest.approx(5.5)
+    assert pred.model.name == "unnamed"
+    # segments: 1 s windows at 0..4 s plus one end-aligned window at 4.5 s; they cover the input
+    assert [s.start_s for s in pred.segments] == [0.0, 1.0, 2.0, 3.0, 4.0, 4.5]
+    assert pred.segments[-1].end_s == pytest.approx(pred.duration_s)
+    assert all(b.start_s <= a.end_s for a, b in zip(pred.segments, pred.segments[1:]))
+    assert len(pred.tags) == 3 and pred.tags[0].score >= pred.tags[-1].score
+    assert all(t.tag == t.tag.lower() for t in pred.tags)
+    assert pred.warnings == []
+    as_dict = pred.to_dict()
+    assert set(as_dict) == {"name", "duration_s", "model", "genres", "segments", "tags", "warnings"}
+
+
+def test_predict_aggregates_window_probabilities(tiny: Classifier) -> None:
+    y = music_like(4.0)
+    pred = tiny.predict(y, sr=TINY_SR, top_k=0)
+    windows = y.reshape(4, TINY_SR)
+    expected = TinyModel(TINY_WEIGHT).predict_proba_windows(windows).mean(axis=0)
+    got = {g.genre: g.score for g in pred.genres}
+    np.testing.assert_allclose([got[label] for label in TINY_LABELS], expected, rtol=1e-5)
+    assert pred.tags == [] and tiny.model.n_tag_calls == 0
+
+
+def test_predict_hop_gives_overlapping_windows(tiny: Classifier) -> None:
+    pred = tiny.predict(music_like(4.0), sr=TINY_SR, hop_s=0.5)
+    assert [s.start_s for s in pred.segments] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+
+
+def test_max_windows_spreads_windows_over_the_song(tiny: Classifier, tmp_path: Path) -> None:
+    y = music_like(20.0)
+    pred = tiny.predict(y, sr=TINY_SR, max_windows=4)
+    assert [s.start_s for s in pred.segments] == [0.0, 6.333, 12.666, 19.0]
+    path = tmp_path / "song.wav"
+    sf.write(path, y, TINY_SR)
+    from_file = tiny.predict(io.BytesIO(path.read_bytes()), max_windows=4)
+    assert [s.start_s for s in from_file.segments] == [s.start_s for s in pred.segments]
+    assert len(tiny.predict(y, sr=TINY_SR, max_windows=1).segments) == 1
+    assert len(tiny.predict(y, sr=TINY_SR, max_windows=100).segments) == 20  # never denser than hop_s
+
+
+def test_predict_stereo_integer_and_resampled_arrays(tiny: Classifier) -> None:
+    y = music_like(3.0)
+    mono = tiny.predict(y, sr=TINY_SR)
+    stereo = tiny.predict(np.stack([y, y]), sr=TINY_SR)
+    pcm = tiny.predict((y * 32767).astype(np.int16), sr=TINY_SR)
+    upsampled = tiny.predict(np.repeat(y, 2), sr=2 * TINY_SR)
+    assert stereo.genres == mono.genres
+    assert pcm.genres[0].score == pytest.approx(mono.genres[0].score, abs=1e-3)
+    assert upsampled.duration_s == pytest.approx(3.0, abs=1e-3)
+
+
+def test_silent_and_short_inputs_are_flagged(tiny: Classifier) -> None:
+    silent = tiny.predict(np.zeros(3 * TINY_SR, dtype=np.float32), sr=TINY_SR)
+    assert WARNING_SILENT in silent.warnings
+    assert sum(g.score for g in silent.genres) == pytest.approx(1.0, abs=1e-6)
+    quiet = tiny.predict(music_like(3.0) * 1e-4, sr=TINY_SR)
+    assert WARNING_SILENT in quiet.warnings
+    short = tiny.predict(music_like(0.4), sr=TINY_SR)
+    assert WARNING_SHORT in short.warnings
+    assert len(short.segments) == 1 and short.segments[0].end_s == pytest.approx(0.4)
+
+
+def test_noise_and_tone_are_flagged_not_music(tiny: Classifier) -> None:
+    rng = np.random.default_rng(1)
+    noise = tiny.predict((0.3 * rng.standard_normal(4 * TINY_SR)).astype(np.float32), sr=TINY_SR)
+    tone = tiny.predict(0.5 * np.sin(2 * np.pi * 440 * np.arange(4 * TINY_SR) / TINY_SR), sr=TINY_SR)
+    assert WARNING_NOT_MUSIC in noise.warnings and WARNING_NOT_MUSIC in tone.warnings
+    assert len(noise.genres) == len(TINY_LABELS)  # still answered
+
+
+def test_silent_windows_do_not_vote(tiny: Classifier) -> None:
+    y = music_like(2.0)
+    with_gap = np.concatenate([np.zeros(2 * TINY_SR, dtype=np.float32), y])
+    a = tiny.predict(y, sr=TINY_SR).genres
+    b = tiny.predict(with_gap, sr=TINY_SR).genres
+    assert [g.genre for g in a] == [g.genre for g in b]
+    assert a[0].score == pytest.approx(b[0].score, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        ({"source": np.zeros(100)}, InvalidParameterError),  # no sr
+        ({"source": np.zeros(100), "sr": 0}, InvalidParameterError),
+        ({"source": np.zeros((2, 2, 2)), "sr": 8000}, InvalidParameterError),
+        ({"source": np.array([0.0, np.nan]), "sr": 8000}, InvalidParameterError),
+        ({"source": np.zeros(0), "sr": 8000}, EmptyAudioError),
+        ({"source": np.zeros(100), "sr": 8000, "hop_s": 0}, InvalidParameterError),
+        ({"source": np.zeros(100), "sr": 8000, "top_k": -1}, InvalidParameterError),
+        ({"source": np.zeros(100), "sr": 8000, "batch_size": 0}, InvalidParameterError),
+        ({"source": b"RIFF", "sr": 8000}, InvalidParameterError),  # sr only for arrays
+        ({"source": np.zeros(3 * TINY_SR), "sr": TINY_SR, "max_duration_s": 2.0}, AudioTooLongError),
+    ],
+)
+def test_predict_rejects_bad_input(tiny: Classifier, kwargs: dict, error: type) -> None:
+    with pytest.raises(error):
+        tiny.predict(**kwargs)
+
+
+@pytest.mark.slow
+def test_long_input_is_streamed_with_bounded_memory(tiny: Classifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One hour of audio (115 MB as float32) through a fake streaming decoder: batches and
+    memory stay bounded, every window is classified."""
+    import genrekit.audio
+
+    n_blocks, block_s = 120, 30.0
+    block = music_like(block_s)
+    requested = {}
+
+    def fake_blocks(source, sr, block_s=30.0, mono=True, **kwargs):
+        requested.update(sr=sr, mono=mono)
+        for _ in range(n_blocks):
+            yield block.copy()
+
+    monkeypatch.setattr(genrekit.audio, "iter_audio_blocks", fake_blocks)
+    tracemalloc.start()
+    try:
+        pred = tiny.predict("long-mix.mp3", batch_size=8, top_k=2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert requested == {"sr": TINY_SR, "mono": True}
+    assert pred.duration_s == pytest.approx(3600.0)
+    assert len(pred.segments) == 3600
+    assert max(tiny.model.batch_sizes) <= 8
+    assert peak < 40e6  # bytes; the whole input would be 115 MB
+
+
+def test_sources_path_bytes_file_and_array_agree(tiny: Classifier, tmp_path: Path) -> None:
+    y = music_like(3.5)
+    path = tmp_path / "clip.wav"
+    sf.write(path, y, TINY_SR, subtype="FLOAT")
+    data = path.read_bytes()
+    preds = [
+        tiny.predict(path),
+        tiny.predict(str(path)),
+        tiny.predict(data),
+        tiny.predict(io.BytesIO(data), name="stream"),
+        tiny.predict(y, sr=TINY_SR),
+    ]
+    ref = preds[-1]
+    for pred in preds[:-1]:
+        assert pred.duration_s == pytest.approx(ref.duration_s, abs=1e-3)
+        assert [g.genre for g in pred.genres] == [g.genre for g in ref.genres]
+        np.testing.assert_allclose([g.score for g in pred.genres], [g.score for g in ref.genres], atol=1e-5)
+        assert len(pred.segments) == len(ref.segments)
+    assert preds[0].name == str(path) and preds[2].name == "<bytes>" and preds[3].name == "stream"
+
+
+def test_silent_file_is_flagged_not_refused(tiny: Classifier, tmp_path: Path) -> None:
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(2 * TINY_SR, dtype=np.float32), TINY_SR)
+    pred = tiny.predict(path)
+    assert pred.warnings == [WARNING_SILENT] and pred.duration_s == pytest.approx(2.0)
+
+
+def test_predict_many_reports_errors_in_place(tiny: Classifier, tmp_path: Path) -> None:
+    good = tmp_path / "good.wav"
+    sf.write(good, music_like(2.0), TINY_SR)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk" * 4)
+    results = tiny.predict_many([good, bad, good], return_errors=True)
+    assert [type(r).__name__ for r in results][0] == "Prediction"
+    assert isinstance(results[1], GenrekitError)
+    assert results[2].top_genre == results[0].top_genre
+    with pytest.raises(GenrekitError):
+        tiny.predict_many([bad])
+
+
+def test_load_bundle_card_and_model_info(tiny_bundle: Path) -> None:
+    clf = Classifier.load(tiny_bundle)
+    assert clf.card is not None and clf.card.labels == TINY_LABELS
+    assert clf.model_info.name == "tiny-test" and clf.model_info.version == "0.0.1"
+    pred = clf.predict(music_like(2.0), sr=TINY_SR)
+    assert pred.model == clf.model_info
+
+
+# ----------------------------------------------------------------------------- ONNX runtime
+
+
+@pytest.mark.slow
+def test_onnx_runtime_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genrekit.models import heads, onnx_export
+
+    monkeypatch.setenv(onnx_export.CACHE_ENV, str(tmp_path))
+    torch.manual_seed(0)
+    config = heads.MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",))
+    model = heads.MusicnnHeadClassifier(["a", "b", "c"], config)
+    card = heads.musicnn_head_card(model, name="onnx-test")
+    bundle = save_bundle(tmp_path / "bundle", card, model.bundle_tensors())
+    fast = Classifier.load(bundle, runtime="onnx")
+    slow = Classifier.load(bundle, runtime="torch")
+    assert isinstance(fast.model, onnx_export.OnnxMusicnnHead)
+    assert list(tmp_path.glob("onnx/*.onnx"))  # exported once, cached
+    y = music_like(7.0, sr=16000)
+    a, b = fast.predict(y, sr=16000, top_k=5), slow.predict(y, sr=16000, top_k=5)
+    np.testing.assert_allclose([g.score for g in a.genres], [g.score for g in b.genres], atol=1e-4)
+    assert [t.tag for t in a.tags] == [t.tag for t in b.tags]
+    assert Classifier.load(bundle).model.__class__ is onnx_export.OnnxMusicnnHead  # auto
+    with pytest.raises(InvalidParameterError):
+        Classifier.load(bundle, runtime="tensorflow")
+
+
+# ----------------------------------------------------------------------------- default bundle
+
+
+@pytest.mark.slow
+def test_default_bundle_classifies_a_real_classical_clip(shared_data: Path) -> None:
+    from genrekit.bundle import default_bundle_path
+
+    if not (default_bundle_path() / "card.json").is_file():
+        pytest.skip("the default bundle is not built yet")
+    clf = Classifier.load()
+    clip = sorted((shared_data / "gtzan-dev" / "valid" / "classical").glob("*.flac"))[0]
+    pred = clf.predict(clip, top_k=5)
+    assert "classical" in [g.genre for g in pred.genres[:2]]
+    assert sum(g.score for g in pred.genres) == pytest.approx(1.0, abs=1e-5)
+    assert len(pred.tags) == 5
+    assert WARNING_NOT_MUSIC not in pred.warnings and WARNING_SILENT not in pred.warnings
