@@ -1,9 +1,65 @@
-"""``genrekit serve``: not wired yet."""
+"""``genrekit serve``: run the REST API and web UI with uvicorn.
+
+Settings not given on the command line come from ``GENREKIT_*`` environment variables
+(see :class:`genrekit.service.config.Settings`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``serve`` subcommand (nothing yet)."""
+    """Add the ``serve`` subcommand."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the web app and REST API",
+        description="Serve the web UI at /, the REST API under /api/v1 and its docs at /docs. "
+        "Other settings come from GENREKIT_* environment variables (GENREKIT_DATABASE_URL, "
+        "GENREKIT_MAX_UPLOAD_MB, GENREKIT_KEEP_AUDIO, ...).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--model", type=Path, default=None, help="model bundle directory (default: the bundled model)")
+    parser.add_argument(
+        "--workers-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="classification jobs run at once (default: GENREKIT_MAX_CONCURRENT_JOBS or 2)",
+    )
+    parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir)")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the app from the environment plus the options and serve it until interrupted."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from genrekit.service import Settings, create_app
+
+    overrides: dict[str, object] = {}
+    if args.model is not None:
+        overrides["model"] = args.model
+    if args.workers_jobs is not None:
+        overrides["max_concurrent_jobs"] = args.workers_jobs
+    if args.database_url is not None:
+        overrides["database_url"] = args.database_url
+    if not 0 < args.port < 65536:
+        print(f"genrekit serve: error: --port must be 1..65535, got {args.port}", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        print(f"genrekit serve: error: invalid settings: {error}", file=sys.stderr)
+        return 2
+    if args.model is not None and not args.model.is_dir():
+        print(f"genrekit serve: error: model bundle {args.model} is not a directory", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

@@ -1,0 +1,15 @@
+"""The versioned API: every resource router under ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from genrekit.service.routes import classifications, classify, config, models
+
+API_PREFIX = "/api/v1"
+
+api_router = APIRouter(prefix=API_PREFIX)
+api_router.include_router(classify.router)
+api_router.include_router(classifications.router)
+api_router.include_router(models.router)
+api_router.include_router(config.router)

@@ -1,0 +1,227 @@
+"""Classify submitted audio: dedup by content, run the job on the worker pool, store.
+
+:func:`run_classification` is the job (decode once at the model's rate, compute the
+visuals, predict); :func:`classify_incoming` wraps it with the content cache, in-flight
+coalescing of identical submissions, and storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from genrekit.errors import EmptyAudioError, GenrekitError
+from genrekit.service import crud
+from genrekit.service.errors import JobTimeoutError
+from genrekit.service.models import Classification
+from genrekit.service.schemas import ClassificationPublic, ClassificationSummary
+from genrekit.service.state import ServiceClassifier, ServiceState, model_identity
+from genrekit.service.uploads import IncomingAudio
+from genrekit.service.visuals import compute_visuals
+
+_MEDIA_TYPES = {
+    "wav": "audio/wav",
+    "rf64": "audio/wav",
+    "w64": "audio/wav",
+    "flac": "audio/flac",
+    "ogg_flac": "audio/ogg",
+    "ogg": "audio/ogg",
+    "ogg_vorbis": "audio/ogg",
+    "ogg_opus": "audio/ogg",
+    "ogg_speex": "audio/ogg",
+    "mp1": "audio/mpeg",
+    "mp2": "audio/mpeg",
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+    "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "mov": "video/quicktime",
+    "3gp": "audio/3gpp",
+    "webm": "audio/webm",
+    "matroska": "audio/x-matroska",
+    "aiff": "audio/aiff",
+    "aifc": "audio/aiff",
+    "au": "audio/basic",
+    "caf": "audio/x-caf",
+    "asf": "audio/x-ms-wma",
+    "amr": "audio/amr",
+}
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """What one classification job produces."""
+
+    result: dict[str, Any]
+    visuals: dict[str, Any]
+    elapsed_s: float
+
+
+def run_classification(
+    path: Path, *, classifier: ServiceClassifier, name: str, max_duration_s: float | None
+) -> JobOutput:
+    """Decode ``path`` once at the model's rate, compute the visuals, and predict.
+
+    Runs on a worker thread.
+
+    Raises
+    ------
+    NotAudioError, UnsupportedFormatError, AudioDecodeError, AudioTooLongError, EmptyAudioError
+        From decoding; digital silence (every sample zero) also gives ``EmptyAudioError``.
+    """
+    from genrekit.audio import load_audio
+
+    start = time.perf_counter()
+    sr = int(classifier.sample_rate)
+    try:
+        y, sr = load_audio(str(path), sr=sr, mono=True, max_duration_s=max_duration_s)
+    except GenrekitError as error:
+        raise _renamed(error, str(path), name) from error
+    y = np.asarray(y, dtype=np.float32)
+    if y.size == 0:
+        raise EmptyAudioError("the audio holds no samples")
+    if not np.any(y):
+        raise EmptyAudioError("the audio is digital silence (every sample is zero)")
+    visuals = compute_visuals(y, sr)
+    prediction = classifier.predict(y, sr=sr, name=name, max_duration_s=max_duration_s)
+    return JobOutput(prediction.to_dict(), visuals, time.perf_counter() - start)
+
+
+def _renamed(error: GenrekitError, temp_name: str, name: str) -> GenrekitError:
+    """The same error with the temporary file's path replaced by the input's name."""
+    message = str(error).replace(temp_name, name)
+    try:
+        return type(error)(message)
+    except TypeError:
+        return error
+
+
+def media_type_of(path: Path) -> str:
+    """MIME type of an audio file from its first bytes (``application/octet-stream`` if unknown)."""
+    from genrekit.audio.sniff import SNIFF_BYTES, sniff_format
+
+    with open(path, "rb") as handle:
+        header = handle.read(SNIFF_BYTES)
+    return _MEDIA_TYPES.get(sniff_format(header) or "", "application/octet-stream")
+
+
+async def classify_incoming(state: ServiceState, incoming: IncomingAudio, *, name: str) -> tuple[Classification, bool]:
+    """Classify submitted audio, or find it already classified.
+
+    Parameters
+    ----------
+    state : ServiceState
+    incoming : IncomingAudio
+        The spooled submission (the caller discards it afterwards).
+    name : str
+        Name put in the result (file name or URL).
+
+    Returns
+    -------
+    row : Classification
+        The stored classification.
+    cached : bool
+        True when the same bytes were already classified by the same model version
+        (or are being classified by a concurrent request): no inference ran for this call.
+    """
+    classifier = state.require_classifier()
+    model_name, model_version = model_identity(classifier)
+    existing = await run_in_threadpool(
+        _find_existing, state, sha256=incoming.sha256, model_name=model_name, model_version=model_version
+    )
+    if existing is not None:
+        return existing, True
+    key = (incoming.sha256, model_name, model_version)
+    pending = state.inflight.get(key)
+    if pending is not None:
+        return await asyncio.shield(pending), True
+    future: asyncio.Future[Classification] = asyncio.get_running_loop().create_future()
+    state.inflight[key] = future
+    try:
+        row = await _compute_and_store(state, classifier, incoming, name=name)
+    except Exception as error:
+        future.set_exception(error)
+        future.exception()
+        raise
+    except BaseException:
+        future.set_exception(JobTimeoutError("the identical request being processed was cancelled; retry"))
+        future.exception()
+        raise
+    else:
+        future.set_result(row)
+        return row, False
+    finally:
+        state.inflight.pop(key, None)
+
+
+def _find_existing(state: ServiceState, *, sha256: str, model_name: str, model_version: str) -> Classification | None:
+    with state.new_session() as session:
+        return crud.find_by_content(session, sha256=sha256, model_name=model_name, model_version=model_version)
+
+
+async def _compute_and_store(
+    state: ServiceState, classifier: ServiceClassifier, incoming: IncomingAudio, *, name: str
+) -> Classification:
+    settings = state.settings
+    job = functools.partial(
+        run_classification, incoming.path, classifier=classifier, name=name, max_duration_s=settings.max_duration_s
+    )
+    output = await state.require_pool().run(job)
+    state.metrics.inference_time.observe(output.elapsed_s)
+    return await run_in_threadpool(_store, state, incoming, output)
+
+
+def _store(state: ServiceState, incoming: IncomingAudio, output: JobOutput) -> Classification:
+    audio = incoming.read_bytes() if state.settings.keep_audio else None
+    media_type = media_type_of(incoming.path) if audio is not None else "application/octet-stream"
+    with state.new_session() as session:
+        return crud.create_classification(
+            session,
+            classification_id=uuid.uuid4().hex,
+            created_at=dt.datetime.now(dt.timezone.utc),
+            sha256=incoming.sha256,
+            filename=incoming.filename,
+            result=output.result,
+            visuals=output.visuals,
+            audio=audio,
+            audio_media_type=media_type,
+        )
+
+
+def to_public(row: Classification, *, cached: bool) -> ClassificationPublic:
+    """The API view of a stored classification."""
+    return ClassificationPublic.model_validate(
+        {
+            **row.result,
+            "id": row.id,
+            "created_at": row.created_at,
+            "sha256": row.sha256,
+            "filename": row.filename,
+            "cached": cached,
+        }
+    )
+
+
+def to_summary(row: Classification) -> ClassificationSummary:
+    """The history-list view of a stored classification."""
+    return ClassificationSummary(
+        id=row.id,
+        created_at=row.created_at,
+        sha256=row.sha256,
+        filename=row.filename,
+        duration_s=row.duration_s,
+        model={"name": row.model_name, "version": row.model_version},
+        top_genre=row.top_genre,
+        top_score=row.top_score,
+        genres=row.result.get("genres", []),
+        warnings=row.result.get("warnings", []),
+    )

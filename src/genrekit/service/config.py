@@ -1,0 +1,105 @@
+"""Settings of the REST service, read from ``GENREKIT_*`` environment variables.
+
+Every field can be set from the environment with the ``GENREKIT_`` prefix, e.g.
+``GENREKIT_DATABASE_URL=postgresql+psycopg://user@host/db`` or ``GENREKIT_KEEP_AUDIO=true``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MEGABYTE = 1024 * 1024  # bytes
+
+
+def default_data_dir() -> Path:
+    """Directory of the service's state: ``$XDG_DATA_HOME/genrekit`` or ``~/.local/share/genrekit``."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "genrekit"
+
+
+class Settings(BaseSettings):
+    """Configuration of :func:`genrekit.service.main.create_app`.
+
+    Attributes
+    ----------
+    data_dir : Path
+        Where the default SQLite database lives.
+    database_url : str or None
+        SQLAlchemy URL; ``None`` means ``sqlite:///<data_dir>/genrekit.sqlite``.
+        PostgreSQL: ``postgresql+psycopg://user:password@host:5432/dbname``.
+    model : Path or None
+        Model bundle directory; ``None`` means the bundle shipped with genrekit.
+    max_upload_mb : float
+        Largest accepted upload (MiB); larger bodies get 413 while they stream in.
+    max_duration_s : float or None
+        Longest accepted decoded audio (seconds); longer gets 422. ``none`` (the same
+        spelling as for the audio module's ``GENREKIT_MAX_DURATION_S``) removes the limit.
+    max_concurrent_jobs : int
+        Worker threads running decode + inference.
+    max_queue : int
+        Jobs allowed to wait for a worker; one more gets 503.
+    job_timeout_s : float
+        Time (seconds) a request waits for its job (queueing included) before 504.
+    keep_audio : bool
+        Store uploaded audio so ``GET /classifications/{id}/audio`` can return it.
+    allow_private_urls : bool
+        Let ``{"url": ...}`` reach loopback, private, link-local and reserved addresses.
+    url_max_mb : float
+        Largest download (MiB) for a URL.
+    url_timeout_s : float
+        Total time (seconds) allowed for a URL download (page extraction included).
+    url_max_redirects : int
+        Redirects followed for one URL (each hop is checked again).
+    rate_limit_per_minute : int
+        Classification requests allowed per client IP per minute; 0 turns the limit off.
+    torch_threads : int or None
+        Intra-op threads of torch; ``None`` divides the CPU cores among the workers.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GENREKIT_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    model: Path | None = None
+    max_upload_mb: float = Field(default=100.0, gt=0)
+    max_duration_s: float | None = Field(default=1200.0, gt=0)
+    max_concurrent_jobs: int = Field(default=2, ge=1)
+    max_queue: int = Field(default=32, ge=0)
+    job_timeout_s: float = Field(default=300.0, gt=0)
+    keep_audio: bool = False
+    allow_private_urls: bool = False
+    url_max_mb: float = Field(default=100.0, gt=0)
+    url_timeout_s: float = Field(default=60.0, gt=0)
+    url_max_redirects: int = Field(default=5, ge=0)
+    rate_limit_per_minute: int = Field(default=0, ge=0)
+    torch_threads: int | None = Field(default=None, ge=1)
+
+    @field_validator("max_duration_s", mode="before")
+    @classmethod
+    def _no_duration_limit(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("none", "0", "inf", "unlimited"):
+            return None
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'genrekit.sqlite').as_posix()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """``max_upload_mb`` in bytes."""
+        return int(self.max_upload_mb * MEGABYTE)
+
+    @property
+    def url_max_bytes(self) -> int:
+        """``url_max_mb`` in bytes."""
+        return int(self.url_max_mb * MEGABYTE)

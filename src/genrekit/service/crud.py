@@ -1,0 +1,177 @@
+"""Keyword-only storage helpers on a SQLAlchemy session (no HTTP here)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import LargeBinary, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from genrekit.service.errors import BadRequestError
+from genrekit.service.models import Classification, ClassificationAudio
+
+
+def create_classification(
+    session: Session,
+    *,
+    classification_id: str,
+    created_at: dt.datetime,
+    sha256: str,
+    filename: str | None,
+    result: dict[str, Any],
+    visuals: dict[str, Any] | None,
+    audio: bytes | None = None,
+    audio_media_type: str = "application/octet-stream",
+) -> Classification:
+    """Store one classification (and its audio when given) and commit.
+
+    Parameters
+    ----------
+    result : dict
+        ``Prediction.to_dict()``: name, duration_s, model{name, version}, genres (highest
+        first), segments, tags, warnings.
+    visuals : dict or None
+        The display data of :func:`genrekit.service.visuals.compute_visuals`.
+    """
+    genres = result.get("genres") or [{"genre": "", "score": 0.0}]
+    row = Classification(
+        id=classification_id,
+        created_at=created_at,
+        sha256=sha256,
+        filename=filename,
+        duration_s=float(result["duration_s"]),
+        model_name=str(result["model"]["name"]),
+        model_version=str(result["model"]["version"]),
+        top_genre=str(genres[0]["genre"]),
+        top_score=float(genres[0]["score"]),
+        result=result,
+        visuals=visuals,
+    )
+    session.add(row)
+    if audio is not None:
+        session.add(
+            ClassificationAudio(classification_id=classification_id, media_type=audio_media_type, content=audio)
+        )
+    session.commit()
+    return row
+
+
+def get_classification(session: Session, *, classification_id: str) -> Classification | None:
+    """The classification with this id, or None."""
+    return session.get(Classification, classification_id)
+
+
+def find_by_content(session: Session, *, sha256: str, model_name: str, model_version: str) -> Classification | None:
+    """The newest classification of the same bytes by the same model version, or None."""
+    statement = (
+        select(Classification)
+        .where(
+            Classification.sha256 == sha256,
+            Classification.model_name == model_name,
+            Classification.model_version == model_version,
+        )
+        .order_by(Classification.created_at.desc(), Classification.id.desc())
+        .limit(1)
+    )
+    return session.scalars(statement).first()
+
+
+def get_audio(session: Session, *, classification_id: str) -> ClassificationAudio | None:
+    """The stored audio of a classification, or None."""
+    return session.get(ClassificationAudio, classification_id)
+
+
+@dataclass(frozen=True)
+class AudioMeta:
+    """What describes stored audio without its bytes."""
+
+    media_type: str
+    n_bytes: int
+    sha256: str
+
+
+def get_audio_meta(session: Session, *, classification_id: str) -> AudioMeta | None:
+    """Media type, size (bytes) and SHA-256 of a classification's stored audio, or None."""
+    statement = (
+        select(ClassificationAudio.media_type, func.length(ClassificationAudio.content), Classification.sha256)
+        .join(Classification, Classification.id == ClassificationAudio.classification_id)
+        .where(ClassificationAudio.classification_id == classification_id)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        return None
+    media_type, n_bytes, sha256 = row
+    return AudioMeta(media_type=media_type, n_bytes=int(n_bytes), sha256=sha256)
+
+
+def read_audio_bytes(session: Session, *, classification_id: str, start: int, n_bytes: int) -> bytes:
+    """``n_bytes`` of a classification's stored audio from byte ``start`` (0-based), read in the database.
+
+    Fewer bytes come back past the end of the audio; none when there is no stored audio.
+    """
+    statement = select(
+        func.substr(ClassificationAudio.content, start + 1, n_bytes, type_=LargeBinary)
+    ).where(ClassificationAudio.classification_id == classification_id)
+    content = session.execute(statement).scalar()
+    return bytes(content) if content is not None else b""
+
+
+def encode_cursor(row: Classification) -> str:
+    """Opaque cursor pointing just after ``row`` in newest-first order."""
+    payload = json.dumps([row.created_at.isoformat(), row.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    """Inverse of :func:`encode_cursor`; raises :class:`BadRequestError` for a bad cursor."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_iso, row_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        created_at = dt.datetime.fromisoformat(created_iso)
+        if not isinstance(row_id, str) or created_at.tzinfo is None:
+            raise ValueError("malformed cursor payload")
+    except (ValueError, TypeError, UnicodeError, binascii.Error) as error:
+        raise BadRequestError("invalid cursor; pass the next_cursor of a previous page") from error
+    return created_at, row_id
+
+
+def list_classifications(
+    session: Session, *, genre: str | None = None, limit: int = 20, cursor: str | None = None
+) -> tuple[list[Classification], str | None]:
+    """One page of classifications, newest first.
+
+    Parameters
+    ----------
+    genre : str or None
+        Keep only those whose top genre is this label.
+    limit : int
+        Page size (1..100).
+    cursor : str or None
+        ``next_cursor`` of the previous page.
+
+    Returns
+    -------
+    rows : list of Classification
+    next_cursor : str or None
+        None on the last page.
+    """
+    statement = select(Classification)
+    if genre:
+        statement = statement.where(Classification.top_genre == genre)
+    if cursor:
+        created_at, row_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(
+                Classification.created_at < created_at,
+                and_(Classification.created_at == created_at, Classification.id < row_id),
+            )
+        )
+    statement = statement.order_by(Classification.created_at.desc(), Classification.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(statement))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

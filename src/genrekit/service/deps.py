@@ -1,0 +1,58 @@
+"""FastAPI dependencies as ``Annotated`` aliases (``StateDep``, ``SessionDep``, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from genrekit.service.config import Settings
+from genrekit.service.state import ServiceClassifier, ServiceState
+
+
+def get_state(request: Request) -> ServiceState:
+    """The app's :class:`ServiceState`."""
+    return request.app.state.genrekit
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    """The app's settings."""
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """A database session for one request."""
+    with state.new_session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_classifier(state: StateDep) -> ServiceClassifier:
+    """The loaded classifier, or 503 ``model-not-ready``."""
+    return state.require_classifier()
+
+
+ClassifierDep = Annotated[ServiceClassifier, Depends(get_classifier)]
+
+
+def client_key(request: Request) -> str:
+    """The client's IP address (as the ASGI server reports it; see uvicorn ``--proxy-headers``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def check_rate_limit(request: Request, state: StateDep) -> None:
+    """Count this request against the client's per-minute limit (429 past it)."""
+    state.rate_limiter.hit(client_key(request))
+
+
+RateLimitDep = Annotated[None, Depends(check_rate_limit)]

@@ -1,0 +1,134 @@
+"""Build the FastAPI app: ``create_app(settings, classifier) -> FastAPI``.
+
+No app is built at import. Run it with ``genrekit serve`` or
+``uvicorn --factory genrekit.service.main:create_app``.
+
+At startup (lifespan) the app runs the database migrations (``upgrade head``), loads the
+model once (``Classifier.load(settings.model)``, unless one was injected) and starts the
+worker pool; a model that fails to load leaves the app up but not ready (``/readyz`` and
+``POST /classify`` answer 503).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+
+from genrekit import __version__
+from genrekit.errors import GenrekitError
+from genrekit.service.api import api_router
+from genrekit.service.config import Settings
+from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
+from genrekit.service.jobs import JobPool
+from genrekit.service.metrics import MetricsMiddleware, ServiceMetrics
+from genrekit.service.pages import install_pages
+from genrekit.service.problems import Problem, install_problem_handlers
+from genrekit.service.ratelimit import RateLimiter
+from genrekit.service.routes import health
+from genrekit.service.schemas import ClassifyUrlRequest
+from genrekit.service.state import ServiceClassifier, ServiceState
+
+logger = logging.getLogger("genrekit.service")
+
+DESCRIPTION = """Music genre classification over HTTP.
+
+* `POST /api/v1/classify`: upload a file (multipart field `file`) or send `{"url": ...}`.
+* `GET /api/v1/classifications/{id}`: a stored result (permalink); `.../visuals` for the
+  waveform and spectrogram; `.../audio` for the submitted audio, with byte ranges, when
+  the server keeps it; `GET /api/v1/classifications` for the history.
+* `GET /api/v1/config`: upload and duration limits, and whether audio is kept.
+* Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+def _load_classifier(settings: Settings) -> ServiceClassifier:
+    from genrekit.predict import Classifier
+
+    return Classifier.load(settings.model)
+
+
+def _set_torch_threads(settings: Settings) -> None:
+    import torch
+
+    n_threads = settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.max_concurrent_jobs)
+    torch.set_num_threads(n_threads)
+
+
+def create_app(settings: Settings | None = None, classifier: ServiceClassifier | None = None) -> FastAPI:
+    """Build the genrekit REST app.
+
+    Parameters
+    ----------
+    settings : Settings or None
+        Configuration; ``None`` reads ``GENREKIT_*`` environment variables.
+    classifier : object or None
+        A ready classifier (tests inject one); ``None`` loads ``settings.model`` at startup
+        with :meth:`genrekit.predict.Classifier.load`.
+
+    Returns
+    -------
+    FastAPI
+        The app; its lifespan must run (uvicorn, or ``with TestClient(app)``) before requests.
+    """
+    settings = settings or Settings()
+    metrics = ServiceMetrics()
+    state = ServiceState(settings=settings, metrics=metrics, rate_limiter=RateLimiter(settings.rate_limit_per_minute))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.resolved_database_url)
+        await run_in_threadpool(run_migrations, engine)
+        state.engine = engine
+        state.session_factory = make_session_factory(engine)
+        if classifier is not None:
+            state.classifier = classifier
+        else:
+            try:
+                _set_torch_threads(settings)
+                state.classifier = await run_in_threadpool(_load_classifier, settings)
+            except (GenrekitError, OSError) as error:
+                state.classifier_error = str(error)
+                logger.error("model not loaded, the service is not ready: %s", error)
+        state.pool = JobPool(
+            settings.max_concurrent_jobs, settings.max_queue, settings.job_timeout_s, on_change=metrics.set_jobs
+        )
+        try:
+            yield
+        finally:
+            state.pool.shutdown()
+            engine.dispose()
+
+    app = FastAPI(
+        title="genrekit",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.genrekit = state
+    install_problem_handlers(app)
+    app.include_router(api_router)
+    app.include_router(health.router)
+    install_pages(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema, with the problem and URL-request schemas the routes refer to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, ClassifyUrlRequest):
+            components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        app.openapi_schema = schema
+    return app.openapi_schema

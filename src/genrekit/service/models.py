@@ -1,0 +1,81 @@
+"""SQLAlchemy ORM models of the service's storage.
+
+Schema changes go through Alembic migrations (:mod:`genrekit.service.migrations`); the
+models here must always match the latest migration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, LargeBinary, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is stored as
+    naive UTC and given back its ``tzinfo`` when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the service's tables."""
+
+
+class Classification(Base):
+    """One classified input: its result, its visuals and where it came from."""
+
+    __tablename__ = "classifications"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    filename: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    duration_s: Mapped[float] = mapped_column(Float, nullable=False)
+    model_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(100), nullable=False)
+    top_genre: Mapped[str] = mapped_column(String(200), nullable=False)
+    top_score: Mapped[float] = mapped_column(Float, nullable=False)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    visuals: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (
+        Index("ix_classifications_content", "sha256", "model_name", "model_version"),
+        Index("ix_classifications_created", "created_at", "id"),
+        Index("ix_classifications_top_genre", "top_genre", "created_at"),
+    )
+
+
+class ClassificationAudio(Base):
+    """The submitted audio bytes of a classification (only when ``keep_audio`` is set)."""
+
+    __tablename__ = "classification_audio"
+
+    classification_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("classifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    media_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

@@ -1,0 +1,120 @@
+"""``/classifications``: stored results, history, visuals and (optionally) audio."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
+
+from genrekit.service import crud
+from genrekit.service.classification import to_public, to_summary
+from genrekit.service.deps import SessionDep, StateDep
+from genrekit.service.errors import NotFoundError
+from genrekit.service.problems import problem_responses
+from genrekit.service.schemas import ClassificationPublic, ClassificationsPublic, VisualsPublic
+from genrekit.service.stored_audio import stored_audio_response
+
+router = APIRouter(prefix="/classifications", tags=["classifications"])
+
+MAX_PAGE = 100  # largest page of history
+
+
+@router.get(
+    "",
+    response_model=ClassificationsPublic,
+    summary="History of classifications, newest first",
+    responses=problem_responses(400, 422),
+)
+def list_classifications(
+    session: SessionDep,
+    genre: Annotated[str | None, Query(max_length=200, description="Only those whose top genre is this label.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page (opaque).")
+    ] = None,
+) -> ClassificationsPublic:
+    rows, next_cursor = crud.list_classifications(session, genre=genre or None, limit=limit, cursor=cursor or None)
+    return ClassificationsPublic(data=[to_summary(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{classification_id}",
+    response_model=ClassificationPublic,
+    summary="One stored classification (permalink)",
+    responses=problem_responses(404, 422),
+)
+def get_classification(classification_id: str, session: SessionDep) -> ClassificationPublic:
+    row = crud.get_classification(session, classification_id=classification_id)
+    if row is None:
+        raise NotFoundError(f"no classification {classification_id!r}")
+    return to_public(row, cached=True)
+
+
+@router.get(
+    "/{classification_id}/visuals",
+    response_model=VisualsPublic,
+    summary="Waveform peaks and mel image of a classified input",
+    responses=problem_responses(404, 422),
+)
+def get_visuals(classification_id: str, session: SessionDep) -> VisualsPublic:
+    row = crud.get_classification(session, classification_id=classification_id)
+    if row is None:
+        raise NotFoundError(f"no classification {classification_id!r}")
+    if row.visuals is None:
+        raise NotFoundError(f"classification {classification_id!r} has no visuals")
+    return VisualsPublic.model_validate(row.visuals)
+
+
+_AUDIO_HEADERS = {
+    "Accept-Ranges": {"description": "Always `bytes`: byte ranges are served.", "schema": {"type": "string"}},
+    "ETag": {"description": "Strong entity tag: the SHA-256 of the audio, quoted.", "schema": {"type": "string"}},
+    "Content-Length": {"description": "Bytes in this response.", "schema": {"type": "integer"}},
+}
+_AUDIO_CONTENT = {"audio/*": {"schema": {"type": "string", "format": "binary"}}}
+_CONTENT_RANGE = {
+    "description": "The range sent and the total size: `bytes first-last/size`.",
+    "schema": {"type": "string"},
+}
+
+
+@router.get(
+    "/{classification_id}/audio",
+    response_class=Response,
+    summary="The submitted audio (only when the server keeps audio); byte ranges for seeking",
+    description=(
+        "The audio bytes as submitted, served only when the server keeps audio (see `GET /config`). "
+        "A `Range: bytes=first-last` (or `first-`, or `-suffix_length`) header gets that one range with "
+        "206 Partial Content, so players can seek; several ranges, another unit or a malformed header get "
+        "the whole audio (200). A range starting past the end is 416 with `Content-Range: bytes */size`. "
+        "With `If-Range`, the range is served only if it equals the current `ETag`."
+    ),
+    responses={
+        200: {"description": "All the audio bytes.", "content": _AUDIO_CONTENT, "headers": _AUDIO_HEADERS},
+        206: {
+            "description": "One byte range of the audio.",
+            "content": _AUDIO_CONTENT,
+            "headers": {**_AUDIO_HEADERS, "Content-Range": _CONTENT_RANGE},
+        },
+        **problem_responses(404, 422),
+        416: {
+            **problem_responses(416)[416],
+            "headers": {
+                "Content-Range": {"description": "The size of the audio: `bytes */size`.", "schema": {"type": "string"}}
+            },
+        },
+    },
+)
+def get_audio(
+    classification_id: str,
+    state: StateDep,
+    range_header: Annotated[
+        str | None,
+        Header(alias="Range", description="One byte range, e.g. `bytes=0-` or `bytes=1000-1999`."),
+    ] = None,
+    if_range: Annotated[
+        str | None,
+        Header(alias="If-Range", description="Serve the range only if the audio's ETag is this."),
+    ] = None,
+) -> Response:
+    return stored_audio_response(state, classification_id, range_header=range_header, if_range=if_range)

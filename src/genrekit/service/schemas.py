@@ -1,0 +1,162 @@
+"""Request and response schemas of the REST API.
+
+The classification schemas mirror :meth:`genrekit.predict.Prediction.to_dict` (the result
+schema shared with the CLI and the Python API) and add the stored record's fields.
+Families follow the FastAPI template: ``...Base`` (shared fields), ``...Public`` (returned).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GenreScorePublic(BaseModel):
+    """One label with its track-level probability."""
+
+    genre: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class SegmentPublic(BaseModel):
+    """One analysis window and its top genre."""
+
+    start_s: float = Field(description="Start of the window (seconds).")
+    end_s: float = Field(description="End of the window (seconds).")
+    genre: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class TagScorePublic(BaseModel):
+    """One backbone tag (mood, era, instrument, style) with its probability."""
+
+    tag: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class ModelInfoPublic(BaseModel):
+    """Name and version of the model that produced a prediction."""
+
+    name: str
+    version: str
+
+
+class ClassificationBase(BaseModel):
+    """The shared result schema (``Prediction.to_dict()``)."""
+
+    name: str = Field(description="Name of the input (the uploaded file name or the URL).")
+    duration_s: float = Field(description="Duration of the decoded audio (seconds).")
+    model: ModelInfoPublic
+    genres: list[GenreScorePublic] = Field(description="Every label with its score, highest first.")
+    segments: list[SegmentPublic] = Field(description="Per-window timeline, in time order.")
+    tags: list[TagScorePublic] = Field(default_factory=list, description="Top backbone tags, highest first.")
+    warnings: list[str] = Field(default_factory=list, description="Reasons not to trust the genre, if any.")
+
+
+class ClassificationPublic(ClassificationBase):
+    """A stored classification as the API returns it."""
+
+    id: str = Field(description="Identifier of the stored classification (permalink key).")
+    created_at: dt.datetime = Field(description="When the classification was first computed (UTC).")
+    sha256: str = Field(description="SHA-256 of the submitted audio bytes (hex).")
+    filename: str | None = Field(description="Original file name, or the URL for links.")
+    cached: bool = Field(description="True when this answer was found stored, without running the model.")
+
+
+class ClassificationSummary(BaseModel):
+    """A history entry: the stored classification without segments and tags."""
+
+    id: str
+    created_at: dt.datetime
+    sha256: str
+    filename: str | None
+    duration_s: float
+    model: ModelInfoPublic
+    top_genre: str
+    top_score: float = Field(ge=0.0, le=1.0)
+    genres: list[GenreScorePublic]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ClassificationsPublic(BaseModel):
+    """One page of history, newest first."""
+
+    data: list[ClassificationSummary]
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null on the last page.")
+
+
+class ClassifyUrlRequest(BaseModel):
+    """JSON body of ``POST /classify`` for a link instead of an upload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="An http(s) link to an audio file, or to a page yt-dlp understands (YouTube, ...).",
+        examples=["https://example.org/song.mp3"],
+    )
+
+
+class MelImage(BaseModel):
+    """A small log-mel spectrogram image for display."""
+
+    n_mels: int = Field(description="Number of rows (mel bands).")
+    n_frames: int = Field(description="Number of columns (time buckets).")
+    db_min: float = Field(description="dB value of pixel 0 (-80: 0 dB is the level of a full-scale sine).")
+    db_max: float = Field(description="dB value of pixel 255 (0, a full-scale sine).")
+    data: str = Field(
+        description="Base64 of uint8 pixels, row-major (n_mels, n_frames), lowest frequency row first; "
+        "dB = db_min + pixel / 255 * (db_max - db_min)."
+    )
+
+
+class VisualsPublic(BaseModel):
+    """Waveform peaks and a mel image, computed at classification time."""
+
+    peaks: list[float] = Field(description="Max absolute amplitude (0..1) per time bucket, in time order.")
+    mel: MelImage
+    duration_s: float = Field(description="Duration of the decoded audio (seconds).")
+
+
+class ModelPublic(BaseModel):
+    """A loaded model as described by its card."""
+
+    name: str
+    version: str
+    model_type: str
+    labels: list[str]
+    sample_rate: int = Field(description="Sample rate the model works at (Hz).")
+    window_s: float = Field(description="Length of one analysis window (seconds).")
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    limitations: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, description="Tag vocabulary of the backbone, if any.")
+
+
+class ModelsPublic(BaseModel):
+    """The models this server runs (one today)."""
+
+    data: list[ModelPublic]
+
+
+class ConfigPublic(BaseModel):
+    """What this server accepts and keeps (from its settings), for clients to check before uploading."""
+
+    keep_audio: bool = Field(
+        description="Submitted audio is stored: `GET /classifications/{id}/audio` returns it. "
+        "When false that route always answers 404."
+    )
+    max_upload_mb: float = Field(gt=0, description="Largest accepted upload (MiB, 1 MiB = 1,048,576 bytes).")
+    max_upload_bytes: int = Field(gt=0, description="Largest accepted upload (bytes); one more gets 413.")
+    max_duration_s: float | None = Field(
+        gt=0, description="Longest accepted decoded audio (seconds); longer gets 422. Null: no limit."
+    )
+
+
+class HealthPublic(BaseModel):
+    """Answer of ``/healthz`` and ``/readyz``."""
+
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

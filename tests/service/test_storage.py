@@ -1,0 +1,166 @@
+"""Storage: Alembic migrations and the CRUD helpers, on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+
+from genrekit.service import create_app, crud
+from genrekit.service.db import alembic_config, create_db_engine, make_session_factory, run_migrations
+from genrekit.service.errors import BadRequestError
+from tests.service.conftest import FakeClassifier, make_settings, make_wav, upload
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)
+
+
+def _result(genre: str, duration_s: float = 1.0) -> dict:
+    return {
+        "name": "x.wav",
+        "duration_s": duration_s,
+        "model": {"name": "m", "version": "1"},
+        "genres": [{"genre": genre, "score": 0.9}, {"genre": "other", "score": 0.1}],
+        "segments": [],
+        "tags": [],
+        "warnings": [],
+    }
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'nested' / 'db.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    if request.param == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS classification_audio, classifications, alembic_version"))
+    run_migrations(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_migrations_create_the_schema_and_are_idempotent(engine: Engine) -> None:
+    run_migrations(engine)  # second run: nothing to do
+    inspector = inspect(engine)
+    assert {"classifications", "classification_audio", "alembic_version"} <= set(inspector.get_table_names())
+    columns = {c["name"] for c in inspector.get_columns("classifications")}
+    assert columns == {
+        "id",
+        "created_at",
+        "sha256",
+        "filename",
+        "duration_s",
+        "model_name",
+        "model_version",
+        "top_genre",
+        "top_score",
+        "result",
+        "visuals",
+    }
+    assert "ix_classifications_content" in {ix["name"] for ix in inspector.get_indexes("classifications")}
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head == "0001_initial"
+
+
+def test_downgrade_removes_the_tables(engine: Engine) -> None:
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    assert "classifications" not in inspect(engine).get_table_names()
+
+
+def test_crud_round_trip_dedup_lookup_and_pagination(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        for i in range(5):
+            crud.create_classification(
+                session,
+                classification_id=f"id{i}",
+                created_at=T0 + dt.timedelta(seconds=i // 2),  # pairs share a timestamp
+                sha256=f"{i % 2:064d}",
+                filename=f"f{i}.wav",
+                result=_result("rock" if i % 2 else "jazz", duration_s=float(i)),
+                visuals={"peaks": [0.5]},
+                audio=b"RIFF" if i == 0 else None,
+                audio_media_type="audio/wav",
+            )
+    with sessions() as session:
+        row = crud.get_classification(session, classification_id="id3")
+        assert row is not None and row.top_genre == "rock" and row.duration_s == 3.0
+        assert row.created_at == T0 + dt.timedelta(seconds=1) and row.created_at.tzinfo is not None
+        assert row.result["genres"][0] == {"genre": "rock", "score": 0.9}
+        assert crud.get_classification(session, classification_id="nope") is None
+        found = crud.find_by_content(session, sha256=f"{1:064d}", model_name="m", model_version="1")
+        assert found is not None and found.id == "id3"
+        assert crud.find_by_content(session, sha256=f"{1:064d}", model_name="m", model_version="2") is None
+        audio = crud.get_audio(session, classification_id="id0")
+        assert audio is not None and audio.content == b"RIFF" and audio.media_type == "audio/wav"
+        seen, cursor = [], None
+        while True:
+            rows, cursor = crud.list_classifications(session, limit=2, cursor=cursor)
+            seen += [r.id for r in rows]
+            if cursor is None:
+                break
+        assert seen == ["id4", "id3", "id2", "id1", "id0"]
+        rock, _ = crud.list_classifications(session, genre="rock", limit=10)
+        assert [r.id for r in rock] == ["id3", "id1"]
+        with pytest.raises(BadRequestError):
+            crud.list_classifications(session, cursor="!!!")
+
+
+def test_stored_audio_is_measured_and_read_in_slices_by_the_database(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    audio = bytes(range(256)) * 40  # every byte value, including NUL
+    with sessions() as session:
+        crud.create_classification(
+            session,
+            classification_id="a1",
+            created_at=T0,
+            sha256="f" * 64,
+            filename="a.wav",
+            result=_result("jazz"),
+            visuals=None,
+            audio=audio,
+            audio_media_type="audio/wav",
+        )
+    with sessions() as session:
+        assert crud.get_audio_meta(session, classification_id="a1") == crud.AudioMeta("audio/wav", len(audio), "f" * 64)
+        assert crud.get_audio_meta(session, classification_id="nope") is None
+        assert crud.read_audio_bytes(session, classification_id="a1", start=0, n_bytes=10) == audio[:10]
+        assert crud.read_audio_bytes(session, classification_id="a1", start=255, n_bytes=3) == audio[255:258]
+        assert crud.read_audio_bytes(session, classification_id="a1", start=len(audio) - 5, n_bytes=100) == audio[-5:]
+        assert crud.read_audio_bytes(session, classification_id="nope", start=0, n_bytes=10) == b""
+
+
+@pytest.mark.postgres
+def test_the_whole_api_runs_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    engine = create_db_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS classification_audio, classifications, alembic_version"))
+    engine.dispose()
+    classifier = FakeClassifier()
+    settings = make_settings(tmp_path, database_url=postgres_url, keep_audio=True)
+    with TestClient(create_app(settings, classifier=classifier)) as client:
+        data = make_wav(1.0, seed=123)
+        created = upload(client, data).json()
+        assert upload(client, data).json()["cached"] is True
+        assert client.get(f"/api/v1/classifications/{created['id']}").json()["genres"] == created["genres"]
+        assert client.get(f"/api/v1/classifications/{created['id']}/visuals").json()["mel"]["n_mels"] == 64
+        assert client.get(f"/api/v1/classifications/{created['id']}/audio").content == data
+        partial = client.get(f"/api/v1/classifications/{created['id']}/audio", headers={"Range": "bytes=40-99"})
+        assert partial.status_code == 206 and partial.content == data[40:100]
+        assert [i["id"] for i in client.get("/api/v1/classifications").json()["data"]] == [created["id"]]
+        assert client.get("/readyz").json()["checks"] == {"model": "ok", "database": "ok"}
+    assert classifier.n_calls == 1
