@@ -1,0 +1,179 @@
+// Client of the genrekit REST API (/api/v1). Every failure becomes an ApiError carrying the
+// problem+json title and detail the server sent (or a readable stand-in).
+
+const API = "/api/v1";
+
+export class ApiError extends Error {
+  /**
+   * @param {string} title short summary ("Not audio")
+   * @param {string} detail what happened this time
+   * @param {number} status HTTP status (0: no answer)
+   */
+  constructor(title, detail, status = 0) {
+    super(detail ? `${title}: ${detail}` : title);
+    this.name = "ApiError";
+    this.title = title;
+    this.detail = detail;
+    this.status = status;
+  }
+}
+
+/** The user cancelled the request (not a failure to report). */
+export class CancelledError extends ApiError {
+  constructor() {
+    super("Cancelled", "The request was cancelled.", 0);
+    this.name = "CancelledError";
+  }
+}
+
+const STATUS_TITLES = {
+  400: "Bad request",
+  404: "Not found",
+  413: "File too large",
+  415: "Unsupported file",
+  422: "Could not process the audio",
+  429: "Too many requests",
+  500: "Server error",
+  502: "Could not fetch the link",
+  503: "Service not ready",
+  504: "Timed out",
+};
+
+/** Build an ApiError from a status, the response text and its headers. */
+export function problemFromResponse(status, text, retryAfter = null) {
+  let title = STATUS_TITLES[status] || `HTTP ${status}`;
+  let detail = "";
+  try {
+    const body = JSON.parse(text);
+    if (body && typeof body === "object") {
+      if (typeof body.title === "string" && body.title) title = body.title;
+      if (typeof body.detail === "string") detail = body.detail;
+      else if (Array.isArray(body.detail)) detail = body.detail.map((d) => d.msg || String(d)).join("; ");
+    }
+  } catch {
+    detail = text && text.length < 300 ? text.trim() : "";
+  }
+  if (status === 429 && retryAfter) detail = `${detail} Try again in ${retryAfter} s.`.trim();
+  return new ApiError(title, detail, status);
+}
+
+async function getJson(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: "application/json" } });
+  } catch (error) {
+    throw new ApiError("No connection", "The genrekit server cannot be reached.", 0);
+  }
+  const text = await response.text();
+  if (!response.ok) throw problemFromResponse(response.status, text, response.headers.get("Retry-After"));
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError("Bad answer", "The server sent something that is not JSON.", response.status);
+  }
+}
+
+/** GET /models: the first (only) model, or throws. */
+export async function getModel() {
+  const body = await getJson(`${API}/models`);
+  const models = body.data || body.items || [];
+  if (!models.length) throw new ApiError("No model", "The server has no model loaded.", 503);
+  return models[0];
+}
+
+/** GET one stored classification. */
+export function getClassification(id) {
+  return getJson(`${API}/classifications/${encodeURIComponent(id)}`);
+}
+
+/** GET the waveform peaks and mel image of a stored classification. */
+export function getVisuals(id) {
+  return getJson(`${API}/classifications/${encodeURIComponent(id)}/visuals`);
+}
+
+/** GET /config: what the server accepts (upload size, duration) and whether it keeps audio. */
+export function getConfig() {
+  return getJson(`${API}/config`);
+}
+
+/**
+ * URL of the stored audio of a classification, for an <audio> element to stream: the server
+ * answers Range requests (206), so the player can seek without downloading everything.
+ */
+export function audioUrl(id) {
+  return `${API}/classifications/${encodeURIComponent(id)}/audio`;
+}
+
+/**
+ * GET one page of history, newest first.
+ * @returns {Promise<{items: object[], nextCursor: string|null}>}
+ */
+export async function listClassifications({ genre = "", limit = 12, cursor = null } = {}) {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (genre) params.set("genre", genre);
+  if (cursor) params.set("cursor", cursor);
+  const body = await getJson(`${API}/classifications?${params}`);
+  return { items: body.data || body.items || [], nextCursor: body.next_cursor || null };
+}
+
+/**
+ * Upload a file with progress. `onProgress(fraction)` gets 0..1 while the bytes go up, then
+ * `onUploaded()` once they are all sent (the server is analysing).
+ * @returns {{promise: Promise<object>, abort: () => void}}
+ */
+export function uploadFile(file, { onProgress = () => {}, onUploaded = () => {} } = {}) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    xhr.open("POST", `${API}/classify`);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    });
+    xhr.upload.addEventListener("load", () => onUploaded());
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve(JSON.parse(xhr.responseText));
+        } catch {
+          reject(new ApiError("Bad answer", "The server sent something that is not JSON.", xhr.status));
+        }
+      } else {
+        reject(problemFromResponse(xhr.status, xhr.responseText, xhr.getResponseHeader("Retry-After")));
+      }
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError("Upload failed", "The connection closed before the server answered. The file may be larger than the server accepts.", 0)),
+    );
+    xhr.addEventListener("abort", () => reject(new CancelledError()));
+    const form = new FormData();
+    form.append("file", file, file.name || "upload");
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
+/**
+ * Classify a link (direct audio file or a page yt-dlp understands).
+ * @returns {{promise: Promise<object>, abort: () => void}}
+ */
+export function classifyUrl(url) {
+  const controller = new AbortController();
+  const promise = (async () => {
+    let response;
+    try {
+      response = await fetch(`${API}/classify`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ url }),
+        signal: controller.signal,
+      });
+    } catch (error) {
+      if (error && error.name === "AbortError") throw new CancelledError();
+      throw new ApiError("No connection", "The genrekit server cannot be reached.", 0);
+    }
+    const text = await response.text();
+    if (!response.ok) throw problemFromResponse(response.status, text, response.headers.get("Retry-After"));
+    return JSON.parse(text);
+  })();
+  return { promise, abort: () => controller.abort() };
+}

@@ -1,0 +1,128 @@
+// History list: GET /classifications newest first, genre filter, "load more" by cursor.
+
+import { listClassifications } from "./api.js";
+import { formatDuration, formatPercent, formatWhen, genreColor, genreTitle } from "./format.js";
+
+const PAGE_SIZE = 12; // entries per page
+
+/** The history-summary view of a full result (what the list endpoint returns per entry). */
+export function summaryOf(result) {
+  const top = (result.genres || [])[0] || { genre: "", score: 0 };
+  return {
+    id: result.id,
+    created_at: result.created_at,
+    filename: result.filename || result.name,
+    duration_s: result.duration_s,
+    top_genre: result.top_genre || top.genre,
+    top_score: result.top_score ?? top.score,
+    warnings: result.warnings || [],
+  };
+}
+
+export class History {
+  /**
+   * @param {{list: HTMLOListElement, empty: HTMLElement, more: HTMLButtonElement, filter: HTMLSelectElement}} nodes
+   * @param {{onError: (error: Error) => void}} callbacks
+   */
+  constructor(nodes, { onError }) {
+    this.nodes = nodes;
+    this.onError = onError;
+    this.cursor = null;
+    this.currentId = null;
+    this.ids = new Set();
+    this.loading = false;
+    nodes.more.addEventListener("click", () => this.load(false));
+    nodes.filter.addEventListener("change", () => this.load(true));
+  }
+
+  /** Offer one filter option per model label. */
+  setGenres(labels) {
+    const { filter } = this.nodes;
+    const selected = filter.value;
+    filter.replaceChildren(new Option("All genres", ""));
+    for (const label of [...labels].sort()) filter.append(new Option(genreTitle(label), label));
+    filter.value = labels.includes(selected) ? selected : "";
+  }
+
+  /** Load the first page (`reset`) or the next one. */
+  async load(reset = true) {
+    if (this.loading) return;
+    this.loading = true;
+    const { list, more, filter } = this.nodes;
+    more.disabled = true;
+    list.setAttribute("aria-busy", "true");
+    try {
+      const page = await listClassifications({ genre: filter.value, limit: PAGE_SIZE, cursor: reset ? null : this.cursor });
+      if (reset) {
+        list.replaceChildren();
+        this.ids.clear();
+      }
+      for (const item of page.items) this.append(item, false);
+      this.cursor = page.nextCursor;
+      more.hidden = !this.cursor;
+    } catch (error) {
+      this.onError(error);
+    } finally {
+      this.loading = false;
+      more.disabled = false;
+      list.removeAttribute("aria-busy");
+      this.nodes.empty.hidden = list.children.length > 0;
+    }
+  }
+
+  /** Put a fresh result at the top (unless filtered out or already listed). */
+  prepend(result) {
+    const summary = summaryOf(result);
+    const { filter } = this.nodes;
+    if (filter.value && filter.value !== summary.top_genre) return;
+    const existing = this.nodes.list.querySelector(`[data-id="${CSS.escape(summary.id)}"]`);
+    if (existing) existing.remove();
+    this.ids.delete(summary.id);
+    this.append(summary, true);
+    this.nodes.empty.hidden = true;
+  }
+
+  /** Mark the entry being shown. */
+  markCurrent(id) {
+    this.currentId = id;
+    for (const link of this.nodes.list.querySelectorAll("a.history-link")) {
+      if (link.dataset.id === id) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+  }
+
+  append(item, atTop) {
+    if (this.ids.has(item.id)) return;
+    this.ids.add(item.id);
+    const row = document.createElement("li");
+    row.dataset.id = item.id;
+    const link = document.createElement("a");
+    link.className = "history-link";
+    link.href = `#/r/${encodeURIComponent(item.id)}`;
+    link.dataset.id = item.id;
+    if (item.id === this.currentId) link.setAttribute("aria-current", "page");
+    const dot = document.createElement("span");
+    dot.className = "history-dot";
+    dot.style.setProperty("--genre-color", genreColor(item.top_genre));
+    dot.setAttribute("aria-hidden", "true");
+    const name = document.createElement("span");
+    name.className = "history-name";
+    name.textContent = item.filename || "Untitled";
+    const genre = document.createElement("span");
+    genre.className = "history-genre";
+    genre.textContent = `${genreTitle(item.top_genre)} ${formatPercent(item.top_score)}`;
+    const meta = document.createElement("span");
+    meta.className = "history-meta";
+    meta.textContent = `${formatWhen(item.created_at)} · ${formatDuration(item.duration_s)}`;
+    if (item.warnings && item.warnings.length) {
+      const warned = document.createElement("span");
+      warned.className = "history-warned";
+      warned.textContent = " · with warnings";
+      meta.append(warned);
+    }
+    link.append(dot, name, genre, meta);
+    row.append(link);
+    if (atTop) this.nodes.list.prepend(row);
+    else this.nodes.list.append(row);
+  }
+}

@@ -1,0 +1,394 @@
+"""End-to-end test of the web UI in a real Chromium against a real ``genrekit serve``.
+
+The server runs the default bundle when it is built, else a demo bundle (the real
+pretrained MSD musicnn backbone with an untrained head: real decoding, windows, tags and
+storage, arbitrary genres). It keeps submitted audio, so permalinks stream it from
+``/audio`` with byte ranges; a server that keeps none, or has a small upload limit, is
+emulated by answering the page's ``GET /api/v1/config`` in the browser. Screenshots go to
+``test-artifacts/`` (desktop and 375 px).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.web.server import build_demo_bundle, make_song, running_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+TIMEOUT_MS = 30_000  # longest wait for one UI state (the first classification loads the model's code paths)
+
+# Counts the drawn pixels of a canvas: alpha > 0 (waveform) and bright ones (spectrogram).
+CANVAS_STATS_JS = """(id) => {
+  const canvas = document.getElementById(id);
+  if (!canvas || !canvas.width || !canvas.height) return {drawn: 0, bright: 0, total: 0};
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let drawn = 0, bright = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 0) drawn += 1;
+    if (data[i] + data[i + 1] + data[i + 2] > 150) bright += 1;
+  }
+  return {drawn, bright, total: data.length / 4};
+}"""
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (scripts/test-setup.sh does) to run the browser test")
+    from genrekit.bundle import default_bundle_path
+
+    root = tmp_path_factory.mktemp("web-e2e")
+    model = None
+    if not (default_bundle_path() / "card.json").is_file():
+        model = build_demo_bundle(root / "demo-bundle")
+    with running_server(root, model=model, env={"GENREKIT_KEEP_AUDIO": "true"}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(server_url: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("song") / "three-sections.wav"
+    path.write_bytes(make_song(12.0))
+    return path
+
+
+@pytest.fixture(scope="module")
+def labels(server_url: str) -> list[str]:
+    return list(httpx.get(f"{server_url}/api/v1/models", timeout=10).json()["data"][0]["labels"])
+
+
+class PageErrors:
+    """Uncaught exceptions of a page (``errors``) and its console errors (``console``: failed loads
+    such as a 404 or the problem answer to a refused upload, which some tests expect)."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and self.console.append(message.text))
+
+
+def open_page(
+    browser: Any, url: str, viewport: dict[str, int], *, config: dict[str, Any] | None = None
+) -> tuple[Any, Any, PageErrors]:
+    """A new context and page at ``url``; ``config`` replaces the server's answer to ``GET /api/v1/config``."""
+    context = browser.new_context(viewport=viewport)
+    context.set_default_timeout(TIMEOUT_MS)
+    if config is not None:
+        context.route("**/api/v1/config", lambda route: route.fulfill(json=config))
+    page = context.new_page()
+    errors = PageErrors(page)
+    # Playwright turns file-chooser interception on lazily; a listener set before the page
+    # loads makes sure the first chooser (opened from a key press) is not missed.
+    page.on("filechooser", lambda chooser: None)
+    page.goto(url)
+    return context, page, errors
+
+
+# Records every text the progress label shows (uploading with a percentage, then analysing).
+PROGRESS_LOG_JS = """() => {
+  window.progressLog = [];
+  const label = document.getElementById("progress-label");
+  new MutationObserver(() => window.progressLog.push(label.textContent)).observe(label, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def upload_and_wait(page: Any, path: Path) -> dict[str, Any]:
+    """Upload through the file input; return the stored result once the UI shows it."""
+    page.set_input_files("#file-input", str(path))
+    page.wait_for_selector("#result:not([hidden])")
+    page.wait_for_function("() => /^#\\/r\\/[^/]+$/.test(location.hash)")
+    result_id = page.evaluate("() => decodeURIComponent(location.hash.slice(4))")
+    base = page.evaluate("() => location.origin")
+    return httpx.get(f"{base}/api/v1/classifications/{result_id}", timeout=10).json()
+
+
+def wait_for_canvas(page: Any, canvas_id: str, key: str, min_fraction: float) -> dict[str, int]:
+    page.wait_for_function(
+        f"(id) => {{ const s = ({CANVAS_STATS_JS})(id); return s.total > 0 && s.{key} / s.total >= {min_fraction}; }}",
+        arg=canvas_id,
+    )
+    return page.evaluate(CANVAS_STATS_JS, canvas_id)
+
+
+def test_upload_renders_result_seeks_and_shares(browser: Any, server_url: str, song: Path, labels: list[str]) -> None:
+    context, page, errors = open_page(browser, f"{server_url}/", DESKTOP)
+    try:
+        page.wait_for_function("() => document.getElementById('model-badge').textContent.startsWith('Model:')")
+        page.evaluate(PROGRESS_LOG_JS)
+        result = upload_and_wait(page, song)
+        progress_log = page.evaluate("() => window.progressLog")
+        assert any(text.startswith("Uploading") for text in progress_log), progress_log
+        assert any(text.startswith("Analysing") for text in progress_log), progress_log  # upload done, waiting
+        assert page.locator("#progress").is_hidden()
+        top = result["genres"][0]["genre"]
+
+        bars = page.locator("#genre-bars > li")
+        assert bars.count() == len(labels)
+        assert sorted(bars.evaluate_all("rows => rows.map(r => r.dataset.genre)")) == sorted(labels)
+        assert page.locator("#genre-bars > li.is-top").get_attribute("data-genre") == top
+        assert page.locator("#result-genre").inner_text().lower().replace("-", "") == top.lower().replace("-", "")
+
+        segments = page.locator("#timeline button.segment")
+        assert segments.count() == len(result["segments"]) >= 3
+        first_label = segments.first.get_attribute("aria-label")
+        assert re.fullmatch(r"0:00\u20130:0\d \S+ \d+%", first_label), first_label
+
+        waveform = wait_for_canvas(page, "waveform-canvas", "drawn", 0.05)
+        assert waveform["drawn"] < waveform["total"]  # bars, not a filled rectangle
+        wait_for_canvas(page, "mel-canvas", "bright", 0.05)
+        if result["tags"]:
+            assert page.locator("#tags > li").count() == len(result["tags"])
+
+        expect_start = result["segments"][2]["start_s"]
+        assert page.locator("#play").is_enabled()
+        segments.nth(2).click()
+        page.wait_for_function(
+            "(start) => { const t = document.getElementById('audio').currentTime; return t >= start - 0.05 && t < start + 1.0; }",
+            arg=expect_start,
+        )
+        assert page.locator("#timeline button.segment").nth(2).get_attribute("class").count("is-current") == 1
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.evaluate("() => document.getElementById('audio').pause()")
+        page.screenshot(path=str(ARTIFACTS / "web-desktop.png"), full_page=True)
+
+        permalink = page.locator("#permalink").input_value()
+        assert permalink.endswith(f"#/r/{result['id']}")
+        shared = context.new_page()
+        shared_errors = PageErrors(shared)
+        audio_statuses: list[int] = []
+        shared.on("response", lambda r: r.url.endswith("/audio") and audio_statuses.append(r.status))
+        shared.goto(permalink)
+        shared.wait_for_selector("#result:not([hidden])")
+        assert shared.locator("#result-genre").inner_text() == page.locator("#result-genre").inner_text()
+        assert shared.locator("#genre-bars > li").count() == len(labels)
+        assert shared.locator("#timeline button.segment").count() == len(result["segments"])
+        wait_for_canvas(shared, "waveform-canvas", "drawn", 0.05)
+        wait_for_canvas(shared, "mel-canvas", "bright", 0.05)
+        assert "-80 dB" in shared.locator("#mel-caption").inner_text()
+        # the server keeps audio: the permalink streams it (byte ranges) and seeks in it
+        shared.wait_for_function("() => !document.getElementById('play').disabled")
+        src = shared.evaluate("() => document.getElementById('audio').getAttribute('src')")
+        assert src == f"/api/v1/classifications/{result['id']}/audio"
+        assert shared.locator("#audio-note").is_hidden()
+        shared.locator("#timeline button.segment").nth(2).click()
+        shared.wait_for_function(
+            "(start) => { const a = document.getElementById('audio'); return !a.paused && a.currentTime >= start - 0.05 && a.currentTime < start + 1.0; }",
+            arg=expect_start,
+        )
+        shared.evaluate("() => document.getElementById('audio').pause()")
+        assert 206 in audio_statuses and set(audio_statuses) <= {200, 206}, audio_statuses
+        assert shared.locator("#history-list a[aria-current='page']").get_attribute("data-id") == result["id"]
+        assert shared_errors.errors == [] and shared_errors.console == []
+        assert errors.errors == [] and errors.console == []
+    finally:
+        context.close()
+
+
+def _config(server_url: str, **changes: Any) -> dict[str, Any]:
+    return {**httpx.get(f"{server_url}/api/v1/config", timeout=10).json(), **changes}
+
+
+def test_permalink_without_stored_audio_says_so_without_asking(browser: Any, server_url: str, song: Path) -> None:
+    result = httpx.post(f"{server_url}/api/v1/classify", files={"file": (song.name, song.read_bytes())}, timeout=60).json()
+    config = _config(server_url, keep_audio=False)
+    context, page, errors = open_page(browser, f"{server_url}/#/r/{result['id']}", DESKTOP, config=config)
+    try:
+        audio_requests: list[str] = []
+        page.on("request", lambda r: r.url.endswith("/audio") and audio_requests.append(r.url))
+        page.wait_for_selector("#result:not([hidden])")
+        page.wait_for_function("() => /does not keep/.test(document.getElementById('audio-note').textContent)")
+        assert page.locator("#audio-note").is_visible()
+        assert page.locator("#play").is_disabled()
+        wait_for_canvas(page, "waveform-canvas", "drawn", 0.05)
+        page.locator("#timeline button.segment").nth(1).click()  # the cursor still moves
+        assert "is-current" in page.locator("#timeline button.segment").nth(1).get_attribute("class")
+        assert page.locator("#time-current").inner_text() != "0:00"
+        assert audio_requests == []
+        assert errors.errors == [] and errors.console == []  # no 404 from probing /audio
+    finally:
+        context.close()
+
+
+def test_a_file_over_the_upload_limit_is_refused_before_uploading(browser: Any, server_url: str, song: Path) -> None:
+    config = _config(server_url, max_upload_bytes=100_000, max_upload_mb=100_000 / 1048576)
+    context, page, errors = open_page(browser, f"{server_url}/", DESKTOP, config=config)
+    try:
+        posts: list[str] = []
+        page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
+        page.wait_for_function("() => document.getElementById('upload-limits').textContent !== ''")
+        assert page.locator("#dropzone-formats").inner_text().endswith(" · up to 97.7 KB and 20 min")
+        page.set_input_files("#file-input", str(song))
+        page.wait_for_selector("#error:not([hidden])")
+        assert page.locator("#error-title").inner_text() == "File too large"
+        size_kb = math.ceil(song.stat().st_size / 102.4) / 10  # rounded up to 0.1 KB
+        detail = page.locator("#error-detail").inner_text()
+        assert f"is {size_kb:g} KB" in detail and "up to 97.7 KB" in detail, detail
+        assert page.locator("#progress").is_hidden() and page.locator("#result").is_hidden()
+        assert posts == []
+        assert errors.errors == [] and errors.console == []
+    finally:
+        context.close()
+
+
+def test_bad_file_shows_the_problem(browser: Any, server_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-song.mp3"
+    bad.write_bytes(b"This is a plain text file that someone renamed to .mp3.\n" * 20)
+    expected = httpx.post(f"{server_url}/api/v1/classify", files={"file": (bad.name, bad.read_bytes(), "audio/mpeg")}, timeout=30)
+    assert expected.status_code in (415, 422)
+    problem = expected.json()
+
+    context, page, errors = open_page(browser, f"{server_url}/", DESKTOP)
+    try:
+        page.set_input_files("#file-input", str(bad))
+        page.wait_for_selector("#error:not([hidden])")
+        assert page.locator("#error").get_attribute("role") == "alert"
+        assert page.locator("#error-title").inner_text() == problem["title"]
+        assert page.locator("#error-detail").inner_text() == problem["detail"]
+        assert page.locator("#result").is_hidden()
+        assert page.locator("#progress").is_hidden()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-error.png"))
+
+        page.fill("#url-input", "not a link")
+        page.click("#url-submit")
+        page.wait_for_function("() => document.getElementById('error-title').textContent === 'Invalid link'")
+        private_link = "http://127.0.0.1:9/song.mp3"  # the server refuses loopback links by default
+        refused = httpx.post(f"{server_url}/api/v1/classify", json={"url": private_link}, timeout=30).json()
+        page.fill("#url-input", private_link)
+        page.press("#url-input", "Enter")
+        page.wait_for_function("(title) => document.getElementById('error-title').textContent === title", arg=refused["title"])
+        assert page.locator("#error-detail").inner_text() == refused["detail"]
+        assert page.locator("#url-input").is_enabled()
+        assert errors.errors == []
+    finally:
+        context.close()
+
+
+def test_phone_width_keyboard_and_history(browser: Any, server_url: str, song: Path) -> None:
+    context, page, errors = open_page(browser, f"{server_url}/", PHONE)
+    try:
+        page.keyboard.press("Tab")  # skip link
+        focused = []
+        for _ in range(8):
+            page.keyboard.press("Tab")
+            focused.append(page.evaluate("() => document.activeElement.id"))
+            if focused[-1] == "dropzone":
+                break
+        assert focused[-1] == "dropzone", focused
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files(str(song))
+        page.wait_for_selector("#result:not([hidden])")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+        segment = page.locator("#timeline button.segment").first
+        segment.focus()
+        assert page.evaluate("() => document.activeElement.classList.contains('segment')")
+        page.wait_for_selector("#history-list a.history-link")
+        history_genre = page.locator("#history-list a.history-link").first.locator(".history-genre").inner_text()
+        assert history_genre.lower().startswith(page.locator("#result-genre").inner_text().lower())
+
+        top = page.locator("#genre-bars > li.is-top").get_attribute("data-genre")
+        other = next(v for v in page.locator("#history-genre option").evaluate_all("os => os.map(o => o.value)") if v and v != top)
+        page.select_option("#history-genre", other)
+        page.wait_for_function("() => !document.getElementById('history-list').hasAttribute('aria-busy')")
+        page.wait_for_selector("#history-empty:not([hidden])")
+        page.select_option("#history-genre", top)
+        page.wait_for_selector("#history-list a.history-link")
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(ARTIFACTS / "web-phone.png"), full_page=True)
+        assert errors.errors == []
+    finally:
+        context.close()
+
+
+HELPERS_JS = """async () => {
+  const f = await import("/static/js/format.js");
+  const r = await import("/static/js/result.js");
+  const w = await import("/static/js/waveform.js");
+  const s = await import("/static/js/spectrogram.js");
+  const c = await import("/static/js/colormap.js");
+  const a = await import("/static/js/api.js");
+  const segments = [{start_s: 0, end_s: 3}, {start_s: 1.5, end_s: 4.5}, {start_s: 3, end_s: 6}];
+  const problem = a.problemFromResponse(415, '{"type":"/problems/not-audio","title":"Not audio","status":415,"detail":"it is text"}');
+  const plain = a.problemFromResponse(413, "<html>too big</html>");
+  return {
+    times: [f.formatTime(0), f.formatTime(65.4), f.formatTime(3725), f.formatTime(NaN), f.formatSpan(3, 6)],
+    percents: [f.formatPercent(0.823), f.formatPercent(0.001), f.formatPercent(0), f.formatPercent(1)],
+    sizes: [f.formatSize(512), f.formatSize(10485), f.formatSize(2.5 * 1048576), f.formatSize(100 * 1048576 + 1)],
+    spans: r.segmentSpans(segments, 6),
+    at: [r.segmentAt(segments, 0), r.segmentAt(segments, 2), r.segmentAt(segments, 5.9), r.segmentAt(segments, 7)],
+    peaks: Array.from(w.peaksFromChannels([Float32Array.from([0, 0.5, -1, 0.25]), Float32Array.from([0.75, 0, 0, -0.5])], 2)),
+    resampled: Array.from(w.resamplePeaks([0.1, 0.9, 0.2, 0.3], 2)),
+    lut: Array.from(c.MAGMA),
+    rgba: Array.from(s.melToRgba(Uint8Array.from([0, 1, 2, 3, 4, 5]), 2, 3, c.MAGMA).slice(0, 8)),
+    bytes: Array.from(s.base64ToBytes("AAEC/w==")),
+    problem: [problem.title, problem.detail, problem.status],
+    plain: [plain.title, plain.status],
+  };
+}"""
+
+
+def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
+    import numpy as np
+    from matplotlib import colormaps
+
+    context, page, errors = open_page(browser, f"{server_url}/", DESKTOP)
+    try:
+        out = page.evaluate(HELPERS_JS)
+    finally:
+        context.close()
+    assert out["times"] == ["0:00", "1:05", "1:02:05", "0:00", "0:03\u20130:06"]
+    assert out["percents"] == ["82%", "<1%", "0%", "100%"]
+    assert out["sizes"] == ["512 bytes", "10.3 KB", "2.5 MB", "100.1 MB"]
+    assert out["spans"] == [{"left": 0, "right": 0.25}, {"left": 0.25, "right": 0.5}, {"left": 0.5, "right": 1}]
+    assert out["at"] == [0, 1, 2, -1]
+    assert out["peaks"] == pytest.approx([0.75, 1.0])
+    assert out["resampled"] == pytest.approx([0.9, 0.3])
+    lut = np.asarray(out["lut"]).reshape(256, 3)
+    reference = np.round(colormaps["magma"](np.arange(256) / 255.0)[:, :3] * 255)
+    assert np.abs(lut - reference).max() <= 4  # 17-stop interpolation of matplotlib's 256-entry magma
+    assert out["rgba"] == [*lut[3], 255, *lut[4], 255]  # top-left pixel is the highest band
+    assert out["bytes"] == [0, 1, 2, 255]
+    assert out["problem"] == ["Not audio", "it is text", 415]
+    assert out["plain"] == ["File too large", 413]
+    assert errors.errors == []
