@@ -33,6 +33,8 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.data",
     "genrekit.cli.train",
     "genrekit.cli.serve",
+    "genrekit.cli.evaluate",
+    "genrekit.cli.compare",
 )
 
 
