@@ -30,6 +30,7 @@ from urllib.parse import unquote
 import httpcore
 import httpx
 
+from genrekit.datasets.files import AUDIO_EXTENSIONS
 from genrekit.service.errors import JobTimeoutError, PayloadTooLargeError, UrlFetchError, UrlRefusedError
 from genrekit.service.uploads import IncomingAudio, SpoolWriter
 
@@ -37,25 +38,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressPolicy = Callable[[IPAddress], bool]
 
 ALLOWED_SCHEMES = ("http", "https")
-DIRECT_AUDIO_SUFFIXES = (
-    ".wav",
-    ".wave",
-    ".flac",
-    ".mp3",
-    ".ogg",
-    ".oga",
-    ".opus",
-    ".m4a",
-    ".mp4",
-    ".aac",
-    ".aif",
-    ".aiff",
-    ".aifc",
-    ".webm",
-    ".wma",
-    ".au",
-    ".caf",
-)  # a path ending so is downloaded directly, never handed to yt-dlp
+# A path ending so is downloaded directly, never handed to yt-dlp.
+DIRECT_AUDIO_SUFFIXES = tuple(sorted(AUDIO_EXTENSIONS))
 USER_AGENT = "genrekit (+audio genre classifier)"
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _YTDLP_FORMAT = "bestaudio[protocol^=http][protocol!*=dash]/best[protocol^=http][protocol!*=dash]"
