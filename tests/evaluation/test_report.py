@@ -52,3 +52,11 @@ def test_summary_and_confusion_text():
     summary = format_summary(result, {"excluded labels": []})
     assert "- **excluded labels**: none" in summary
     assert "100 resamples, seed 0" in summary
+
+
+def test_summary_marks_undefined_precision_and_recall():
+    proba = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1]])
+    result = evaluate_predictions(["a", "a"], proba, ["a", "b", "c"], n_bootstrap=0)
+    summary = format_summary(result)
+    assert "| b | 0 | 1 | 0.000 | n/a | 0.000 |" in summary
+    assert "| c | 0 | 0 | n/a | n/a | n/a |" in summary

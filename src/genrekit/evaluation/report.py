@@ -107,15 +107,17 @@ def format_summary(result: EvaluationResult, info: Mapping[str, Any] | None = No
         "",
         "## Per class",
         "",
+        "Precision is undefined (n/a) for a label never predicted, recall for a label never true; "
+        "both count as 0 in macro-F1.",
+        "",
         f"| label | support | predicted | precision | recall | F1 [{level}% CI] |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for c in result.per_class:
         f1 = format_ci(MetricCI(c.f1, c.f1_low, c.f1_high)) if c.support or c.n_predicted else "n/a"
-        lines.append(
-            f"| {c.label} | {c.support} | {c.n_predicted} | {format_value(c.precision)} | "
-            f"{format_value(c.recall)} | {f1} |"
-        )
+        precision = format_value(c.precision) if c.n_predicted else "n/a"
+        recall = format_value(c.recall) if c.support else "n/a"
+        lines.append(f"| {c.label} | {c.support} | {c.n_predicted} | {precision} | {recall} | {f1} |")
     lines += [
         "",
         "## Confusion matrix",
