@@ -26,6 +26,8 @@ from genrekit.models.neural import (
     ConfigMixin,
     WaveformNet,
     card_frontend,
+    check_channels,
+    check_dropout,
     frontend_n_features,
     load_net_classifier,
     make_frontend,
@@ -59,12 +61,10 @@ class Cnn1dConfig(ConfigMixin):
     dropout: float = 0.3
 
     def __post_init__(self) -> None:
-        if not self.n_channels or any(c < 1 for c in self.n_channels):
-            raise InvalidParameterError(f"n_channels must be a non-empty list of positive ints, got {self.n_channels}")
+        check_channels(self.n_channels)
         if min(self.first_kernel, self.first_stride, self.kernel_size, self.pool) < 1:
             raise InvalidParameterError("first_kernel, first_stride, kernel_size and pool must be >= 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise InvalidParameterError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self.dropout)
 
 
 class Cnn1dBody(nn.Module):
@@ -120,12 +120,10 @@ class Cnn2dConfig(ConfigMixin):
     dropout: float = 0.3
 
     def __post_init__(self) -> None:
-        if not self.n_channels or any(c < 1 for c in self.n_channels):
-            raise InvalidParameterError(f"n_channels must be a non-empty list of positive ints, got {self.n_channels}")
+        check_channels(self.n_channels)
         if self.kernel_size < 1 or self.pool < 1:
             raise InvalidParameterError("kernel_size and pool must be >= 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise InvalidParameterError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self.dropout)
 
 
 def conv2d_block(in_channels: int, out_channels: int, kernel_size: int, pool: tuple[int, int]) -> nn.Sequential:

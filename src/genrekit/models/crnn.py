@@ -22,6 +22,8 @@ from genrekit.models.neural import (
     ConfigMixin,
     WaveformNet,
     card_frontend,
+    check_channels,
+    check_dropout,
     frontend_n_features,
     load_net_classifier,
     make_frontend,
@@ -56,12 +58,10 @@ class CrnnConfig(ConfigMixin):
     dropout: float = 0.3
 
     def __post_init__(self) -> None:
-        if not self.n_channels or any(c < 1 for c in self.n_channels):
-            raise InvalidParameterError(f"n_channels must be a non-empty list of positive ints, got {self.n_channels}")
+        check_channels(self.n_channels)
         if min(self.freq_pool, self.time_pool, self.hidden_size, self.n_layers) < 1:
             raise InvalidParameterError("freq_pool, time_pool, hidden_size and n_layers must be >= 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise InvalidParameterError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self.dropout)
 
 
 class CrnnBody(nn.Module):

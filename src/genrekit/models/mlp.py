@@ -29,6 +29,7 @@ from genrekit.models.neural import (
     ConfigMixin,
     WaveformNet,
     card_frontend,
+    check_dropout,
     load_net_classifier,
     make_frontend,
 )
@@ -53,8 +54,7 @@ class MlpConfig(ConfigMixin):
     def __post_init__(self) -> None:
         if any(h < 1 for h in self.hidden_sizes):
             raise InvalidParameterError(f"hidden_sizes must be positive, got {self.hidden_sizes}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise InvalidParameterError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self.dropout)
 
 
 class Standardize(nn.Module):

@@ -144,6 +144,18 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return convert(config)
 
 
+def check_channels(n_channels: tuple[int, ...]) -> None:
+    """Raise :class:`InvalidParameterError` unless ``n_channels`` is a non-empty tuple of positive ints."""
+    if not n_channels or any(c < 1 for c in n_channels):
+        raise InvalidParameterError(f"n_channels must be a non-empty list of positive ints, got {n_channels}")
+
+
+def check_dropout(dropout: float) -> None:
+    """Raise :class:`InvalidParameterError` unless ``0 <= dropout < 1``."""
+    if not 0.0 <= dropout < 1.0:
+        raise InvalidParameterError(f"dropout must be in [0, 1), got {dropout}")
+
+
 class ConfigMixin:
     """``to_dict`` / ``from_dict`` for frozen dataclass configs."""
 

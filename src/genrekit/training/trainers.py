@@ -90,6 +90,20 @@ class _Context:
     log: Callable[[str], None]
     failures: list[dict[str, str]] = field(default_factory=list)
 
+    def fit(self, net: WaveformNet | nn.Module, train_data: Any, valid_data: Any) -> Any:
+        """Run :func:`fit_net` with this run's config, labels, checkpoint folder and logging."""
+        return fit_net(
+            net,
+            train_data,
+            valid_data,
+            self.config,
+            n_labels=len(self.labels),
+            checkpoint_dir=self.out_dir / CHECKPOINT_DIRNAME,
+            resume=self.resume,
+            progress=self.progress,
+            log=self.log,
+        )
+
     def label_index(self, records: Sequence[TrackRecord]) -> np.ndarray:
         index = {label: i for i, label in enumerate(self.labels)}
         return np.asarray([index[r.label] for r in records], dtype=np.int64)
@@ -307,17 +321,7 @@ def _train_net(ctx: _Context) -> _FamilyOutput:
         f"training {config.family} ({sum(p.numel() for p in net.parameters())} parameters) on "
         f"{len(train_records)} tracks, validating on {len(valid_records)}"
     )
-    fit = fit_net(
-        net,
-        train_data,
-        valid_data,
-        config,
-        n_labels=len(ctx.labels),
-        checkpoint_dir=ctx.out_dir / CHECKPOINT_DIRNAME,
-        resume=ctx.resume,
-        progress=ctx.progress,
-        log=ctx.log,
-    )
+    fit = ctx.fit(net, train_data, valid_data)
     metrics = {}
     if valid_data is not None:
         metrics = dict(fit.best_metrics)
@@ -379,17 +383,7 @@ def _train_musicnn_head(ctx: _Context) -> _FamilyOutput:
         f"training a musicnn head ({n_inputs} inputs from {', '.join(head_config.backbones)}) on "
         f"{x_train.shape[0]} windows of {len(train_records)} tracks, validating on {len(valid_records)} tracks"
     )
-    fit = fit_net(
-        net,
-        train_data,
-        valid_data,
-        config,
-        n_labels=len(ctx.labels),
-        checkpoint_dir=ctx.out_dir / CHECKPOINT_DIRNAME,
-        resume=ctx.resume,
-        progress=ctx.progress,
-        log=ctx.log,
-    )
+    fit = ctx.fit(net, train_data, valid_data)
     head.set_temperature(fit.temperature)
     backbones = {name: load_pretrained(name) for name in head_config.backbones}
     model = MusicnnHeadClassifier(ctx.labels, head_config, backbones, head)
