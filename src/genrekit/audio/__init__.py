@@ -19,6 +19,7 @@ from genrekit.audio.decode import (
     load_audio,
     probe_audio,
 )
+from genrekit.audio.excerpts import ExcerptReader
 from genrekit.audio.dsp import SILENCE_PEAK_DBFS, is_silent, peak_dbfs, resample, to_mono
 from genrekit.audio.ffmpeg import ffmpeg_exe
 from genrekit.audio.sniff import (
@@ -41,6 +42,7 @@ __all__ = [
     "SNIFF_BYTES",
     "UNSUPPORTED_FORMATS",
     "AudioInfo",
+    "ExcerptReader",
     "ffmpeg_exe",
     "identify_content",
     "is_silent",

@@ -201,6 +201,11 @@ class _SoundfileReader:
         self._position += len(frames)
         return frames
 
+    def read_at(self, first: int, n_frames: int) -> np.ndarray:
+        """Up to ``n_frames`` frames from frame ``first`` on (a seek, then a read); no rescue."""
+        self._file.seek(first)
+        return self._file.read(n_frames, dtype="float32", always_2d=True)
+
     def _read_rescue(self, n_frames: int) -> np.ndarray:
         try:
             frames = self._rescue.read(n_frames)
