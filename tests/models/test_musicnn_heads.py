@@ -47,7 +47,7 @@ def windows() -> np.ndarray:
 
 def _random_model(backbones: dict, config: MusicnnHeadConfig, seed: int = 0) -> MusicnnHeadClassifier:
     torch.manual_seed(seed)
-    model = MusicnnHeadClassifier(LABELS, config, {n: backbones[n] for n in config.backbones})
+    model = MusicnnHeadClassifier(LABELS, config, {n: backbones[n] for n in config.all_backbones})
     n_inputs = model.n_inputs
     model.head.set_standardization(torch.randn(20, n_inputs) * 3 + 1)
     model.head.set_temperature(1.7)
@@ -87,6 +87,27 @@ def test_bundle_round_trip_gives_identical_probabilities(tmp_path: Path, backbon
     _, tensors = load_bundle(tmp_path)
     assert float(tensors["head.temperature"]) == pytest.approx(1.7)
     assert "backbone.MSD_musicnn.timbral.0.conv.weight" in tensors
+
+
+def test_tag_backbones_add_tags_but_not_head_inputs(tmp_path: Path, backbones: dict, windows: np.ndarray) -> None:
+    alone = _random_model(backbones, MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",)))
+    config = MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",), tag_backbones=("MTT_vgg",))
+    model = _random_model(backbones, config)
+    assert model.n_inputs == alone.n_inputs == 200
+    probs, tags = model.predict_all_windows(windows)
+    np.testing.assert_allclose(probs, alone.predict_proba_windows(windows), atol=1e-6)  # same seed, same head
+    assert sorted(tags) == ["MSD_musicnn", "MTT_vgg"] and tags["MTT_vgg"].shape == (3, 50)
+    save_bundle(tmp_path, musicnn_head_card(model, name="tagged"), model.bundle_tensors())
+    card, loaded = load_model(tmp_path)
+    assert loaded.config == config and "MTT_vgg" in card.provenance["backbones"]
+    assert loaded.tag_names == {"MSD_musicnn": MSD_TAGS, "MTT_vgg": MTT_TAGS}
+    loaded_probs, loaded_tags = loaded.predict_all_windows(windows)
+    np.testing.assert_array_equal(loaded_probs, probs)
+    np.testing.assert_array_equal(loaded_tags["MTT_vgg"], tags["MTT_vgg"])
+    with pytest.raises(InvalidParameterError, match="tag_backbones"):
+        MusicnnHeadConfig(backbones=("MSD_musicnn",), tag_backbones=("MSD_musicnn",))
+    with pytest.raises(InvalidParameterError, match="unknown backbone"):
+        MusicnnHeadConfig(tag_backbones=("MTT_big",))
 
 
 def test_probabilities_follow_the_head(backbones: dict, windows: np.ndarray) -> None:

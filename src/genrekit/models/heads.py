@@ -75,6 +75,9 @@ class MusicnnHeadConfig:
         Dropout before each linear layer (training only).
     pad_mode : {"reflect", "constant"}
         STFT centre padding of each window's musicnn input.
+    tag_backbones : tuple of str
+        More pretrained backbones run on the same windows for their tags only (not fed to
+        the head), e.g. MTT_musicnn's instrument and vocal tags next to an MSD head.
     """
 
     backbones: tuple[str, ...] = ("MSD_musicnn",)
@@ -82,9 +85,10 @@ class MusicnnHeadConfig:
     hidden_units: tuple[int, ...] = ()
     dropout: float = 0.0
     pad_mode: str = "reflect"
+    tag_backbones: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("backbones", "embeddings", "hidden_units"):
+        for name in ("backbones", "embeddings", "hidden_units", "tag_backbones"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, Sequence):
                 raise InvalidParameterError(f"{name} must be a sequence, got {value!r}")
@@ -93,6 +97,11 @@ class MusicnnHeadConfig:
             raise InvalidParameterError(f"backbones must be distinct and non-empty, got {self.backbones}")
         if not self.embeddings or len(set(self.embeddings)) != len(self.embeddings):
             raise InvalidParameterError(f"embeddings must be distinct and non-empty, got {self.embeddings}")
+        if len(set(self.tag_backbones)) != len(self.tag_backbones) or set(self.tag_backbones) & set(self.backbones):
+            raise InvalidParameterError(f"tag_backbones must be distinct and not among the backbones, got {self.tag_backbones}")
+        for backbone in self.tag_backbones:
+            if backbone not in PRETRAINED_CONFIGS:
+                raise InvalidParameterError(f"unknown backbone {backbone!r}; choose from {', '.join(PRETRAINED_CONFIGS)}")
         for backbone in self.backbones:
             if backbone not in PRETRAINED_CONFIGS:
                 raise InvalidParameterError(f"unknown backbone {backbone!r}; choose from {', '.join(PRETRAINED_CONFIGS)}")
@@ -119,6 +128,11 @@ class MusicnnHeadConfig:
         if unknown:
             raise InvalidParameterError(f"unknown MusicnnHeadConfig keys: {', '.join(unknown)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    @property
+    def all_backbones(self) -> tuple[str, ...]:
+        """Every backbone that runs: the head's, then the tag-only ones."""
+        return self.backbones + self.tag_backbones
 
     def input_config(self) -> MusicnnInputConfig:
         """The musicnn input representation of each window."""
@@ -222,12 +236,20 @@ def _as_windows(windows: np.ndarray | Tensor) -> Tensor:
 
 
 class _BackboneEmbedder(nn.Module):
-    """Windows -> musicnn patches -> concatenated embeddings of several frozen backbones."""
+    """Windows -> musicnn patches -> concatenated embeddings of several frozen backbones (and
+    the taggram of each, including backbones run for their tags only)."""
 
-    def __init__(self, backbones: Mapping[str, Musicnn], embeddings: Sequence[str], input_config: MusicnnInputConfig) -> None:
+    def __init__(
+        self,
+        backbones: Mapping[str, Musicnn],
+        embeddings: Sequence[str],
+        input_config: MusicnnInputConfig,
+        tag_only: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self.backbones = nn.ModuleDict(dict(backbones))
         self.embeddings = tuple(embeddings)
+        self.tag_only = tuple(tag_only)
         self.frontend = MusicnnInput(input_config)
         for model in self.backbones.values():
             model.eval().requires_grad_(False)
@@ -242,7 +264,8 @@ class _BackboneEmbedder(nn.Module):
         taggrams = {}
         for name, model in self.backbones.items():
             out = model.embed(patches)
-            blocks.extend(out[e] for e in self.embeddings)
+            if name not in self.tag_only:
+                blocks.extend(out[e] for e in self.embeddings)
             taggrams[name] = out["taggram"]
         return torch.cat(blocks, dim=1), taggrams
 
@@ -335,11 +358,12 @@ class MusicnnHeadClassifier(nn.Module):
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             raise InvalidParameterError("labels must be at least two distinct names")
         self.config = config if config is not None else MusicnnHeadConfig()
-        models = dict(backbones) if backbones is not None else _load_backbones(self.config.backbones)
-        if set(models) != set(self.config.backbones):
-            raise InvalidParameterError(f"backbones {sorted(models)} do not match the config's {list(self.config.backbones)}")
+        names = self.config.all_backbones
+        models = dict(backbones) if backbones is not None else _load_backbones(names)
+        if set(models) != set(names):
+            raise InvalidParameterError(f"backbones {sorted(models)} do not match the config's {list(names)}")
         self.embedder = _BackboneEmbedder(
-            {n: models[n] for n in self.config.backbones}, self.config.embeddings, self.config.input_config()
+            {n: models[n] for n in names}, self.config.embeddings, self.config.input_config(), self.config.tag_backbones
         )
         self.n_inputs = sum(width for _, width in embedding_dims(self.config.backbones, self.config.embeddings))
         self.head = head if head is not None else MusicnnHead(
@@ -377,7 +401,7 @@ class MusicnnHeadClassifier(nn.Module):
     def _run(self, windows: np.ndarray | Tensor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         x = _as_windows(windows)
         probs: list[Tensor] = []
-        tags: dict[str, list[Tensor]] = {name: [] for name in self.config.backbones}
+        tags: dict[str, list[Tensor]] = {name: [] for name in self.config.all_backbones}
         was_training = self.training
         self.eval()
         try:
@@ -446,7 +470,7 @@ class MusicnnHeadClassifier(nn.Module):
                 "embedding_blocks": [list(block) for block in embedding_dims(self.config.backbones, self.config.embeddings)],
                 "backbone_configs": {name: model.config.to_dict() for name, model in self.backbones.items()},
             },
-            "provenance": {"backbones": {name: _backbone_provenance(name) for name in self.config.backbones}},
+            "provenance": {"backbones": {name: _backbone_provenance(name) for name in self.config.all_backbones}},
             "tags": list(self.tag_names[self.config.backbones[0]]),
         }
 
@@ -530,7 +554,7 @@ def from_bundle(card: ModelCard, tensors: Mapping[str, Tensor]) -> MusicnnHeadCl
     try:
         config = MusicnnHeadConfig.from_dict(card.config["head"])
         backbone_configs = {
-            name: MusicnnConfig.from_dict(card.config["backbone_configs"][name]) for name in config.backbones
+            name: MusicnnConfig.from_dict(card.config["backbone_configs"][name]) for name in config.all_backbones
         }
     except (KeyError, TypeError, InvalidParameterError) as error:
         raise BundleError(f"musicnn head card config is malformed: {error}") from error
@@ -549,7 +573,7 @@ def from_bundle(card: ModelCard, tensors: Mapping[str, Tensor]) -> MusicnnHeadCl
             f"hidden units {list(config.hidden_units)} and {len(card.labels)} classes"
         )
     head.load_state_dict(head_state)
-    known = {f"backbone.{n}." for n in config.backbones} | {"head."}
+    known = {f"backbone.{n}." for n in config.all_backbones} | {"head."}
     extra = sorted(k for k in tensors if not any(k.startswith(p) for p in known))
     if extra:
         raise BundleError(f"unexpected tensors in a musicnn head bundle: {extra[:5]}")

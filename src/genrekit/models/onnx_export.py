@@ -50,14 +50,16 @@ class _PatchesToOutputs(nn.Module):
         super().__init__()
         self.backbones = model.embedder.backbones
         self.embeddings = model.embedder.embeddings
+        self.tag_only = model.embedder.tag_only
         self.head = model.head
 
     def forward(self, patches: Tensor) -> tuple[Tensor, ...]:
         blocks = []
         taggrams = []
-        for backbone in self.backbones.values():
+        for backbone_name, backbone in self.backbones.items():
             out = backbone.embed(patches)
-            blocks.extend(out[name] for name in self.embeddings)
+            if backbone_name not in self.tag_only:
+                blocks.extend(out[name] for name in self.embeddings)
             taggrams.append(out["taggram"])
         return (self.head.predict_proba(torch.cat(blocks, dim=1)), *taggrams)
 
@@ -87,7 +89,7 @@ def export_onnx(model: MusicnnHeadClassifier, path: str | os.PathLike[str]) -> P
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _PatchesToOutputs(model).eval()
-    names = [PROBS_NAME, *(f"tags.{name}" for name in model.config.backbones)]
+    names = [PROBS_NAME, *(f"tags.{name}" for name in model.config.all_backbones)]
     dummy = torch.zeros(2, model.embedder.backbones[model.config.backbones[0]].config.n_frames, 96)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".onnx.tmp", delete=False) as tmp:
         tmp_path = Path(tmp.name)
@@ -142,7 +144,7 @@ class OnnxMusicnnHead:
         self.sample_rate = int(model.sample_rate)
         self.window_s = float(model.window_s)
         self.tag_names = model.tag_names
-        self.backbone_names = list(model.config.backbones)
+        self.backbone_names = list(model.config.all_backbones)
         self.torch_model = model
         self._frontend = model.embedder
         options = ort.SessionOptions()
