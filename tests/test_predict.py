@@ -27,6 +27,7 @@ from genrekit.predict import (
     merge_tag_scores,
     music_evidence,
     rms_dbfs,
+    spread_starts,
 )
 
 TINY_SR = 8000  # Hz
@@ -242,16 +243,104 @@ def test_predict_hop_gives_overlapping_windows(tiny: Classifier) -> None:
     assert [s.start_s for s in pred.segments] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
 
 
+def test_spread_starts_centres_windows_in_equal_parts() -> None:
+    starts = spread_starts(20 * TINY_SR, window_length=TINY_SR, hop_length=TINY_SR, max_windows=4)
+    assert starts.tolist() == [2 * TINY_SR, 7 * TINY_SR, 12 * TINY_SR, 17 * TINY_SR]
+    odd = spread_starts(1003, window_length=100, hop_length=100, max_windows=3)
+    assert odd.tolist() == [117, 451, 785] and odd.dtype == np.int64
+    one = spread_starts(1000, window_length=100, hop_length=100, max_windows=1)
+    assert one.tolist() == [450]
+    # no spreading where the regular windows (10 + the closing one) are not more than asked
+    assert spread_starts(1000, window_length=100, hop_length=100, max_windows=10) is None
+    assert spread_starts(1050, window_length=100, hop_length=100, max_windows=11) is None
+    assert spread_starts(1050, window_length=100, hop_length=100, max_windows=10) is not None
+    assert spread_starts(80, window_length=100, hop_length=100, max_windows=1) is None
+    with pytest.raises(InvalidParameterError):
+        spread_starts(1000, window_length=100, hop_length=100, max_windows=0)
+
+
 def test_max_windows_spreads_windows_over_the_song(tiny: Classifier, tmp_path: Path) -> None:
     y = music_like(20.0)
     pred = tiny.predict(y, sr=TINY_SR, max_windows=4)
-    assert [s.start_s for s in pred.segments] == [0.0, 6.333, 12.666, 19.0]
+    assert [(s.start_s, s.end_s) for s in pred.segments] == [(2.0, 3.0), (7.0, 8.0), (12.0, 13.0), (17.0, 18.0)]
+    assert pred.duration_s == 20.0
     path = tmp_path / "song.wav"
     sf.write(path, y, TINY_SR)
     from_file = tiny.predict(io.BytesIO(path.read_bytes()), max_windows=4)
-    assert [s.start_s for s in from_file.segments] == [s.start_s for s in pred.segments]
+    assert [(s.start_s, s.end_s, s.genre) for s in from_file.segments] == [(s.start_s, s.end_s, s.genre) for s in pred.segments]
+    np.testing.assert_allclose([s.score for s in from_file.segments], [s.score for s in pred.segments], atol=1e-5)
     assert len(tiny.predict(y, sr=TINY_SR, max_windows=1).segments) == 1
     assert len(tiny.predict(y, sr=TINY_SR, max_windows=100).segments) == 20  # never denser than hop_s
+    assert len(tiny.predict(y, sr=TINY_SR, max_windows=0).segments) == 20  # 0: every window
+    with pytest.raises(InvalidParameterError):
+        tiny.predict(y, sr=TINY_SR, max_windows=-1)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3"])
+def test_spread_windows_decode_only_the_excerpts(
+    tiny: Classifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """A song at another rate than the model's: the excerpts are read by seeking (the full
+    decoder is never called) and give the windows a full decode gives."""
+    import genrekit.audio
+    from tests.audio.signals import ffmpeg_encode
+
+    sr = 22050
+    y = music_like(30.0, sr=sr, seed=3).astype(np.float32)
+    path = tmp_path / f"song.{fmt}"
+    if fmt == "mp3":
+        sf.write(tmp_path / "song-src.wav", y, sr, subtype="PCM_16")
+        ffmpeg_encode(tmp_path / "song-src.wav", path, ["-c:a", "libmp3lame", "-b:a", "128k"])
+    else:
+        sf.write(path, y, sr, subtype="PCM_16")
+    full_decode, _ = genrekit.audio.load_audio(path, sr=TINY_SR)
+    expected = tiny.predict(full_decode, sr=TINY_SR, max_windows=5, top_k=2)
+
+    def no_full_decode(*args, **kwargs):
+        raise AssertionError("the full decoder was called")
+
+    monkeypatch.setattr(genrekit.audio, "iter_audio_blocks", no_full_decode)
+    got = tiny.predict(path, max_windows=5, top_k=2)
+    starts = [s.start_s for s in got.segments]
+    assert len(starts) == 5 and starts == sorted(starts) and starts[0] > 0
+    assert got.duration_s == pytest.approx(30.0, abs=1e-3)
+    for a, b in zip(got.segments, expected.segments):
+        assert a.start_s == pytest.approx(b.start_s, abs=1e-3) and a.genre == b.genre
+        assert a.score == pytest.approx(b.score, abs=1e-4)
+    np.testing.assert_allclose([g.score for g in got.genres], [g.score for g in expected.genres], atol=1e-4)
+    assert [t.tag for t in got.tags] == [t.tag for t in expected.tags]
+
+
+def test_spread_windows_fall_back_to_the_full_decoder_for_a_truncated_file(tiny: Classifier, tmp_path: Path) -> None:
+    """A WAV cut short: its header announces more than is there, so the excerpts are not
+    trusted; the full decoder keeps what decodes (more than half) and every window is classified."""
+    path = tmp_path / "song.wav"
+    sf.write(path, music_like(20.0), TINY_SR, subtype="PCM_16")
+    data = path.read_bytes()
+    cut = data[: len(data) * 3 // 4]
+    pred = tiny.predict(cut, max_windows=4)
+    assert pred.duration_s == pytest.approx(15.0, abs=0.01)
+    assert len(pred.segments) == 15
+
+
+def test_card_sets_the_default_max_windows(tiny_bundle: Path, tmp_path: Path) -> None:
+    import json
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for file in tiny_bundle.iterdir():
+        (bundle / file.name).write_bytes(file.read_bytes())
+    card_path = next(bundle.glob("*.json"))
+    card = json.loads(card_path.read_text())
+    card["config"] = {**card.get("config", {}), "max_windows": 3}
+    card_path.write_text(json.dumps(card))
+    y = music_like(20.0)
+    clf = Classifier.load(bundle)
+    assert clf.max_windows == 3
+    assert len(clf.predict(y, sr=TINY_SR).segments) == 3
+    assert len(clf.predict(y, sr=TINY_SR, max_windows=0).segments) == 20
+    assert Classifier.load(bundle, max_windows=0).max_windows == 0
+    assert Classifier.load(tiny_bundle).max_windows == 0
 
 
 def test_predict_stereo_integer_and_resampled_arrays(tiny: Classifier) -> None:
@@ -400,7 +489,7 @@ def test_onnx_runtime_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setenv(onnx_export.CACHE_ENV, str(tmp_path))
     torch.manual_seed(0)
-    config = heads.MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",))
+    config = heads.MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",), tag_backbones=("MTT_musicnn",))
     model = heads.MusicnnHeadClassifier(["a", "b", "c"], config)
     card = heads.musicnn_head_card(model, name="onnx-test")
     bundle = save_bundle(tmp_path / "bundle", card, model.bundle_tensors())
@@ -409,9 +498,10 @@ def test_onnx_runtime_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert isinstance(fast.model, onnx_export.OnnxMusicnnHead)
     assert list(tmp_path.glob("onnx/*.onnx"))  # exported once, cached
     y = music_like(7.0, sr=16000)
-    a, b = fast.predict(y, sr=16000, top_k=5), slow.predict(y, sr=16000, top_k=5)
+    a, b = fast.predict(y, sr=16000, top_k=100), slow.predict(y, sr=16000, top_k=100)
     np.testing.assert_allclose([g.score for g in a.genres], [g.score for g in b.genres], atol=1e-4)
     assert [t.tag for t in a.tags] == [t.tag for t in b.tags]
+    assert {"piano", "vocals", "female vocalists"} <= {t.tag for t in a.tags}  # MTT's and MSD's vocabularies
     assert Classifier.load(bundle).model.__class__ is onnx_export.OnnxMusicnnHead  # auto
     with pytest.raises(InvalidParameterError):
         Classifier.load(bundle, runtime="tensorflow")

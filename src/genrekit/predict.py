@@ -34,9 +34,13 @@ How a song is classified
    :data:`WARNING_SILENT`).
 
 Speed: :meth:`Classifier.load` runs ``musicnn_head`` models with ONNX Runtime by default
-(:mod:`genrekit.models.onnx_export`; ``runtime="torch"`` for PyTorch), and
-``predict(..., max_windows=N)`` trades the full timeline for speed by classifying at most
-about N windows spread over the song.
+(:mod:`genrekit.models.onnx_export`; ``runtime="torch"`` for PyTorch). ``max_windows=N``
+(the bundle's card may set a default, the default model's is 8) trades the full timeline
+for speed: a song that would need more than N windows is classified from N windows, one
+centred in each of N equal parts of the song (:func:`spread_starts`), and only those
+excerpts are decoded where the format allows seeking (:class:`genrekit.audio.ExcerptReader`:
+WAV, FLAC, Ogg, MP3, AIFF, ...); the timeline then has gaps, and the silence check measures
+the excerpts. ``max_windows=0`` classifies every window.
 
 Errors: a decode failure, an empty input or a too-long one raises the typed error of
 :mod:`genrekit.audio` (``AudioDecodeError``, ``NotAudioError``, ``EmptyAudioError``,
@@ -425,6 +429,43 @@ def slice_windows(y: np.ndarray, *, window_length: int, hop_length: int) -> tupl
     return np.array(starts, np.int64), np.array(n_valid, np.int64), np.stack(windows)
 
 
+def spread_starts(n_samples: int, *, window_length: int, hop_length: int, max_windows: int) -> np.ndarray | None:
+    """Starts of ``max_windows`` windows spread over a song, or ``None`` if they are not needed.
+
+    Window ``i`` is centred in the ``i``-th of ``max_windows`` equal parts of the song (so
+    neither the first nor the last is the intro's or the outro's first seconds).
+
+    Parameters
+    ----------
+    n_samples : int
+        Length of the song (samples).
+    window_length, hop_length : int > 0
+        Window length and the regular hop (samples).
+    max_windows : int > 0
+        Most windows wanted.
+
+    Returns
+    -------
+    np.ndarray [shape=(max_windows,), dtype=int64] or None
+        Increasing starts, each in ``[0, n_samples - window_length]``; ``None`` where the
+        regular windows (every ``hop_length``, as :func:`slice_windows` cuts them) are no
+        more than ``max_windows``.
+    """
+    if window_length < 1 or hop_length < 1 or max_windows < 1:
+        raise InvalidParameterError(
+            "window_length, hop_length and max_windows must be >= 1, got "
+            f"{window_length}, {hop_length}, {max_windows}"
+        )
+    if n_samples <= window_length:
+        return None
+    n_regular = 1 + math.ceil((n_samples - window_length) / hop_length)
+    if n_regular <= max_windows:
+        return None
+    centres = (np.arange(max_windows) + 0.5) * (n_samples / max_windows)
+    starts = np.clip(centres - window_length / 2, 0, n_samples - window_length)
+    return np.floor(starts).astype(np.int64)
+
+
 def _prefetch(iterator: Iterator[Any], depth: int) -> Iterator[Any]:
     """Run ``iterator`` in a background thread, ``depth`` items ahead of the consumer.
 
@@ -495,6 +536,12 @@ def _as_mono_float32(y: np.ndarray) -> np.ndarray:
     return array
 
 
+def _check_max_windows(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InvalidParameterError(f"max_windows must be an int >= 0 (0: every window), got {value!r}")
+    return int(value)
+
+
 def _source_name(source: Any) -> str:
     """A readable name for an input: its path, a file object's name, or a placeholder."""
     if isinstance(source, (str, os.PathLike)):
@@ -518,6 +565,7 @@ class _Accumulator:
     evidence: list[np.ndarray] = field(default_factory=list)
     tags: dict[str, list[np.ndarray]] = field(default_factory=dict)
     sum_squares: float = 0.0
+    n_measured: int = 0  # samples whose squares are in sum_squares
 
 
 def _with_onnx_runtime(model: Any, card: ModelCard, *, required: bool) -> Any:
@@ -562,6 +610,9 @@ class Classifier:
         Compute the "may not be music" check (see :func:`music_evidence`).
     prefetch : bool
         Decode the next block in a background thread while the model runs.
+    max_windows : int >= 0 or None
+        Default of :meth:`predict`'s ``max_windows``; ``None`` reads
+        ``card.config["max_windows"]``, else 0 (every window).
     """
 
     def __init__(
@@ -574,9 +625,13 @@ class Classifier:
         silence_dbfs: float = SILENCE_DBFS,
         check_music: bool = True,
         prefetch: bool = True,
+        max_windows: int | None = None,
     ) -> None:
         if int(batch_size) < 1:
             raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
+        if max_windows is None:
+            max_windows = int((card.config if card is not None else {}).get("max_windows", 0))
+        self.max_windows = _check_max_windows(max_windows)
         if aggregation is None:
             aggregation = str((card.config if card is not None else {}).get("aggregation", "mean"))
         if aggregation not in AGGREGATIONS:
@@ -680,12 +735,13 @@ class Classifier:
         max_duration_s : float or None
             Refuse (``AudioTooLongError``) audio longer than this; ``None``: no limit
             (memory is bounded anyway).
-        max_windows : int >= 1 or None
-            Speed/accuracy knob: classify at most about this many windows, spread evenly over
-            the song (the hop grows to ``(duration - window) / (max_windows - 1)`` where that
-            exceeds ``hop_s``; the timeline then has gaps). Needs the duration up front: known
-            for arrays, read from the header otherwise (a file object is read into memory);
-            where the header does not tell it, every window is classified. ``None``: all.
+        max_windows : int >= 0 or None
+            Speed/accuracy knob: a song that needs more windows than this (at ``hop_s``) is
+            classified from this many, spread over it (:func:`spread_starts`; the timeline
+            then has gaps), and only those excerpts are decoded where the format allows
+            seeking; formats that do not (M4A/AAC, WebM, ...) are decoded in full, and a
+            damaged file whose excerpts fail to decode falls back to the full decoder and its
+            failure policy. 0: every window. ``None``: the classifier's :attr:`max_windows`.
 
         Returns
         -------
@@ -704,10 +760,21 @@ class Classifier:
         if max_duration_s is not None and not max_duration_s > 0:
             raise InvalidParameterError(f"max_duration_s must be > 0 or None, got {max_duration_s}")
         label = name if name is not None else _source_name(source)
-        if max_windows is not None:
-            if int(max_windows) < 1:
-                raise InvalidParameterError(f"max_windows must be >= 1 or None, got {max_windows}")
-            source, hop_length = self._spread_hop(source, sr, hop_length, int(max_windows))
+        n_windows = self.max_windows if max_windows is None else _check_max_windows(max_windows)
+        if n_windows:
+            if isinstance(source, np.ndarray):
+                source = self._waveform(source, sr)
+                sr = self.sample_rate
+            elif sr is not None:
+                raise InvalidParameterError("sr applies to waveform arrays only; encoded audio carries its own rate")
+            elif not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+                source = source.read()
+            spread = self._predict_spread(
+                source, name=label, top_k=int(top_k), hop_length=hop_length, batch_size=size,
+                max_duration_s=max_duration_s, max_windows=n_windows,
+            )
+            if spread is not None:
+                return spread
         blocks = self._blocks(source, sr, max_duration_s)
         return self._classify_blocks(
             blocks, name=label, top_k=int(top_k), hop_length=hop_length, batch_size=size, max_duration_s=max_duration_s
@@ -768,41 +835,69 @@ class Classifier:
             raise InvalidParameterError(f"hop_s must be a finite number of seconds > 0, got {hop_s!r}")
         return max(1, int(round(hop_s * self.sample_rate)))
 
-    def _spread_hop(
-        self, source: AudioSource, sr: int | None, hop_length: int, max_windows: int
-    ) -> tuple[AudioSource, int]:
-        """The source (a file object read into bytes) and the hop giving at most ~max_windows windows."""
-        if isinstance(source, np.ndarray):
-            if sr is None or int(sr) <= 0:
-                raise InvalidParameterError("sr (Hz) > 0 is required with a waveform array")
-            n_samples = int(round(source.shape[-1] * self.sample_rate / int(sr)))
-        else:
-            from genrekit.audio import probe_audio
+    def _waveform(self, y: np.ndarray, sr: int | None) -> np.ndarray:
+        """A waveform array as mono float32 at the model's rate."""
+        if sr is None:
+            raise InvalidParameterError("sr (Hz) is required with a waveform array")
+        if int(sr) <= 0:
+            raise InvalidParameterError(f"sr must be > 0 Hz, got {sr}")
+        y = _as_mono_float32(y)
+        if int(sr) != self.sample_rate:
+            from genrekit.audio import resample
 
-            if not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
-                source = source.read()
-            duration_s = probe_audio(source).duration_s
-            if duration_s is None:
-                return source, hop_length
-            n_samples = int(duration_s * self.sample_rate)
-        if max_windows == 1:
-            return source, max(hop_length, n_samples + 1)
-        spread = (n_samples - self.window_length) // (max_windows - 1)
-        return source, max(hop_length, spread)
+            y = np.ascontiguousarray(resample(y, int(sr), self.sample_rate), dtype=np.float32)
+        return y
+
+    def _predict_spread(
+        self,
+        source: np.ndarray | str | os.PathLike[str] | bytes | bytearray | memoryview,
+        *,
+        name: str,
+        top_k: int,
+        hop_length: int,
+        batch_size: int,
+        max_duration_s: float | None,
+        max_windows: int,
+    ) -> Prediction | None:
+        """Classify from ``max_windows`` spread windows; ``None`` where every window is due
+        (short song, unknown length, a format without seeking, or excerpts that fail to decode)."""
+        length = self.window_length
+        if isinstance(source, np.ndarray):
+            n_samples = len(source)
+            if max_duration_s is not None and n_samples > math.ceil(max_duration_s * self.sample_rate):
+                raise AudioTooLongError(f"{name}: audio is longer than the maximum of {max_duration_s:g} s")
+            starts = spread_starts(n_samples, window_length=length, hop_length=hop_length, max_windows=max_windows)
+            if starts is None:
+                return None
+            windows = np.stack([source[s : s + length] for s in starts])
+        else:
+            from genrekit.audio import ExcerptReader
+            from genrekit.errors import AudioDecodeError
+
+            with ExcerptReader(source, self.sample_rate, max_duration_s=max_duration_s) as reader:
+                if not reader.seekable or reader.n_samples is None:
+                    return None
+                n_samples = reader.n_samples
+                starts = spread_starts(n_samples, window_length=length, hop_length=hop_length, max_windows=max_windows)
+                if starts is None:
+                    return None
+                try:
+                    windows = np.stack([reader.read(int(s), length) for s in starts])
+                except AudioDecodeError:
+                    return None
+        acc = _Accumulator()
+        acc.sum_squares = float(np.sum(np.square(windows, dtype=np.float64)))
+        acc.n_measured = windows.size
+        want_tags = top_k > 0 and bool(self.tag_names)
+        for first in range(0, len(windows), batch_size):
+            batch = [_Window(int(s), length, w) for s, w in zip(starts[first : first + batch_size], windows[first : first + batch_size])]
+            self._run_batch(batch, acc, want_tags)
+        return self._finalize(acc, n_samples, name=name, top_k=top_k)
 
     def _blocks(self, source: AudioSource, sr: int | None, max_duration_s: float | None) -> Iterator[np.ndarray]:
         """Mono float32 blocks at the model's rate."""
         if isinstance(source, np.ndarray):
-            if sr is None:
-                raise InvalidParameterError("sr (Hz) is required with a waveform array")
-            if int(sr) <= 0:
-                raise InvalidParameterError(f"sr must be > 0 Hz, got {sr}")
-            y = _as_mono_float32(source)
-            if int(sr) != self.sample_rate:
-                from genrekit.audio import resample
-
-                y = np.ascontiguousarray(resample(y, int(sr), self.sample_rate), dtype=np.float32)
-            return iter([y])
+            return iter([self._waveform(source, sr)])
         if sr is not None:
             raise InvalidParameterError("sr applies to waveform arrays only; encoded audio carries its own rate")
         from genrekit.audio import iter_audio_blocks
@@ -837,6 +932,7 @@ class Classifier:
                 if block.ndim != 1:
                     raise InvalidParameterError(f"decoder returned a block of shape {block.shape}, expected mono")
                 acc.sum_squares += float(np.dot(block.astype(np.float64), block))
+                acc.n_measured += block.size
                 for window in slicer.push(block):
                     pending.append(window)
                     if len(pending) >= batch_size:
@@ -855,7 +951,7 @@ class Classifier:
                 close()
         if slicer.n_samples == 0:
             raise EmptyAudioError(f"{name}: the audio holds no samples")
-        return self._finalize(acc, slicer, name=name, top_k=top_k)
+        return self._finalize(acc, slicer.n_samples, name=name, top_k=top_k)
 
     def _run_batch(self, windows: list[_Window], acc: _Accumulator, want_tags: bool) -> None:
         batch = np.stack([w.samples for w in windows]).astype(np.float32, copy=False)
@@ -892,18 +988,18 @@ class Classifier:
             tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
         return probs, tags
 
-    def _finalize(self, acc: _Accumulator, slicer: _WindowSlicer, *, name: str, top_k: int) -> Prediction:
+    def _finalize(self, acc: _Accumulator, n_samples: int, *, name: str, top_k: int) -> Prediction:
         sr = self.sample_rate
         starts = np.concatenate(acc.starts)
         ends = np.concatenate(acc.ends)
         probs = np.concatenate(acc.probs)
         levels = np.concatenate(acc.levels_db)
-        duration_s = slicer.n_samples / sr
-        track_db = 10.0 * math.log10(max(acc.sum_squares / slicer.n_samples, 1e-20))
+        duration_s = n_samples / sr
+        track_db = 10.0 * math.log10(max(acc.sum_squares / max(acc.n_measured, 1), 1e-20))
         warnings: list[str] = []
         if track_db < self.silence_dbfs:
             warnings.append(WARNING_SILENT)
-        if slicer.n_samples < self.window_length:
+        if n_samples < self.window_length:
             warnings.append(WARNING_SHORT)
         voting = levels >= self.silence_dbfs
         weights = voting.astype(np.float64) if voting.any() else None
