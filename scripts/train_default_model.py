@@ -6,14 +6,21 @@ frozen embeddings of the pretrained musicnn backbones, with temperature scaling.
 Data (``--data``, default ``../shared/data`` beside the checkout):
 
 * ``gtzan-dev/train``: training set (116 GTZAN clips of the fault-filtered split);
-* ``gtzan-dev/valid``: selection set (45 clips): embedding set, L2 strength, temperature and
-  window aggregation are chosen on it, so its figures are optimistic;
+* ``gtzan-dev/valid``: selection set (45 clips): L2 strength, temperature and window
+  aggregation are chosen on it, so its figures are optimistic;
 * ``extra-pool``: 121 non-GTZAN clips (no disco), the test of how the model holds up on
   other music. Two protocols are reported: (a) a head trained on GTZAN train only, tested on
   all of extra-pool (never seen); (b) 5-fold cross-validation over extra-pool, stratified by
   genre and grouped by artist where known: heads trained on GTZAN train + 4 folds, tested
-  on the 5th. The shipped model is (b)'s recipe on GTZAN train + all of extra-pool if (b)
-  beats (a), else (a)'s; the card says which, and that this one choice looked at extra-pool.
+  on the 5th. Two choices look at extra-pool, as the project asks (prefer the head that holds
+  up on music outside GTZAN), so its figures are somewhat optimistic too, and the card says
+  so: the embedding set (best (a) accuracy, ties by valid NLL) and the recipe (the shipped
+  model is (b)'s recipe on GTZAN train + all of extra-pool if (b) beats (a), else (a)'s).
+
+Inference reads at most :data:`MAX_WINDOWS` windows per song, spread over it (the card's
+``max_windows``; :func:`genrekit.predict.spread_starts`), and every figure here is computed
+that way. Both musicnn backbones run on each window (about 19 ms each on 2 cores): the head's,
+and the other one for its tags only; 4 windows keep a warm 4-minute MP3 within 0.25 s.
 
 Every clip is cut into 2.992 s windows exactly as inference does
 (:func:`genrekit.predict.slice_windows`); training also uses windows shifted by half a window
@@ -54,6 +61,7 @@ GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "
 BACKBONES = ("MSD_musicnn", "MTT_musicnn")
 ALL_EMBEDDINGS = ("penultimate", "mean_pool", "max_pool", "taggram")
 EMBEDDING_SETS = {
+    "MTT:pen": (("MTT_musicnn",), ("penultimate",)),
     "MSD:pen+mean+max": (("MSD_musicnn",), ("penultimate", "mean_pool", "max_pool")),
     "MSD+MTT:pen+mean+max": (BACKBONES, ("penultimate", "mean_pool", "max_pool")),
     "MSD:pen": (("MSD_musicnn",), ("penultimate",)),
@@ -67,6 +75,7 @@ N_FOLDS = 5
 N_COMPONENTS = 256  # principal directions the logistic regression is fitted in
 N_BOOTSTRAP = 2000
 EXTRACT_VERSION = 1  # bump when the extraction changes, to invalidate the cache
+MAX_WINDOWS = 4  # windows per song at inference (the card's max_windows)
 
 
 @dataclasses.dataclass
@@ -260,8 +269,19 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best[1]
 
 
-def track_proba(model: LinearHead, clips: list[Clip], cols: np.ndarray, method: str) -> np.ndarray:
-    return np.stack([aggregate_probabilities(model.proba(c.base[:, cols]), method=method) for c in clips])
+def spread_indices(n_windows: int, k: int) -> np.ndarray:
+    """The regular windows nearest to the ``k`` windows inference spreads over a clip of
+    ``n_windows`` (one centred in each of ``k`` equal parts; all of them if ``n_windows <= k``)."""
+    if n_windows <= k:
+        return np.arange(n_windows)
+    return np.unique(np.floor((np.arange(k) + 0.5) * n_windows / k).astype(int).clip(0, n_windows - 1))
+
+
+def track_proba(model: LinearHead, clips: list[Clip], cols: np.ndarray, method: str, k: int = MAX_WINDOWS) -> np.ndarray:
+    """Track probabilities as inference computes them from (at most) ``k`` spread windows."""
+    return np.stack(
+        [aggregate_probabilities(model.proba(c.base[spread_indices(len(c.base), k)][:, cols]), method=method) for c in clips]
+    )
 
 
 def track_metrics(proba: np.ndarray, labels: list[str], seed: int = SEED) -> dict:
@@ -322,20 +342,29 @@ def main(argv: list[str] | None = None) -> int:
     extra = [c for c in clips if c.source == "extra"]
     y_valid_windows = np.concatenate([np.full(len(c.base), GENRES.index(c.label)) for c in valid])
 
-    # 1. select the embedding set and C on GTZAN valid (window-level class-balanced NLL)
+    # 1. per embedding set, C on GTZAN valid (window-level class-balanced NLL); then the set
+    #    whose GTZAN-train-only head holds up best on extra-pool (ties: valid NLL)
     selection = []
+    y_extra = [GENRES.index(c.label) for c in extra]
     for set_name, (backbones, embeddings) in EMBEDDING_SETS.items():
         cols = column_index(backbones, embeddings)
         x, y = stack(train, cols, augment=True)
         xv = np.concatenate([c.base[:, cols] for c in valid])
+        rows = []
         for C in C_GRID:
             model = LinearHead(C).fit(x, y)
             model.temperature = fit_temperature(model.logits(xv), y_valid_windows)
             score = balanced_nll(model.proba(xv), y_valid_windows)
             acc = float(np.mean(track_proba(model, valid, cols, "mean").argmax(1) == [GENRES.index(c.label) for c in valid]))
-            selection.append({"embeddings": set_name, "C": C, "valid_balanced_nll": round(score, 4), "valid_track_accuracy": round(acc, 4)})
+            rows.append(({"embeddings": set_name, "C": C, "valid_balanced_nll": round(score, 4), "valid_track_accuracy": round(acc, 4)}, model))
             print(f"{set_name:24s} C={C:<6} valid balanced NLL {score:.4f}  track acc {acc:.3f}", flush=True)
-    best = min(selection, key=lambda r: r["valid_balanced_nll"])
+        row, model = min(rows, key=lambda r: r[0]["valid_balanced_nll"])
+        row["extra_pool_accuracy_gtzan_only_head"] = round(
+            float(np.mean(track_proba(model, extra, cols, "mean").argmax(1) == y_extra)), 4
+        )
+        print(f"{set_name:24s} best C={row['C']}: extra-pool accuracy {row['extra_pool_accuracy_gtzan_only_head']:.3f}", flush=True)
+        selection.append(row)
+    best = max(selection, key=lambda r: (r["extra_pool_accuracy_gtzan_only_head"], -r["valid_balanced_nll"]))
     backbones, embeddings = EMBEDDING_SETS[best["embeddings"]]
     cols = column_index(backbones, embeddings)
     C = best["C"]
@@ -358,19 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     extra_labels = [c.label for c in extra]
     extra_a = track_metrics(track_proba(model_a, extra, cols, aggregation), extra_labels)
 
-    # speed/accuracy: k evenly spread windows per track (Classifier.predict(max_windows=k))
-    def subsampled(clips_: list[Clip], k: int) -> np.ndarray:
-        out = []
-        for c in clips_:
-            idx = np.unique(np.linspace(0, len(c.base) - 1, min(k, len(c.base))).round().astype(int))
-            out.append(aggregate_probabilities(model_a.proba(c.base[idx][:, cols]), method=aggregation))
-        return np.stack(out)
-
+    # speed/accuracy: k spread windows per track (Classifier.predict(max_windows=k))
     windows_vs_accuracy = {}
-    for k in (1, 2, 4, 8):
+    for k in (1, 2, 4, 8, 16):
         windows_vs_accuracy[f"max_windows={k}"] = {
-            "gtzan-dev/valid": round(float(np.mean(subsampled(valid, k).argmax(1) == [GENRES.index(l) for l in valid_labels])), 4),
-            "extra-pool": round(float(np.mean(subsampled(extra, k).argmax(1) == [GENRES.index(l) for l in extra_labels])), 4),
+            "gtzan-dev/valid": round(float(np.mean(track_proba(model_a, valid, cols, aggregation, k).argmax(1) == [GENRES.index(l) for l in valid_labels])), 4),
+            "extra-pool": round(float(np.mean(track_proba(model_a, extra, cols, aggregation, k).argmax(1) == y_extra)), 4),
         }
     print(f"accuracy vs windows per track (head trained on GTZAN train only): {windows_vs_accuracy}")
 
@@ -395,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     valid_final = track_metrics(track_proba(final, valid, cols, aggregation), valid_labels)
     print(f"final head: valid acc {valid_final['accuracy']}  temperature {final.temperature:.3f}")
 
-    config = heads.MusicnnHeadConfig(backbones=backbones, embeddings=embeddings)
-    backbone_models = {name: load_pretrained(name) for name in backbones}
+    tag_backbones = tuple(b for b in BACKBONES if b not in backbones)
+    config = heads.MusicnnHeadConfig(backbones=backbones, embeddings=embeddings, tag_backbones=tag_backbones)
+    backbone_models = {name: load_pretrained(name) for name in config.all_backbones}
     head = heads.MusicnnHead(len(cols), len(GENRES))
     with torch.no_grad():
         head.mean.copy_(torch.tensor(final.mean_, dtype=torch.float32))
@@ -429,7 +452,13 @@ def main(argv: list[str] | None = None) -> int:
         "selection_data": {"gtzan-dev/valid": {"n_tracks": len(valid), "per_label": counts(valid)}},
         "windows": "2.992 s (47872 samples at 16 kHz), non-overlapping, plus the same shifted by half a window (augmentation)",
         "class_weights": "balanced (inverse window frequency per label)",
-        "selection": {"grid": selection, "chosen": best, "criterion": "class-balanced window NLL on gtzan-dev/valid"},
+        "selection": {
+            "per_embedding_set": selection,
+            "chosen": best,
+            "criterion": "C: class-balanced window NLL on gtzan-dev/valid; embedding set: extra-pool track accuracy "
+            "of the GTZAN-train-only head (ties: valid NLL)",
+        },
+        "tag_backbones": list(tag_backbones),
         "aggregation": {"track_nll_on_valid": aggregation_scores, "chosen": aggregation},
         "temperature": round(final.temperature, 4),
         "versions": {
@@ -448,7 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         "shipped": "trained on GTZAN train + all extra-pool; its expected extra-pool-like performance is the CV row"
         if use_extra
         else "trained on GTZAN train only; its extra-pool figures are the 'never seen' row",
-        "caveat": "the choice between the two recipes compared their extra-pool figures",
+        "caveat": "the embedding set and the choice between the two recipes looked at extra-pool figures, "
+        "so they are somewhat optimistic",
+        "inference": f"every figure is computed as inference runs: at most {MAX_WINDOWS} windows per track, spread over it",
         "track_accuracy_vs_max_windows (GTZAN-train-only head)": windows_vs_accuracy,
     }
     limitations = [
@@ -461,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         "classical over-represented in this dev subset) remain.",
         "extra-pool has no disco and only 3 metal clips: those genres are barely tested on non-GTZAN music.",
         "Windows of 3 s are classified independently; genre is a property of songs and cultures, and a 3 s "
-        "window can be ambiguous.",
+        "window can be ambiguous. By default a song is judged from 4 such windows spread over it (12 s of "
+        "audio); `genrekit classify --full` uses every window.",
         "Probabilities are calibrated on GTZAN valid only; expect over-confidence on unfamiliar music.",
         "The 'may not be music' check is a heuristic (noise, steady tones, speech with pauses); speech over "
         "music or noise is not caught.",
@@ -486,7 +518,9 @@ def main(argv: list[str] | None = None) -> int:
             "data_licences": "GTZAN (research use); extra-pool clips carry their own notes in its manifest.csv",
         }
     )
-    card = dataclasses.replace(card, provenance=provenance, config={**card.config, "aggregation": aggregation})
+    card = dataclasses.replace(
+        card, provenance=provenance, config={**card.config, "aggregation": aggregation, "max_windows": MAX_WINDOWS}
+    )
     print(json.dumps({"valid": valid_final["accuracy"], "extra_a": extra_a["accuracy"], "extra_b": extra_b["accuracy"]}))
     if args.dry_run:
         return 0
