@@ -122,3 +122,5 @@ def test_timeline_helpers() -> None:
     assert format_time(59.9) == "0:59" and format_time(3725) == "1:02:05"
     segs = [Segment(0, 3, "rock", 0.9), Segment(3, 6, "rock", 0.8), Segment(6, 9, "pop", 0.5), Segment(7, 10, "pop", 0.6)]
     assert compact_timeline(segs) == "0:00-0:06 rock | 0:06-0:10 pop"
+    spread = [Segment(28, 31, "reggae", 0.9), Segment(88, 91, "reggae", 0.8), Segment(148, 151, "pop", 0.7)]
+    assert compact_timeline(spread) == "0:28-0:31 reggae | 1:28-1:31 reggae | 2:28-2:31 pop"

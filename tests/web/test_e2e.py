@@ -349,6 +349,7 @@ HELPERS_JS = """async () => {
   const c = await import("/static/js/colormap.js");
   const a = await import("/static/js/api.js");
   const segments = [{start_s: 0, end_s: 3}, {start_s: 1.5, end_s: 4.5}, {start_s: 3, end_s: 6}];
+  const sparse = [{start_s: 10, end_s: 13}, {start_s: 100, end_s: 103}];
   const problem = a.problemFromResponse(415, '{"type":"/problems/not-audio","title":"Not audio","status":415,"detail":"it is text"}');
   const plain = a.problemFromResponse(413, "<html>too big</html>");
   return {
@@ -356,6 +357,8 @@ HELPERS_JS = """async () => {
     percents: [f.formatPercent(0.823), f.formatPercent(0.001), f.formatPercent(0), f.formatPercent(1)],
     sizes: [f.formatSize(512), f.formatSize(10485), f.formatSize(2.5 * 1048576), f.formatSize(100 * 1048576 + 1)],
     spans: r.segmentSpans(segments, 6),
+    sparse: r.segmentSpans(sparse, 200, 0.03),
+    notes: [r.timelineNote(segments, 6), r.timelineNote(sparse, 200)],
     at: [r.segmentAt(segments, 0), r.segmentAt(segments, 2), r.segmentAt(segments, 5.9), r.segmentAt(segments, 7)],
     peaks: Array.from(w.peaksFromChannels([Float32Array.from([0, 0.5, -1, 0.25]), Float32Array.from([0.75, 0, 0, -0.5])], 2)),
     resampled: Array.from(w.resamplePeaks([0.1, 0.9, 0.2, 0.3], 2)),
@@ -382,6 +385,11 @@ def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
     assert out["sizes"] == ["512 bytes", "10.3 KB", "2.5 MB", "100.1 MB"]
     assert out["spans"] == [{"left": 0, "right": 0.25}, {"left": 0.25, "right": 0.5}, {"left": 0.5, "right": 1}]
     assert out["at"] == [0, 1, 2, -1]
+    assert out["sparse"] == [
+        {"left": pytest.approx(0.0425), "right": pytest.approx(0.0725)},
+        {"left": pytest.approx(0.4925), "right": pytest.approx(0.5225)},
+    ]
+    assert out["notes"][0] == "" and out["notes"][1].startswith("Genre read from 2 windows of 3 s")
     assert out["peaks"] == pytest.approx([0.75, 1.0])
     assert out["resampled"] == pytest.approx([0.9, 0.3])
     lut = np.asarray(out["lut"]).reshape(256, 3)

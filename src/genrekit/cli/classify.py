@@ -74,8 +74,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", metavar="N", type=_positive_int, default=None, help="CPU threads for inference")
     parser.add_argument("--max-duration", metavar="S", type=_positive_float, default=None,
                         help="reject inputs longer than S seconds (default: no limit)")
-    parser.add_argument("--max-windows", metavar="N", type=_positive_int, default=None,
-                        help="faster: classify at most about N windows spread over each song (default: all)")
+    windows = parser.add_mutually_exclusive_group()
+    windows.add_argument("--max-windows", metavar="N", type=_non_negative_int, default=None,
+                         help="classify a long song from N windows spread over it, decoding only those "
+                              "(default: the model's, 4 for the bundled one; 0: every window)")
+    windows.add_argument("--full", dest="max_windows", action="store_const", const=0,
+                         help="classify every window (a complete timeline; slower on long songs)")
     parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
                         help="inference runtime (default auto: ONNX Runtime where available)")
     parser.set_defaults(func=run)
@@ -272,10 +276,13 @@ def format_time(seconds: float) -> str:
 
 
 def compact_timeline(segments: list[Any]) -> str:
-    """Runs of consecutive windows with the same top genre, e.g. ``0:00-1:12 rock | 1:12-1:30 metal``."""
+    """Runs of consecutive windows with the same top genre, e.g. ``0:00-1:12 rock | 1:12-1:30 metal``.
+
+    Windows separated by a gap (a song read from a few spread windows) are not merged.
+    """
     runs: list[list[Any]] = []
     for seg in segments:
-        if runs and runs[-1][2] == seg.genre:
+        if runs and runs[-1][2] == seg.genre and seg.start_s <= runs[-1][1] + 1e-3:
             runs[-1][1] = max(runs[-1][1], seg.end_s)
         else:
             start = seg.start_s if not runs else max(seg.start_s, runs[-1][1])

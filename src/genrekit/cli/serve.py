@@ -30,6 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="classification jobs run at once (default: GENREKIT_MAX_CONCURRENT_JOBS or 2)",
     )
+    parser.add_argument(
+        "--max-windows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="classify each song from N windows spread over it (default: the model's, 4 for the bundled one; "
+        "0: every window, a complete timeline)",
+    )
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(func=run)
@@ -49,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["max_concurrent_jobs"] = args.workers_jobs
     if args.database_url is not None:
         overrides["database_url"] = args.database_url
+    if args.max_windows is not None:
+        overrides["max_windows"] = args.max_windows
     if not 0 < args.port < 65536:
         print(f"genrekit serve: error: --port must be 1..65535, got {args.port}", file=sys.stderr)
         return 2

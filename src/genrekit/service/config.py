@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         PostgreSQL: ``postgresql+psycopg://user:password@host:5432/dbname``.
     model : Path or None
         Model bundle directory; ``None`` means the bundle shipped with genrekit.
+    max_windows : int or None
+        Windows a song is classified from (spread over it); ``None`` keeps the model card's
+        (4 for the bundled model), 0 classifies every window (a complete timeline, slower).
     max_upload_mb : float
         Largest accepted upload (MiB); larger bodies get 413 while they stream in.
     max_duration_s : float or None
@@ -67,6 +70,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     model: Path | None = None
+    max_windows: int | None = Field(default=None, ge=0)
     max_upload_mb: float = Field(default=100.0, gt=0)
     max_duration_s: float | None = Field(default=1200.0, gt=0)
     max_concurrent_jobs: int = Field(default=2, ge=1)

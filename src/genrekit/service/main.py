@@ -51,7 +51,7 @@ DESCRIPTION = """Music genre classification over HTTP.
 def _load_classifier(settings: Settings) -> ServiceClassifier:
     from genrekit.predict import Classifier
 
-    return Classifier.load(settings.model)
+    return Classifier.load(settings.model, max_windows=settings.max_windows)
 
 
 def _set_torch_threads(settings: Settings) -> None:

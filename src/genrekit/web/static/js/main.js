@@ -4,7 +4,15 @@ import { ApiError, CancelledError, audioUrl, classifyUrl, getClassification, get
 import { formatDuration, formatPercent, formatSize, formatTime, genreColor, genreTitle } from "./format.js";
 import { History } from "./history.js";
 import { Player } from "./player.js";
-import { renderGenreBars, renderSummary, renderTags, renderTimeline, renderWarnings, segmentAt } from "./result.js";
+import {
+  renderGenreBars,
+  renderSummary,
+  renderTags,
+  renderTimeline,
+  renderWarnings,
+  segmentAt,
+  timelineNote,
+} from "./result.js";
 import { Spectrogram } from "./spectrogram.js";
 import { Waveform, decodePeaks } from "./waveform.js";
 
@@ -46,6 +54,7 @@ const nodes = {
   waveform: $("waveform"),
   waveformCanvas: $("waveform-canvas"),
   timeline: $("timeline"),
+  timelineNote: $("timeline-note"),
   rulerEnd: $("ruler-end"),
   melCanvas: $("mel-canvas"),
   melPlayhead: $("mel-playhead"),
@@ -316,6 +325,8 @@ function render(result) {
   state.segmentButtons = renderTimeline(nodes.timeline, state.segments, state.durationS, (segment) => {
     player.seek(segment.start_s, { play: true });
   });
+  nodes.timelineNote.textContent = timelineNote(state.segments, state.durationS);
+  nodes.timelineNote.hidden = !nodes.timelineNote.textContent;
   waveform.setPeaks([], state.durationS);
   spectrogram.setMel(null);
   nodes.melCaption.textContent = "Loading the spectrogram…";

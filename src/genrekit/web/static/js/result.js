@@ -10,16 +10,21 @@ function element(tag, className, text) {
   return node;
 }
 
+const MIN_SEGMENT_FRACTION = 0.03; // narrowest segment drawn, as a fraction of the timeline
+
 /**
  * Display spans of the segments: each starts at its own start and ends where the next one
- * starts (overlapping windows are shown side by side), clamped to the clip.
+ * starts (overlapping windows are shown side by side), clamped to the clip. A segment
+ * narrower than `minFraction` (a few seconds sampled from a long song) is widened around its
+ * centre to that width, without covering its neighbours, so it stays visible and clickable.
  * @param {{start_s: number, end_s: number}[]} segments in time order
  * @param {number} totalS clip duration (seconds)
+ * @param {number} [minFraction] narrowest span drawn, as a fraction of the clip
  * @returns {{left: number, right: number}[]} fractions of the clip, 0..1
  */
-export function segmentSpans(segments, totalS) {
+export function segmentSpans(segments, totalS, minFraction = 0) {
   const total = totalS > 0 ? totalS : Math.max(1e-9, ...segments.map((s) => s.end_s));
-  return segments.map((segment, i) => {
+  const spans = segments.map((segment, i) => {
     const next = segments[i + 1];
     let end = Math.min(segment.end_s, total);
     if (next && next.start_s < end) end = next.start_s;
@@ -27,6 +32,28 @@ export function segmentSpans(segments, totalS) {
     const right = Math.min(1, Math.max(left, end / total));
     return { left, right };
   });
+  return spans.map(({ left, right }, i) => {
+    if (right - left >= minFraction) return { left, right };
+    const floor = i > 0 ? spans[i - 1].right : 0;
+    const ceiling = i + 1 < spans.length ? spans[i + 1].left : 1;
+    const half = (minFraction - (right - left)) / 2;
+    return { left: Math.max(floor, left - half), right: Math.min(ceiling, right + half) };
+  });
+}
+
+/**
+ * A note for a timeline that leaves most of the song out (the classifier read a few
+ * windows spread over it), or "" when the segments cover the song.
+ * @param {{start_s: number, end_s: number}[]} segments in time order
+ * @param {number} totalS clip duration (seconds)
+ */
+export function timelineNote(segments, totalS) {
+  if (!segments.length || !(totalS > 0)) return "";
+  const covered = segments.reduce((sum, s) => sum + Math.max(0, Math.min(s.end_s, totalS) - s.start_s), 0);
+  if (covered >= 0.9 * totalS) return "";
+  const seconds = Math.round(segments[0].end_s - segments[0].start_s);
+  return `Genre read from ${segments.length} windows of ${seconds} s spread over the song ` +
+    "(genrekit classify --full, or a server run with --max-windows 0, analyses every window).";
 }
 
 /** The segment playing at `seconds` (index), or -1. */
@@ -82,7 +109,7 @@ export function renderGenreBars(list, genres) {
  */
 export function renderTimeline(container, segments, totalS, onSelect) {
   container.replaceChildren();
-  const spans = segmentSpans(segments, totalS);
+  const spans = segmentSpans(segments, totalS, MIN_SEGMENT_FRACTION);
   const buttons = [];
   let runStart = 0;
   segments.forEach((segment, i) => {
