@@ -4,10 +4,12 @@ Measures, on audio it generates with the ffmpeg binary of imageio-ffmpeg (music-
 synthetic notes and drums):
 
 * warm latency (model loaded once; median of N in-process ``Classifier.predict`` runs) for a
-  30 s FLAC clip (22.05 kHz mono, like GTZAN) and a 4-minute MP3 (44.1 kHz stereo, 192 kb/s);
-* a profile of the 4-minute MP3: decode (+ soxr resampling to 16 kHz) against ffmpeg's own
-  resampler, musicnn input (mel), each backbone, the head, and the music check; and what
-  decoding with ffmpeg's resampler changes in the probabilities;
+  30 s FLAC clip (22.05 kHz mono, like GTZAN) and a 4-minute MP3 (44.1 kHz stereo, 192 kb/s),
+  as the model's card sets it up (the default model reads 4 windows spread over the song,
+  decoding only those) and with every window (``max_windows=0``, ``genrekit classify --full``);
+* a profile of the 4-minute MP3: excerpt decoding, full decode (+ soxr resampling to 16 kHz)
+  against ffmpeg's own resampler, musicnn input (mel), each backbone, the head, and the music
+  check; and what decoding with ffmpeg's resampler changes in the probabilities;
 * throughput for a batch of 30 s songs (``Classifier.predict_many``), songs per second;
 * cold latency: a fresh ``genrekit classify`` process per run (imports, model load, decode,
   inference), median of N;
@@ -40,8 +42,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from genrekit.audio import ffmpeg_exe, iter_audio_blocks
-from genrekit.predict import STREAM_BLOCK_S, Classifier, music_evidence, slice_windows
+from genrekit.audio import ExcerptReader, ffmpeg_exe, iter_audio_blocks
+from genrekit.predict import STREAM_BLOCK_S, Classifier, music_evidence, slice_windows, spread_starts
 
 ORIG_ENV = "MUSICNN_ORIG_PYTHON"
 
@@ -106,8 +108,20 @@ def decode_ffmpeg_16k(path: Path) -> np.ndarray:
     return np.frombuffer(proc.stdout, dtype=np.float32)
 
 
+def read_spread_excerpts(clf: Classifier, path: Path) -> np.ndarray:
+    """The windows the default predict reads: ``clf.max_windows`` excerpts spread over the song."""
+    with ExcerptReader(path, clf.sample_rate) as reader:
+        starts = spread_starts(
+            reader.n_samples, window_length=clf.window_length, hop_length=clf.window_length,
+            max_windows=max(1, clf.max_windows),
+        )
+        return np.stack([reader.read(int(s), clf.window_length) for s in starts])
+
+
 def profile(clf: Classifier, torch_clf: Classifier, path: Path, runs: int) -> None:
     sr = clf.sample_rate
+    med, _, excerpts = timed(lambda: read_spread_excerpts(clf, path), runs)
+    print(f"  decode {len(excerpts)} spread excerpts + soxr HQ (ExcerptReader):   {med * 1000:8.1f} ms")
     med, _, y = timed(lambda: np.concatenate(list(iter_audio_blocks(path, sr, block_s=STREAM_BLOCK_S))), runs)
     print(f"  decode + soxr HQ to {sr} Hz (genrekit.audio):       {med * 1000:8.1f} ms")
     med_ff, _, y_ff = timed(lambda: decode_ffmpeg_16k(path), runs)
@@ -222,10 +236,13 @@ def main() -> int:
               f"(runtime {type(clf.model).__name__}); window {clf.window_s:.3f} s at {clf.sample_rate} Hz")
         print("warm latency (median of runs, decode included, tags included):")
         warm = {}
-        for key in ("30 s FLAC", "4 min MP3"):
-            med, best, pred = timed(lambda k=key: clf.predict(files[k]), args.runs)
-            warm[key] = med
-            print(f"  {key:10s}: median {med:.3f} s, min {best:.3f} s  ({len(pred.segments)} windows, top {pred.top_genre})")
+        modes = {f"default (max_windows={clf.max_windows})": None, "every window (--full)": 0}
+        for mode, max_windows in modes.items():
+            for key in ("30 s FLAC", "4 min MP3"):
+                med, best, pred = timed(lambda k=key, m=max_windows: clf.predict(files[k], max_windows=m), args.runs)
+                warm[key, max_windows] = med
+                print(f"  {key:10s} {mode:24s}: median {med:.3f} s, min {best:.3f} s  "
+                      f"({len(pred.segments)} windows, top {pred.top_genre})")
         warm_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"  peak memory after the warm runs (ru_maxrss): {warm_mb:.0f} MB")
         torch_clf = Classifier.load(args.bundle, runtime="torch")
@@ -250,8 +267,9 @@ def main() -> int:
                 t_import, c1, c2, m1, m2, rss_kb = result
                 print(f"  import {t_import:.2f} s; 30 s: first {c1:.2f} s, repeated {c2:.2f} s; "
                       f"4 min: first {m1:.2f} s, repeated {m2:.2f} s; peak {rss_kb / 1024:.0f} MB")
-                print(f"  ratio original / genrekit warm: 30 s {c2 / warm['30 s FLAC']:.1f}x, "
-                      f"4 min {m2 / warm['4 min MP3']:.1f}x")
+                for mode, max_windows in modes.items():
+                    print(f"  ratio original / genrekit warm, {mode}: 30 s {c2 / warm['30 s FLAC', max_windows]:.1f}x, "
+                          f"4 min {m2 / warm['4 min MP3', max_windows]:.1f}x")
         else:
             print(f"original musicnn: skipped (set {ORIG_ENV} to a Python with musicnn + TensorFlow)")
     return 0

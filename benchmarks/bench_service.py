@@ -3,8 +3,9 @@
 Starts ``genrekit serve`` on a free loopback port (fresh SQLite database in a temporary
 directory), generates a 30 s music-like clip, and sends a bounded number of uploads per
 concurrency level. Each request carries a slightly different clip (tiny seeded noise) so the
-content cache never answers. Prints p50/p95/max latency and throughput per level, and the
-server's mean decode + inference time from ``/metrics``.
+content cache never answers. Prints p50/p95/max latency and throughput per level, the
+latency of a full song (a 4-minute 44.1 kHz stereo MP3, one client, ``--song-runs`` uploads of
+distinct variants), and the server's mean decode + inference time from ``/metrics``.
 
 Usage::
 
@@ -64,6 +65,25 @@ def encode_variants(base: np.ndarray, sr: int, n: int) -> list[bytes]:
     return out
 
 
+def mp3_variants(base: np.ndarray, sr: int, n: int, directory: Path) -> list[bytes]:
+    """``n`` 192 kb/s stereo MP3 files (ffmpeg's LAME) of ``base`` plus distinct tiny noise."""
+    from genrekit.audio import ffmpeg_exe
+
+    out = []
+    for i in range(n):
+        noise = 1e-4 * np.random.default_rng(2000 + i).standard_normal(base.size).astype(np.float32)
+        wav = directory / f"song{i}.wav"
+        mp3 = directory / f"song{i}.mp3"
+        sf.write(wav, np.stack([base + noise, base - noise], axis=1), sr, subtype="PCM_16")
+        subprocess.run(
+            [ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(wav), "-codec:a", "libmp3lame", "-b:a", "192k", str(mp3)],
+            check=True,
+        )
+        out.append(mp3.read_bytes())
+        wav.unlink()
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -101,14 +121,16 @@ def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 180.0) -
     raise RuntimeError("genrekit serve did not become ready")
 
 
-def run_level(base: str, bodies: list[bytes], concurrency: int) -> dict[str, float]:
+def run_level(
+    base: str, bodies: list[bytes], concurrency: int, *, suffix: str = "wav", media_type: str = "audio/wav"
+) -> dict[str, float]:
     """Send every body with ``concurrency`` client threads; latencies in seconds."""
     latencies: list[float] = []
     failures: list[str] = []
 
     def send(index: int, client: httpx.Client) -> None:
         start = time.perf_counter()
-        response = client.post("/api/v1/classify", files={"file": (f"clip{index}.wav", bodies[index], "audio/wav")})
+        response = client.post("/api/v1/classify", files={"file": (f"clip{index}.{suffix}", bodies[index], media_type)})
         elapsed = time.perf_counter() - start
         if response.status_code == 200 and not response.json()["cached"]:
             latencies.append(elapsed)
@@ -143,6 +165,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=16, help="requests per concurrency level (at least the level)")
     parser.add_argument("--levels", default="1,4,16", help="comma-separated client counts")
     parser.add_argument("--workers-jobs", type=int, default=2, help="server worker pool size")
+    parser.add_argument("--song-runs", type=int, default=5, help="4-minute MP3 uploads (one client); 0: none")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
 
@@ -204,6 +227,13 @@ def main() -> int:
                 print(
                     f"{concurrency:>7} {stats['n']:>8} {stats['ok']:>4} {stats['p50']:>8.3f} {stats['p95']:>8.3f} "
                     f"{stats['max']:>8.3f} {stats['rps']:>7.2f}"
+                )
+            if args.song_runs > 0:
+                song = mp3_variants(music_like(240.0, 44100, seed=7), 44100, args.song_runs, tmp_path)
+                stats = run_level(base, song, 1, suffix="mp3", media_type="audio/mpeg")
+                print(
+                    f"4-minute MP3 ({len(song[0]) / 1e6:.1f} MB, 44.1 kHz stereo), 1 client, {stats['ok']}/{stats['n']} ok: "
+                    f"p50 {stats['p50']:.3f} s, max {stats['max']:.3f} s (upload, decode, visuals, inference, storage)"
                 )
             metrics = httpx.get(f"{base}/metrics").text
             total = re.search(r"^genrekit_inference_duration_seconds_sum (\S+)", metrics, re.M)
