@@ -99,12 +99,10 @@ class MusicnnHeadConfig:
             raise InvalidParameterError(f"embeddings must be distinct and non-empty, got {self.embeddings}")
         if len(set(self.tag_backbones)) != len(self.tag_backbones) or set(self.tag_backbones) & set(self.backbones):
             raise InvalidParameterError(f"tag_backbones must be distinct and not among the backbones, got {self.tag_backbones}")
-        for backbone in self.tag_backbones:
+        for backbone in self.all_backbones:
             if backbone not in PRETRAINED_CONFIGS:
                 raise InvalidParameterError(f"unknown backbone {backbone!r}; choose from {', '.join(PRETRAINED_CONFIGS)}")
         for backbone in self.backbones:
-            if backbone not in PRETRAINED_CONFIGS:
-                raise InvalidParameterError(f"unknown backbone {backbone!r}; choose from {', '.join(PRETRAINED_CONFIGS)}")
             allowed = VGG_EMBEDDINGS if PRETRAINED_CONFIGS[backbone].arch == "vgg" else MUSICNN_EMBEDDINGS
             bad = [e for e in self.embeddings if e not in allowed]
             if bad:
@@ -259,7 +257,10 @@ class _BackboneEmbedder(nn.Module):
         return self.frontend(windows)[..., :N_FRAMES].transpose(-1, -2)
 
     def forward(self, windows: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        patches = self.patches(windows)
+        return self.embed_patches(self.patches(windows))
+
+    def embed_patches(self, patches: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(n, 187, 96)`` patches -> head inputs ``(n, n_inputs)`` and each backbone's taggram."""
         blocks = []
         taggrams = {}
         for name, model in self.backbones.items():

@@ -48,20 +48,12 @@ class _PatchesToOutputs(nn.Module):
 
     def __init__(self, model: MusicnnHeadClassifier) -> None:
         super().__init__()
-        self.backbones = model.embedder.backbones
-        self.embeddings = model.embedder.embeddings
-        self.tag_only = model.embedder.tag_only
+        self.embedder = model.embedder
         self.head = model.head
 
     def forward(self, patches: Tensor) -> tuple[Tensor, ...]:
-        blocks = []
-        taggrams = []
-        for backbone_name, backbone in self.backbones.items():
-            out = backbone.embed(patches)
-            if backbone_name not in self.tag_only:
-                blocks.extend(out[name] for name in self.embeddings)
-            taggrams.append(out["taggram"])
-        return (self.head.predict_proba(torch.cat(blocks, dim=1)), *taggrams)
+        features, taggrams = self.embedder.embed_patches(patches)
+        return (self.head.predict_proba(features), *taggrams.values())
 
 
 def supports_onnx(model: Any) -> bool:
