@@ -171,6 +171,21 @@ def _slice(y: np.ndarray, window: int, hop: int, block: int) -> list[tuple[int, 
 
 
 @pytest.mark.parametrize("block", [1, 7, 10, 25, 1000])
+def test_planned_windows_are_cut_at_their_starts(block: int) -> None:
+    y = np.arange(50, dtype=np.float32)
+    slicer = _WindowSlicer(10, 10, starts=[3, 21, 38])
+    got = [w for i in range(0, len(y), block) for w in slicer.push(y[i : i + block])] + list(slicer.finish())
+    assert [(w.start, w.n_valid) for w in got] == [(3, 10), (21, 10), (38, 10)]
+    for w in got:
+        np.testing.assert_array_equal(w.samples, y[w.start : w.start + 10])
+    # planned past the end (a length estimated too long): one window closes at the end instead
+    short = _WindowSlicer(10, 10, starts=[3, 21, 38])
+    got = [w for i in range(0, 30, block) for w in short.push(y[i : min(i + block, 30)])] + list(short.finish())
+    assert [(w.start, w.n_valid) for w in got] == [(3, 10), (20, 10)]
+    np.testing.assert_array_equal(got[-1].samples, y[20:30])
+
+
+@pytest.mark.parametrize("block", [1, 7, 10, 25, 1000])
 def test_window_slicer_is_independent_of_block_size(block: int) -> None:
     y = np.arange(25, dtype=np.float32)
     windows = _slice(y, window=10, hop=10, block=block)
@@ -313,14 +328,30 @@ def test_spread_windows_decode_only_the_excerpts(
 
 def test_spread_windows_fall_back_to_the_full_decoder_for_a_truncated_file(tiny: Classifier, tmp_path: Path) -> None:
     """A WAV cut short: its header announces more than is there, so the excerpts are not
-    trusted; the full decoder keeps what decodes (more than half) and every window is classified."""
+    trusted; the full decoder keeps what decodes (more than half), the windows planned over
+    the announced 20 s are cut where the audio reaches them, and one window closes at the end."""
     path = tmp_path / "song.wav"
     sf.write(path, music_like(20.0), TINY_SR, subtype="PCM_16")
     data = path.read_bytes()
     cut = data[: len(data) * 3 // 4]
     pred = tiny.predict(cut, max_windows=4)
     assert pred.duration_s == pytest.approx(15.0, abs=0.01)
-    assert len(pred.segments) == 15
+    assert [s.start_s for s in pred.segments[:3]] == [2.0, 7.0, 12.0]
+    assert len(pred.segments) == 4 and pred.segments[-1].end_s == pred.duration_s
+    assert len(tiny.predict(cut, max_windows=0).segments) == 15
+
+
+def test_spread_windows_of_a_format_without_seeking(tiny: Classifier, tmp_path: Path) -> None:
+    """M4A goes through ffmpeg: decoded in full, but still classified from the spread windows."""
+    from tests.audio.signals import ffmpeg_encode
+
+    y = music_like(20.0)
+    sf.write(tmp_path / "song.wav", y, TINY_SR, subtype="PCM_16")
+    path = ffmpeg_encode(tmp_path / "song.wav", tmp_path / "song.m4a", ["-c:a", "aac", "-b:a", "96k"])
+    pred = tiny.predict(path, max_windows=4)
+    assert [s.start_s for s in pred.segments] == pytest.approx([2.0, 7.0, 12.0, 17.0], abs=0.05)
+    assert pred.duration_s == pytest.approx(20.0, abs=0.1)
+    assert len(tiny.predict(path, max_windows=0).segments) == 20
 
 
 def test_card_sets_the_default_max_windows(tiny_bundle: Path, tmp_path: Path) -> None:

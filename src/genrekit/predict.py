@@ -35,12 +35,14 @@ How a song is classified
 
 Speed: :meth:`Classifier.load` runs ``musicnn_head`` models with ONNX Runtime by default
 (:mod:`genrekit.models.onnx_export`; ``runtime="torch"`` for PyTorch). ``max_windows=N``
-(the bundle's card may set a default, the default model's is 8) trades the full timeline
+(the bundle's card may set a default, the default model's is 4) trades the full timeline
 for speed: a song that would need more than N windows is classified from N windows, one
 centred in each of N equal parts of the song (:func:`spread_starts`), and only those
 excerpts are decoded where the format allows seeking (:class:`genrekit.audio.ExcerptReader`:
-WAV, FLAC, Ogg, MP3, AIFF, ...); the timeline then has gaps, and the silence check measures
-the excerpts. ``max_windows=0`` classifies every window.
+WAV, FLAC, Ogg, MP3, AIFF, ...; the silence check then measures the excerpts). Other formats
+(M4A/AAC, WebM, ...), arrays, and files whose excerpts fail to decode go through the whole
+stream, and the slicer cuts only the planned windows from it. The timeline has gaps.
+``max_windows=0`` classifies every window.
 
 Errors: a decode failure, an empty input or a too-long one raises the typed error of
 :mod:`genrekit.audio` (``AudioDecodeError``, ``NotAudioError``, ``EmptyAudioError``,
@@ -349,34 +351,49 @@ class _Window:
 class _WindowSlicer:
     """Cut a stream of audio blocks into windows, holding at most one window plus one block.
 
-    Regular windows start every ``hop_length`` samples. After the stream ends, if the next
-    regular window would start before the end but not fit (a partial window) and the audio
-    goes on past the last window's end, one window aligned to the end of the audio is added;
-    an input shorter than one window gives a single zero-padded window.
+    Regular windows start every ``hop_length`` samples, or, given ``starts``, at those
+    planned (increasing) samples only. After the stream ends, if the next window would start
+    before the end but not fit (a partial window), or planned windows remain that the audio
+    did not reach (its length was estimated too long), and the audio goes on past the last
+    window's end, one window aligned to the end of the audio is added; an input shorter than
+    one window gives a single zero-padded window.
     """
 
-    def __init__(self, window_length: int, hop_length: int) -> None:
+    def __init__(self, window_length: int, hop_length: int, starts: Sequence[int] | None = None) -> None:
         self.window_length = window_length
         self.hop_length = hop_length
         self.n_samples = 0
         self.n_windows = 0
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0
-        self._next_start = 0
+        self._planned = None if starts is None else [int(start) for start in starts]
+        self._n_started = 0  # windows cut so far at a regular or planned start
+        self._next_start: int | None = self._start_at(0)
         self._last_end = 0
+
+    def _start_at(self, index: int) -> int | None:
+        """Start of the ``index``-th regular or planned window (``None``: no more planned)."""
+        if self._planned is None:
+            return index * self.hop_length
+        return self._planned[index] if index < len(self._planned) else None
+
+    def _advance(self) -> None:
+        self._n_started += 1
+        self._next_start = self._start_at(self._n_started)
 
     def push(self, block: np.ndarray) -> Iterator[_Window]:
         """Add a block; yield the windows it completes (consume them all before the next push)."""
         self._buffer = np.concatenate([self._buffer, block]) if self._buffer.size else block
         self.n_samples += block.shape[0]
         length = self.window_length
-        while self._next_start + length <= self.n_samples:
+        while self._next_start is not None and self._next_start + length <= self.n_samples:
             offset = self._next_start - self._buffer_start
             yield _Window(self._next_start, length, self._buffer[offset : offset + length])
             self.n_windows += 1
             self._last_end = self._next_start + length
-            self._next_start += self.hop_length
-        keep_from = max(self._buffer_start, min(self._next_start, self.n_samples - length))
+            self._advance()
+        upcoming = self.n_samples if self._next_start is None else self._next_start
+        keep_from = max(self._buffer_start, min(upcoming, self.n_samples - length))
         if keep_from > self._buffer_start:
             self._buffer = self._buffer[keep_from - self._buffer_start :]
             self._buffer_start = keep_from
@@ -391,7 +408,11 @@ class _WindowSlicer:
             padded[: self.n_samples] = self._buffer[-self.n_samples :]
             self.n_windows += 1
             yield _Window(0, self.n_samples, padded)
-        elif self._last_end < self.n_samples and self._next_start < self.n_samples:
+        elif (
+            self._last_end < self.n_samples
+            and self._next_start is not None
+            and (self._planned is not None or self._next_start < self.n_samples)
+        ):
             start = self.n_samples - length
             self.n_windows += 1
             yield _Window(start, length, self._buffer[start - self._buffer_start : start - self._buffer_start + length])
@@ -739,9 +760,9 @@ class Classifier:
             Speed/accuracy knob: a song that needs more windows than this (at ``hop_s``) is
             classified from this many, spread over it (:func:`spread_starts`; the timeline
             then has gaps), and only those excerpts are decoded where the format allows
-            seeking; formats that do not (M4A/AAC, WebM, ...) are decoded in full, and a
-            damaged file whose excerpts fail to decode falls back to the full decoder and its
-            failure policy. 0: every window. ``None``: the classifier's :attr:`max_windows`.
+            seeking; formats that do not (M4A/AAC, WebM, ...) are decoded in full and the
+            same spread windows cut from the stream, and a damaged file whose excerpts fail to
+            decode goes through the full decoder and its failure policy. 0: every window. ``None``: the classifier's :attr:`max_windows`.
 
         Returns
         -------
@@ -761,23 +782,31 @@ class Classifier:
             raise InvalidParameterError(f"max_duration_s must be > 0 or None, got {max_duration_s}")
         label = name if name is not None else _source_name(source)
         n_windows = self.max_windows if max_windows is None else _check_max_windows(max_windows)
+        if isinstance(source, np.ndarray):
+            source = self._waveform(source, sr)
+        elif sr is not None:
+            raise InvalidParameterError("sr applies to waveform arrays only; encoded audio carries its own rate")
+        slicer = _WindowSlicer(self.window_length, hop_length)
         if n_windows:
             if isinstance(source, np.ndarray):
-                source = self._waveform(source, sr)
-                sr = self.sample_rate
-            elif sr is not None:
-                raise InvalidParameterError("sr applies to waveform arrays only; encoded audio carries its own rate")
-            elif not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
-                source = source.read()
-            spread = self._predict_spread(
-                source, name=label, top_k=int(top_k), hop_length=hop_length, batch_size=size,
-                max_duration_s=max_duration_s, max_windows=n_windows,
+                n_total: int | None = len(source)
+            else:
+                if not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+                    source = source.read()
+                spread, n_total = self._predict_excerpts(
+                    source, name=label, top_k=int(top_k), hop_length=hop_length, batch_size=size,
+                    max_duration_s=max_duration_s, max_windows=n_windows,
+                )
+                if spread is not None:
+                    return spread
+            starts = None if n_total is None else spread_starts(
+                n_total, window_length=self.window_length, hop_length=hop_length, max_windows=n_windows
             )
-            if spread is not None:
-                return spread
-        blocks = self._blocks(source, sr, max_duration_s)
+            if starts is not None:
+                slicer = _WindowSlicer(self.window_length, hop_length, starts)
+        blocks = self._blocks(source, max_duration_s)
         return self._classify_blocks(
-            blocks, name=label, top_k=int(top_k), hop_length=hop_length, batch_size=size, max_duration_s=max_duration_s
+            blocks, slicer=slicer, name=label, top_k=int(top_k), batch_size=size, max_duration_s=max_duration_s
         )
 
     def iter_predict(
@@ -848,9 +877,9 @@ class Classifier:
             y = np.ascontiguousarray(resample(y, int(sr), self.sample_rate), dtype=np.float32)
         return y
 
-    def _predict_spread(
+    def _predict_excerpts(
         self,
-        source: np.ndarray | str | os.PathLike[str] | bytes | bytearray | memoryview,
+        source: str | os.PathLike[str] | bytes | bytearray | memoryview,
         *,
         name: str,
         top_k: int,
@@ -858,33 +887,29 @@ class Classifier:
         batch_size: int,
         max_duration_s: float | None,
         max_windows: int,
-    ) -> Prediction | None:
-        """Classify from ``max_windows`` spread windows; ``None`` where every window is due
-        (short song, unknown length, a format without seeking, or excerpts that fail to decode)."""
+    ) -> tuple[Prediction | None, int | None]:
+        """Classify from ``max_windows`` spread windows decoded by seeking, and the song's length
+        at the model's rate from its header (an estimate for formats ffmpeg decodes; ``None``
+        where unknown). The prediction is ``None`` where the excerpts cannot be read that way
+        (short song, unknown length, a format without seeking, excerpts that fail to decode):
+        the caller then decodes the whole stream."""
+        from genrekit.audio import ExcerptReader
+        from genrekit.errors import AudioDecodeError
+
         length = self.window_length
-        if isinstance(source, np.ndarray):
-            n_samples = len(source)
-            if max_duration_s is not None and n_samples > math.ceil(max_duration_s * self.sample_rate):
-                raise AudioTooLongError(f"{name}: audio is longer than the maximum of {max_duration_s:g} s")
+        with ExcerptReader(source, self.sample_rate, max_duration_s=max_duration_s) as reader:
+            n_samples = reader.n_samples
+            if n_samples is None and reader.info.duration_s:
+                n_samples = int(round(reader.info.duration_s * self.sample_rate))
+            if not reader.seekable or reader.n_samples is None:
+                return None, n_samples
             starts = spread_starts(n_samples, window_length=length, hop_length=hop_length, max_windows=max_windows)
             if starts is None:
-                return None
-            windows = np.stack([source[s : s + length] for s in starts])
-        else:
-            from genrekit.audio import ExcerptReader
-            from genrekit.errors import AudioDecodeError
-
-            with ExcerptReader(source, self.sample_rate, max_duration_s=max_duration_s) as reader:
-                if not reader.seekable or reader.n_samples is None:
-                    return None
-                n_samples = reader.n_samples
-                starts = spread_starts(n_samples, window_length=length, hop_length=hop_length, max_windows=max_windows)
-                if starts is None:
-                    return None
-                try:
-                    windows = np.stack([reader.read(int(s), length) for s in starts])
-                except AudioDecodeError:
-                    return None
+                return None, n_samples
+            try:
+                windows = np.stack([reader.read(int(s), length) for s in starts])
+            except AudioDecodeError:
+                return None, n_samples
         acc = _Accumulator()
         acc.sum_squares = float(np.sum(np.square(windows, dtype=np.float64)))
         acc.n_measured = windows.size
@@ -892,14 +917,12 @@ class Classifier:
         for first in range(0, len(windows), batch_size):
             batch = [_Window(int(s), length, w) for s, w in zip(starts[first : first + batch_size], windows[first : first + batch_size])]
             self._run_batch(batch, acc, want_tags)
-        return self._finalize(acc, n_samples, name=name, top_k=top_k)
+        return self._finalize(acc, n_samples, name=name, top_k=top_k), n_samples
 
-    def _blocks(self, source: AudioSource, sr: int | None, max_duration_s: float | None) -> Iterator[np.ndarray]:
-        """Mono float32 blocks at the model's rate."""
+    def _blocks(self, source: AudioSource, max_duration_s: float | None) -> Iterator[np.ndarray]:
+        """Mono float32 blocks at the model's rate (an array is already converted by :meth:`_waveform`)."""
         if isinstance(source, np.ndarray):
-            return iter([self._waveform(source, sr)])
-        if sr is not None:
-            raise InvalidParameterError("sr applies to waveform arrays only; encoded audio carries its own rate")
+            return iter([source])
         from genrekit.audio import iter_audio_blocks
 
         kwargs = {} if max_duration_s is None else {"max_duration_s": max_duration_s}
@@ -910,13 +933,12 @@ class Classifier:
         self,
         blocks: Iterator[np.ndarray],
         *,
+        slicer: _WindowSlicer,
         name: str,
         top_k: int,
-        hop_length: int,
         batch_size: int,
         max_duration_s: float | None,
     ) -> Prediction:
-        slicer = _WindowSlicer(self.window_length, hop_length)
         acc = _Accumulator()
         want_tags = top_k > 0 and bool(self.tag_names)
         max_samples = None if max_duration_s is None else int(math.ceil(max_duration_s * self.sample_rate))
