@@ -14,7 +14,7 @@ import soundfile as sf
 from genrekit.cli.classify import compact_timeline, expand_inputs, format_time
 from genrekit.cli.main import main
 from genrekit.predict import Segment
-from tests.test_predict import TINY_LABELS, TINY_SR, music_like, save_tiny_bundle
+from tests.predict.test_classifier import TINY_LABELS, TINY_SR, music_like, save_tiny_bundle
 
 
 @pytest.fixture(scope="module")

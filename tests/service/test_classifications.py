@@ -50,6 +50,7 @@ def test_history_is_newest_first_paginated_and_filterable(client: TestClient) ->
         "top_score",
         "genres",
         "warnings",
+        "uncertainty",
     }
     assert item["top_genre"] == item["genres"][0]["genre"] == FAKE_LABELS[round(durations[-1]) % 3]
     rock = client.get("/api/v1/classifications", params={"genre": "rock"}).json()

@@ -31,6 +31,8 @@ def test_upload_returns_the_shared_result_schema(client: TestClient, fake_classi
         "segments",
         "tags",
         "warnings",
+        "uncertainty",
+        "complete",
     }
     assert body["cached"] is False
     assert body["filename"] == "my song.wav" and body["name"] == "my song.wav"

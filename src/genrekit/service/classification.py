@@ -224,4 +224,5 @@ def to_summary(row: Classification) -> ClassificationSummary:
         top_score=row.top_score,
         genres=row.result.get("genres", []),
         warnings=row.result.get("warnings", []),
+        uncertainty=row.result.get("uncertainty"),
     )

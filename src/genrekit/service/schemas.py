@@ -8,7 +8,7 @@ Families follow the FastAPI template: ``...Base`` (shared fields), ``...Public``
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,17 @@ class ModelInfoPublic(BaseModel):
     version: str
 
 
+class UncertaintyPublic(BaseModel):
+    """How far to trust the top genre."""
+
+    level: Literal["confident", "mixed", "unknown"] = Field(
+        description="'mixed': two genres are close; 'unknown': probably none of the model's genres."
+    )
+    ood_score: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="0..1, higher = more likely outside the model's genres; null if the model has none."
+    )
+
+
 class ClassificationBase(BaseModel):
     """The shared result schema (``Prediction.to_dict()``)."""
 
@@ -53,6 +64,10 @@ class ClassificationBase(BaseModel):
     segments: list[SegmentPublic] = Field(description="Per-window timeline, in time order.")
     tags: list[TagScorePublic] = Field(default_factory=list, description="Top backbone tags, highest first.")
     warnings: list[str] = Field(default_factory=list, description="Reasons not to trust the genre, if any.")
+    uncertainty: UncertaintyPublic | None = Field(
+        default=None, description="How far to trust the top genre (null for results stored before it existed)."
+    )
+    complete: bool = Field(default=True, description="Whether the segments cover the whole input (false: spread windows, gaps).")
 
 
 class ClassificationPublic(ClassificationBase):
@@ -78,6 +93,7 @@ class ClassificationSummary(BaseModel):
     top_score: float = Field(ge=0.0, le=1.0)
     genres: list[GenreScorePublic]
     warnings: list[str] = Field(default_factory=list)
+    uncertainty: UncertaintyPublic | None = None
 
 
 class ClassificationsPublic(BaseModel):

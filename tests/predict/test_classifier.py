@@ -240,7 +240,11 @@ def test_predict_array_schema(tiny: Classifier) -> None:
     assert all(t.tag == t.tag.lower() for t in pred.tags)
     assert pred.warnings == []
     as_dict = pred.to_dict()
-    assert set(as_dict) == {"name", "duration_s", "model", "genres", "segments", "tags", "warnings"}
+    assert set(as_dict) == {
+        "name", "duration_s", "model", "genres", "segments", "tags", "warnings", "uncertainty", "complete", "embedding"
+    }
+    assert as_dict["uncertainty"]["level"] in ("confident", "mixed", "unknown")
+    assert as_dict["complete"] is True and as_dict["embedding"] is None
 
 
 def test_predict_aggregates_window_probabilities(tiny: Classifier) -> None:

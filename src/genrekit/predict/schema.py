@@ -1,0 +1,117 @@
+"""The one result schema shared by the Python API, the CLI, the REST API and batch jobs.
+
+:class:`Prediction` and its parts are plain frozen dataclasses; :meth:`Prediction.to_dict`
+is the JSON form every interface returns.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, BinaryIO, Union
+
+import numpy as np
+
+UNCERTAINTY_LEVELS = ("confident", "mixed", "unknown")
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """How far to trust a prediction's top genre.
+
+    ``level`` is ``"confident"``, ``"mixed"`` (two or more genres are close: "Blues / Jazz")
+    or ``"unknown"`` (probably none of the model's genres). ``ood_score`` (0..1, higher =
+    more likely outside the model's label set) is ``None`` where the model has no
+    out-of-distribution score.
+    """
+
+    level: str
+    ood_score: float | None = None
+
+
+@dataclass(frozen=True)
+class GenreScore:
+    """One label with its track-level probability (0..1)."""
+
+    genre: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One analysis window: its span (seconds) and its top genre."""
+
+    start_s: float
+    end_s: float
+    genre: str
+    score: float
+
+
+@dataclass(frozen=True)
+class TagScore:
+    """One backbone tag (mood, era, instrument, style) with its probability (0..1)."""
+
+    tag: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Name and version of the model that produced a prediction."""
+
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Result of classifying one input.
+
+    Attributes
+    ----------
+    name : str
+        Path or name of the input.
+    duration_s : float
+        Duration of the decoded audio (seconds).
+    model : ModelInfo
+    genres : list of GenreScore
+        Every label with its score, sorted by decreasing score.
+    segments : list of Segment
+        The per-window timeline, in time order.
+    tags : list of TagScore
+        Top-k backbone tags, sorted by decreasing score (empty if the model has none).
+    warnings : list of str
+        e.g. ``"near-silent input"`` or ``"not music"``: the genre is then not trustworthy.
+    uncertainty : Uncertainty or None
+        How far to trust ``genres[0]`` (``None`` where it was not assessed).
+    complete : bool
+        Whether ``segments`` cover the whole input (``False`` for spread windows: the
+        timeline has gaps).
+    embedding : list of float or None
+        The track's L2-normalised embedding, where it was asked for.
+    """
+
+    name: str
+    duration_s: float
+    model: ModelInfo
+    genres: list[GenreScore]
+    segments: list[Segment]
+    tags: list[TagScore] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    uncertainty: Uncertainty | None = None
+    complete: bool = True
+    embedding: list[float] | None = None
+
+    @property
+    def top_genre(self) -> str:
+        """The label with the highest score."""
+        return self.genres[0].genre
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary in the shared result schema."""
+        return asdict(self)
+
+
+AudioSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, np.ndarray]
+"""What :meth:`Classifier.predict` accepts: a path, encoded bytes, a binary file object, or
+a waveform array (with its ``sr``)."""
