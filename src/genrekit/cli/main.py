@@ -35,6 +35,7 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.serve",
     "genrekit.cli.evaluate",
     "genrekit.cli.compare",
+    "genrekit.cli.tune",
 )
 
 

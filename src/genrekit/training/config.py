@@ -5,7 +5,8 @@ A configuration is resolved in layers, later ones winning:
 1. the defaults of :class:`TrainConfig`;
 2. the family's preset (:data:`FAMILY_PRESETS`: e.g. table families look at 30 s clips,
    spectrogram CNNs get SpecAugment);
-3. a TOML (``tomllib``) or YAML file (:func:`load_config_file`);
+3. a TOML (``tomllib``) or YAML file (:func:`load_config_file`); its ``[search]`` and
+   ``[tuned]`` tables belong to ``genrekit tune`` and are ignored here;
 4. ``--set key=value`` overrides with dotted keys (``model.n_channels=[8,16]``,
    ``augment.mixup_alpha=0.2``), values parsed as YAML scalars or lists;
 5. explicit command-line options (``--epochs``, ``--seed``, ``--device``, ...).
@@ -42,6 +43,9 @@ FAMILIES = (
     "ensemble",
 )
 BASELINE_FAMILIES = ("knn", "svm", "logreg", "random_forest")
+# Tables of a config file that other tools read and training ignores: ``search`` (the
+# search space of ``genrekit tune``) and ``tuned`` (where a tuned config came from).
+NON_TRAINING_TABLES = ("search", "tuned")
 NET_FAMILIES = ("mlp", "cnn1d", "cnn2d_mfcc", "cnn2d_logmel", "crnn")
 
 
@@ -348,6 +352,8 @@ def resolve_config(
         No family given, unknown family or key, or a value of the wrong type.
     """
     user = deep_merge(file_data or {}, parse_overrides(overrides))
+    for table in NON_TRAINING_TABLES:
+        user.pop(table, None)
     explicit = _drop_none(options or {})
     chosen = family or explicit.get("family") or user.get("family")
     if chosen is None:

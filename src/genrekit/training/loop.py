@@ -320,6 +320,7 @@ def fit_net(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> FitResult:
     """Train ``net`` with early stopping on track-level validation, checkpointing each epoch.
 
@@ -345,6 +346,9 @@ def fit_net(
         Show a tqdm bar per epoch.
     log : callable, optional
         Receives one line per epoch.
+    on_epoch : callable, optional
+        Receives each epoch's history entry (``epoch``, ``train_loss``, ``valid_*``) after
+        its checkpoint is written; an exception it raises stops training (a tuner's pruner).
 
     Returns
     -------
@@ -496,6 +500,8 @@ def fit_net(
                 },
                 ckpt / CHECKPOINT_STATE,
             )
+        if on_epoch is not None:
+            on_epoch(dict(entry))
 
     net.load_state_dict({k: v.to(device) for k, v in best_state.items()})
     temperature = 1.0

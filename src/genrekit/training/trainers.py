@@ -89,6 +89,7 @@ class _Context:
     progress: bool
     log: Callable[[str], None]
     failures: list[dict[str, str]] = field(default_factory=list)
+    on_epoch: Callable[[dict[str, float]], None] | None = None
 
     def fit(self, net: WaveformNet | nn.Module, train_data: Any, valid_data: Any) -> Any:
         """Run :func:`fit_net` with this run's config, labels, checkpoint folder and logging."""
@@ -102,6 +103,7 @@ class _Context:
             resume=self.resume,
             progress=self.progress,
             log=self.log,
+            on_epoch=self.on_epoch,
         )
 
     def label_index(self, records: Sequence[TrackRecord]) -> np.ndarray:
@@ -533,6 +535,7 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     config_sources: dict[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train ``config.family`` on ``data`` and write a bundle to ``out_dir``.
 
@@ -556,6 +559,9 @@ def train(
     config_sources : dict, optional
         Where the config came from (file, ``--set`` items, options), recorded in the card
         next to the resolved config.
+    on_epoch : callable, optional
+        Torch families: receives each epoch's history entry (see
+        :func:`~genrekit.training.loop.fit_net`).
 
     Returns
     -------
@@ -597,6 +603,7 @@ def train(
         resume=resume,
         progress=progress,
         log=log,
+        on_epoch=on_epoch,
     )
     log(
         f"data {loaded.name} ({loaded.layout}): {len(splits['train'])} train, {len(valid)} valid, "
