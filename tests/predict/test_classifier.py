@@ -241,8 +241,11 @@ def test_predict_array_schema(tiny: Classifier) -> None:
     assert pred.warnings == []
     as_dict = pred.to_dict()
     assert set(as_dict) == {
-        "name", "duration_s", "model", "genres", "segments", "tags", "warnings", "uncertainty", "complete", "embedding"
+        "name", "duration_s", "model", "genres", "segments", "tags", "tag_groups", "warnings", "uncertainty",
+        "complete", "embedding",
     }
+    for segment in as_dict["segments"]:
+        assert segment["runner_up"]["genre"] != segment["genre"] and segment["runner_up"]["score"] <= segment["score"]
     assert as_dict["uncertainty"]["level"] in ("confident", "mixed", "unknown")
     assert as_dict["complete"] is True and as_dict["embedding"] is None
 

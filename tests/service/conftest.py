@@ -28,7 +28,8 @@ class FakeClassifier:
     """Deterministic stand-in for :class:`genrekit.predict.Classifier`.
 
     The top genre is ``FAKE_LABELS[round(duration_s) % 3]`` with score 0.7; one segment per
-    second. Counts calls, records the most jobs seen running at once, and can sleep
+    second, or (``spread_windows``, like a card's ``max_windows``, unless ``max_windows`` says
+    otherwise) that many spread over the input, with ``complete`` false. Counts calls, records the most jobs seen running at once, and can sleep
     ``delay_s`` per call (to fill the worker pool).
     """
 
@@ -36,8 +37,9 @@ class FakeClassifier:
     window_s = 1.0
     labels = FAKE_LABELS
 
-    def __init__(self, delay_s: float = 0.0, version: str = "1.0") -> None:
+    def __init__(self, delay_s: float = 0.0, version: str = "1.0", spread_windows: int = 0) -> None:
         self.delay_s = delay_s
+        self.spread_windows = spread_windows
         self.n_calls = 0
         self.max_running = 0
         self._running = 0
@@ -55,7 +57,14 @@ class FakeClassifier:
         )
 
     def predict(
-        self, source: np.ndarray, *, sr: int | None = None, name: str | None = None, max_duration_s: float | None = None
+        self,
+        source: np.ndarray,
+        *,
+        sr: int | None = None,
+        name: str | None = None,
+        max_duration_s: float | None = None,
+        max_windows: int | None = None,
+        top_k: int = 10,
     ) -> Prediction:
         with self._lock:
             self.n_calls += 1
@@ -72,15 +81,21 @@ class FakeClassifier:
             others = [g for g in FAKE_LABELS if g != top]
             genres = [GenreScore(top, 0.7)] + [GenreScore(g, 0.15) for g in others]
             n_segments = max(1, int(np.ceil(duration_s)))
-            segments = [Segment(float(i), float(min(i + 1, duration_s)), top, 0.7) for i in range(n_segments)]
+            starts = range(n_segments)
+            n_spread = self.spread_windows if max_windows is None else max_windows
+            complete = not n_spread or n_spread >= n_segments
+            if not complete:
+                starts = range(0, n_segments, int(np.ceil(n_segments / n_spread)))
+            segments = [Segment(float(i), float(min(i + 1, duration_s)), top, 0.7) for i in starts]
             return Prediction(
                 name=name or "<array>",
                 duration_s=duration_s,
                 model=ModelInfo(self.card.name, self.card.version),
                 genres=genres,
                 segments=segments,
-                tags=[TagScore("guitar", 0.6)],
+                tags=[TagScore("guitar", 0.6)] if top_k else [],
                 warnings=[],
+                complete=complete,
             )
         finally:
             with self._lock:

@@ -32,21 +32,24 @@ def test_models_describes_the_loaded_card(client: TestClient) -> None:
 
 
 def test_config_tells_the_limits_and_whether_audio_is_kept(client: TestClient, tmp_path: Path) -> None:
+    kept = {"audio_max_file_bytes": 100 * 1024 * 1024, "audio_max_total_bytes": 2048 * 1024 * 1024, "audio_max_age_days": 30.0}
     assert client.get("/api/v1/config").json() == {
-        "keep_audio": False,
+        "keep_audio": True,  # local mode keeps audio by default
         "max_upload_mb": 100.0,
         "max_upload_bytes": 100 * 1024 * 1024,
         "max_duration_s": 1200.0,
+        **kept,
     }
     settings = make_settings(
-        tmp_path / "other", keep_audio=True, max_upload_mb=2.5, max_duration_s=None, model=tmp_path / "no-bundle"
+        tmp_path / "other", deployment="deployed", max_upload_mb=2.5, max_duration_s=None, model=tmp_path / "no-bundle"
     )
     with TestClient(create_app(settings)) as other:  # the model fails to load: the config is still there
         assert other.get("/api/v1/config").json() == {
-            "keep_audio": True,
+            "keep_audio": False,  # deployed mode keeps audio only when configured
             "max_upload_mb": 2.5,
             "max_upload_bytes": 2621440,
             "max_duration_s": None,
+            **kept,
         }
     settings = make_settings(tmp_path / "small", max_upload_mb=0.01)
     with TestClient(create_app(settings, classifier=FakeClassifier())) as small:
@@ -167,7 +170,9 @@ def test_settings_validate_and_accept_no_duration_limit(tmp_path: Path, monkeypa
     assert Settings().max_duration_s == 90.0
     settings = Settings(data_dir=tmp_path)
     assert settings.resolved_database_url == f"sqlite:///{tmp_path}/genrekit.sqlite"
-    assert settings.max_upload_bytes == 100 * 1024 * 1024 and settings.keep_audio is False
+    assert settings.max_upload_bytes == 100 * 1024 * 1024 and settings.keeps_audio is True
+    assert Settings(data_dir=tmp_path, deployment="deployed").keeps_audio is False
+    assert Settings(data_dir=tmp_path, deployment="deployed", keep_audio=True).keeps_audio is True
     assert settings.allow_private_urls is False and settings.rate_limit_per_minute == 0
     with pytest.raises(ValidationError):
         Settings(no_such_setting=1)

@@ -51,6 +51,7 @@ def test_history_is_newest_first_paginated_and_filterable(client: TestClient) ->
         "genres",
         "warnings",
         "uncertainty",
+        "complete",
     }
     assert item["top_genre"] == item["genres"][0]["genre"] == FAKE_LABELS[round(durations[-1]) % 3]
     rock = client.get("/api/v1/classifications", params={"genre": "rock"}).json()
@@ -82,9 +83,12 @@ def test_visuals_are_stored_with_the_classification(client: TestClient) -> None:
     assert brightest_band in (20, 21)
 
 
-def test_audio_is_not_kept_by_default(client: TestClient) -> None:
-    created = upload(client, make_wav(0.5)).json()
-    assert_problem(client.get(f"/api/v1/classifications/{created['id']}/audio"), 404, "not-found")
+def test_a_deployed_server_keeps_no_audio_unless_configured(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, deployment="deployed")
+    with TestClient(create_app(settings, classifier=FakeClassifier())) as client:
+        created = upload(client, make_wav(0.5)).json()
+        assert created["has_audio"] is False
+        assert_problem(client.get(f"/api/v1/classifications/{created['id']}/audio"), 404, "not-found")
 
 
 def test_audio_is_returned_when_kept(tmp_path: Path) -> None:

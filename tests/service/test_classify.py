@@ -33,6 +33,9 @@ def test_upload_returns_the_shared_result_schema(client: TestClient, fake_classi
         "warnings",
         "uncertainty",
         "complete",
+        "tag_groups",
+        "timeline",
+        "has_audio",
     }
     assert body["cached"] is False
     assert body["filename"] == "my song.wav" and body["name"] == "my song.wav"
@@ -85,7 +88,8 @@ def test_stereo_flac_upload_and_raw_body(client: TestClient) -> None:
         "/api/v1/classify", content=make_wav(1.0, seed=9), headers={"Content-Type": "application/octet-stream"}
     )
     assert raw.status_code == 200, raw.text
-    assert raw.json()["filename"] is None and raw.json()["name"] == "upload"
+    sha = raw.json()["sha256"]
+    assert raw.json()["filename"] == raw.json()["name"] == f"upload-{sha[:8]}"  # a name, not "Untitled"
 
 
 def test_neither_file_nor_url_is_400(client: TestClient) -> None:

@@ -49,7 +49,13 @@ import soxr
 from genrekit.audio import ffmpeg
 from genrekit.audio.dsp import RESAMPLE_QUALITY, check_rate, is_silent, peak_dbfs, resample, resampled_length
 from genrekit.audio.header import announced_n_frames
-from genrekit.audio.sniff import NOT_AUDIO_FORMATS, SOUNDFILE_FORMATS, UNSUPPORTED_FORMATS, identify_content
+from genrekit.audio.sniff import (
+    NOT_AUDIO_FORMATS,
+    SOUNDFILE_FORMATS,
+    UNSUPPORTED_FORMATS,
+    describe_content,
+    identify_content,
+)
 from genrekit.audio.source import AudioSource, Source
 from genrekit.errors import (
     AudioDecodeError,
@@ -277,7 +283,7 @@ def _open_reader(src: AudioSource, offset_s: float) -> _Reader:
     """Choose the backend from the magic bytes and open it at ``offset_s``."""
     kind = identify_content(src.header)
     if kind in NOT_AUDIO_FORMATS:
-        raise NotAudioError(f"{src.name}: not audio, the content is {kind.upper()}")
+        raise NotAudioError(f"{src.name}: this file is not audio (it looks like {describe_content(kind)})")
     if kind in UNSUPPORTED_FORMATS:
         raise UnsupportedFormatError(f"{src.name}: {kind.upper()} holds notes, not recorded sound; nothing to decode")
     if kind in SOUNDFILE_FORMATS:

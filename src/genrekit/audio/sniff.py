@@ -89,6 +89,34 @@ NOT_AUDIO_FORMATS = frozenset(
     }
 )
 
+_CONTENT_DESCRIPTIONS = {
+    "html": "a web page",
+    "xml": "an XML document",
+    "svg": "an SVG image",
+    "text": "text",
+    "pdf": "a PDF document",
+    "postscript": "a PostScript document",
+    "rtf": "a text document",
+    "sqlite": "a database",
+    "java_class": "a program",
+    "wasm": "a program",
+    "elf": "a program",
+    "pe": "a program",
+    "macho": "a program",
+}
+_ARCHIVES = frozenset({"zip", "gzip", "bzip2", "xz", "zstd", "7z", "rar"})
+_IMAGES = frozenset({"png", "jpeg", "gif", "bmp", "tiff", "webp", "heif", "psd"})
+
+
+def describe_content(kind: str) -> str:
+    """What a person would call content of this kind ("text", "an image (PNG)", "an archive (ZIP)")."""
+    if kind in _IMAGES:
+        return f"an image ({kind.upper()})"
+    if kind in _ARCHIVES:
+        return f"an archive ({kind.upper()})"
+    return _CONTENT_DESCRIPTIONS.get(kind, f"{kind.upper()} data")
+
+
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"fLaC", "flac"),
     (b".snd", "au"),

@@ -251,7 +251,15 @@ class _TableWriter(_Writer):
             n_full = int(round(score.score * BAR_WIDTH))
             bar = self.full * n_full + self.empty * (BAR_WIDTH - n_full)
             lines.append(f"  {score.genre:<{self.width}}  {bar}  {score.score:5.3f}")
-        if prediction.tags:
+        groups = getattr(prediction, "tag_groups", None) or []
+        if groups:
+            lines.append(
+                "  tags: "
+                + "; ".join(
+                    f"{g.title.lower()}: " + ", ".join(f"{t.tag} {t.score:.2f}" for t in g.tags) for g in groups
+                )
+            )
+        elif prediction.tags:
             lines.append("  tags: " + ", ".join(f"{t.tag} {t.score:.2f}" for t in prediction.tags))
         lines.append("  timeline: " + compact_timeline(prediction.segments))
         lines.extend(f"  warning: {w}" for w in prediction.warnings)

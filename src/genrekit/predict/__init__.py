@@ -74,6 +74,7 @@ from genrekit.predict.schema import (
     ModelInfo,
     Prediction,
     Segment,
+    TagGroup,
     TagScore,
     Uncertainty,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "ModelInfo",
     "Prediction",
     "Segment",
+    "TagGroup",
     "TagScore",
     "Uncertainty",
     "aggregate_probabilities",

@@ -30,7 +30,8 @@ from genrekit.predict.checks import (
     music_evidence,
     rms_dbfs,
 )
-from genrekit.predict.schema import AudioSource, GenreScore, ModelInfo, Prediction, Segment, TagScore
+from genrekit.predict.schema import AudioSource, GenreScore, ModelInfo, Prediction, Segment, TagGroup, TagScore
+from genrekit.predict.tag_groups import check_tag_table, default_tag_table, group_tags
 from genrekit.predict.uncertainty import assess_uncertainty, uncertainty_thresholds
 from genrekit.predict.windows import _Window, _WindowSlicer, spread_starts
 
@@ -227,6 +228,8 @@ class Classifier:
         self.window_length = int(round(self.window_s * self.sample_rate))
         self.tag_names: dict[str, list[str]] = self._tag_vocabularies()
         self.uncertainty_thresholds = uncertainty_thresholds(card.config if card is not None else None)
+        card_table = (card.config if card is not None else {}).get("tag_groups")
+        self.tag_table = check_tag_table(card_table) if card_table else default_tag_table()
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, *, runtime: str = "auto", **kwargs: Any) -> Classifier:
@@ -597,17 +600,19 @@ class Classifier:
         )
         order = np.argsort(-track, kind="stable")
         genres = [GenreScore(genre=self.labels[i], score=float(track[i])) for i in order]
-        best = probs.argmax(axis=1)
+        ranked_windows = np.argsort(-probs, axis=1, kind="stable")
         segments = [
             Segment(
                 start_s=round(float(s) / sr, 3),
                 end_s=round(float(e) / sr, 3),
-                genre=self.labels[int(b)],
-                score=float(p[b]),
+                genre=self.labels[int(r[0])],
+                score=float(p[r[0]]),
+                runner_up=GenreScore(self.labels[int(r[1])], float(p[r[1]])) if len(r) > 1 else None,
             )
-            for s, e, b, p in zip(starts, ends, best, probs)
+            for s, e, r, p in zip(starts, ends, ranked_windows, probs)
         ]
         tags: list[TagScore] = []
+        tag_groups: list[TagGroup] = []
         if top_k > 0 and acc.tags:
             w = voting.astype(np.float64) if voting.any() else np.ones(len(levels))
             w /= w.sum()
@@ -615,6 +620,7 @@ class Classifier:
             merged = merge_tag_scores(track_tags, self.tag_names)
             ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
             tags = [TagScore(tag=t, score=float(s)) for t, s in ranked]
+            tag_groups = group_tags(merged, self.tag_table)
         return Prediction(
             name=name,
             duration_s=round(duration_s, 3),
@@ -622,6 +628,7 @@ class Classifier:
             genres=genres,
             segments=segments,
             tags=tags,
+            tag_groups=tag_groups,
             warnings=warnings,
             uncertainty=uncertainty,
             complete=complete,

@@ -39,12 +39,13 @@ class GenreScore:
 
 @dataclass(frozen=True)
 class Segment:
-    """One analysis window: its span (seconds) and its top genre."""
+    """One analysis window: its span (seconds), its top genre and its runner-up (if any)."""
 
     start_s: float
     end_s: float
     genre: str
     score: float
+    runner_up: GenreScore | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,15 @@ class TagScore:
 
     tag: str
     score: float
+
+
+@dataclass(frozen=True)
+class TagGroup:
+    """Tags of one kind (``group``: genre, mood, instrument, vocals, era, other), synonyms merged."""
+
+    group: str
+    title: str
+    tags: list[TagScore]
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,9 @@ class Prediction:
         The per-window timeline, in time order.
     tags : list of TagScore
         Top-k backbone tags, sorted by decreasing score (empty if the model has none).
+    tag_groups : list of TagGroup
+        Every tag above the table's floor, synonyms merged, grouped by kind (see
+        :mod:`genrekit.predict.tag_groups`).
     warnings : list of str
         e.g. ``"near-silent input"`` or ``"not music"``: the genre is then not trustworthy.
     uncertainty : Uncertainty or None
@@ -97,6 +110,7 @@ class Prediction:
     genres: list[GenreScore]
     segments: list[Segment]
     tags: list[TagScore] = field(default_factory=list)
+    tag_groups: list[TagGroup] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     uncertainty: Uncertainty | None = None
     complete: bool = True

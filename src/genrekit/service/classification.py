@@ -21,14 +21,16 @@ from starlette.concurrency import run_in_threadpool
 
 from genrekit.errors import EmptyAudioError, GenrekitError
 from genrekit.service import crud
+from genrekit.service.config import MEGABYTE
 from genrekit.service.errors import JobTimeoutError
 from genrekit.service.models import Classification
 from genrekit.service.schemas import ClassificationPublic, ClassificationSummary
 from genrekit.service.state import ServiceClassifier, ServiceState, model_identity
+from genrekit.service.timeline import TimelineJobs, covered_from_start
 from genrekit.service.uploads import IncomingAudio
 from genrekit.service.visuals import compute_visuals
 
-_MEDIA_TYPES = {
+MEDIA_TYPES = {
     "wav": "audio/wav",
     "rf64": "audio/wav",
     "w64": "audio/wav",
@@ -111,7 +113,7 @@ def media_type_of(path: Path) -> str:
 
     with open(path, "rb") as handle:
         header = handle.read(SNIFF_BYTES)
-    return _MEDIA_TYPES.get(sniff_format(header) or "", "application/octet-stream")
+    return MEDIA_TYPES.get(sniff_format(header) or "", "application/octet-stream")
 
 
 async def classify_incoming(state: ServiceState, incoming: IncomingAudio, *, name: str) -> tuple[Classification, bool]:
@@ -139,6 +141,8 @@ async def classify_incoming(state: ServiceState, incoming: IncomingAudio, *, nam
         _find_existing, state, sha256=incoming.sha256, model_name=model_name, model_version=model_version
     )
     if existing is not None:
+        if incoming.filename and incoming.filename != existing.filename:
+            existing = await run_in_threadpool(_rename, state, existing.id, incoming.filename) or existing
         return existing, True
     key = (incoming.sha256, model_name, model_version)
     pending = state.inflight.get(key)
@@ -168,6 +172,21 @@ def _find_existing(state: ServiceState, *, sha256: str, model_name: str, model_v
         return crud.find_by_content(session, sha256=sha256, model_name=model_name, model_version=model_version)
 
 
+def _rename(state: ServiceState, classification_id: str, filename: str) -> Classification | None:
+    with state.new_session() as session:
+        return crud.rename_classification(session, classification_id=classification_id, filename=filename)
+
+
+def follow_with_full_timeline(state: ServiceState, row: Classification, incoming: IncomingAudio, *, name: str) -> bool:
+    """Start classifying every window in the background when the stored timeline has gaps.
+
+    The job takes over ``incoming``'s file. Returns whether a job started.
+    """
+    if not state.settings.full_timeline or row.result.get("complete", True) or state.timelines.running(row.id):
+        return False
+    return state.timelines.start(state, classification_id=row.id, path=incoming.detach(), name=name)
+
+
 async def _compute_and_store(
     state: ServiceState, classifier: ServiceClassifier, incoming: IncomingAudio, *, name: str
 ) -> Classification:
@@ -181,23 +200,44 @@ async def _compute_and_store(
 
 
 def _store(state: ServiceState, incoming: IncomingAudio, output: JobOutput) -> Classification:
-    audio = incoming.read_bytes() if state.settings.keep_audio else None
+    settings = state.settings
+    keep = settings.keeps_audio and incoming.n_bytes <= settings.audio_max_file_mb * MEGABYTE
+    audio = incoming.read_bytes() if keep else None
     media_type = media_type_of(incoming.path) if audio is not None else "application/octet-stream"
+    now = dt.datetime.now(dt.timezone.utc)
     with state.new_session() as session:
-        return crud.create_classification(
+        row = crud.create_classification(
             session,
             classification_id=uuid.uuid4().hex,
-            created_at=dt.datetime.now(dt.timezone.utc),
+            created_at=now,
             sha256=incoming.sha256,
-            filename=incoming.filename,
+            filename=incoming.filename or str(output.result.get("name") or "") or None,
             result=output.result,
             visuals=output.visuals,
             audio=audio,
             audio_media_type=media_type,
         )
+        if audio is not None:
+            crud.prune_audio(
+                session,
+                older_than=now - dt.timedelta(days=settings.audio_max_age_days),
+                max_total_bytes=int(settings.audio_max_total_mb * MEGABYTE),
+            )
+        return row
 
 
-def to_public(row: Classification, *, cached: bool) -> ClassificationPublic:
+def timeline_of(row: Classification, timelines: TimelineJobs) -> dict[str, Any]:
+    """Progress of a classification's full timeline (see :class:`~genrekit.service.schemas.TimelinePublic`)."""
+    segments = row.result.get("segments", [])
+    if row.result.get("complete", True):
+        return {"state": "complete", "covered_s": float(row.result.get("duration_s", 0.0))}
+    state = "running" if timelines.running(row.id) else "partial"
+    return {"state": state, "covered_s": covered_from_start(segments)}
+
+
+def to_public(
+    row: Classification, *, cached: bool, timelines: TimelineJobs | None = None, has_audio: bool = False
+) -> ClassificationPublic:
     """The API view of a stored classification."""
     return ClassificationPublic.model_validate(
         {
@@ -207,6 +247,8 @@ def to_public(row: Classification, *, cached: bool) -> ClassificationPublic:
             "sha256": row.sha256,
             "filename": row.filename,
             "cached": cached,
+            "timeline": timeline_of(row, timelines or TimelineJobs()),
+            "has_audio": has_audio,
         }
     )
 
@@ -225,4 +267,5 @@ def to_summary(row: Classification) -> ClassificationSummary:
         genres=row.result.get("genres", []),
         warnings=row.result.get("warnings", []),
         uncertainty=row.result.get("uncertainty"),
+        complete=row.result.get("complete", True),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,8 +49,22 @@ class Settings(BaseSettings):
         Jobs allowed to wait for a worker; one more gets 503.
     job_timeout_s : float
         Time (seconds) a request waits for its job (queueing included) before 504.
-    keep_audio : bool
-        Store uploaded audio so ``GET /classifications/{id}/audio`` can return it.
+    deployment : {"local", "deployed"}
+        ``local`` (one person on their own machine, the default) keeps submitted audio
+        unless ``keep_audio`` says otherwise; ``deployed`` keeps none unless ``keep_audio``
+        is set.
+    keep_audio : bool or None
+        Store submitted audio so ``GET /classifications/{id}/audio`` can play it back;
+        ``None`` follows ``deployment`` (see :attr:`keeps_audio`).
+    audio_max_file_mb : float
+        Kept audio: larger submissions are classified but their audio is not kept (MiB).
+    audio_max_total_mb : float
+        Kept audio: the oldest audio is dropped (its result stays) once all of it passes this (MiB).
+    audio_max_age_days : float
+        Kept audio: audio older than this is dropped (its result stays), in days.
+    full_timeline : bool
+        After the quick answer from spread windows, classify every window in the background
+        so the stored timeline ends up covering the whole song.
     allow_private_urls : bool
         Let ``{"url": ...}`` reach loopback, private, link-local and reserved addresses.
     url_max_mb : float
@@ -76,7 +90,12 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(default=2, ge=1)
     max_queue: int = Field(default=32, ge=0)
     job_timeout_s: float = Field(default=300.0, gt=0)
-    keep_audio: bool = False
+    deployment: Literal["local", "deployed"] = "local"
+    keep_audio: bool | None = None
+    audio_max_file_mb: float = Field(default=100.0, gt=0)
+    audio_max_total_mb: float = Field(default=2048.0, gt=0)
+    audio_max_age_days: float = Field(default=30.0, gt=0)
+    full_timeline: bool = True
     allow_private_urls: bool = False
     url_max_mb: float = Field(default=100.0, gt=0)
     url_timeout_s: float = Field(default=60.0, gt=0)
@@ -97,6 +116,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'genrekit.sqlite').as_posix()}"
+
+    @property
+    def keeps_audio(self) -> bool:
+        """Whether submitted audio is stored: ``keep_audio``, or by default only in local mode."""
+        return self.keep_audio if self.keep_audio is not None else self.deployment == "local"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import LargeBinary, and_, func, or_, select
+from sqlalchemy import LargeBinary, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from genrekit.service.errors import BadRequestError
@@ -64,6 +64,71 @@ def create_classification(
 def get_classification(session: Session, *, classification_id: str) -> Classification | None:
     """The classification with this id, or None."""
     return session.get(Classification, classification_id)
+
+
+def delete_classification(session: Session, *, classification_id: str) -> bool:
+    """Delete a classification and its stored audio, and commit; False when there was none."""
+    row = session.get(Classification, classification_id)
+    if row is None:
+        return False
+    session.execute(delete(ClassificationAudio).where(ClassificationAudio.classification_id == classification_id))
+    session.delete(row)
+    session.commit()
+    return True
+
+
+def replace_result(session: Session, *, classification_id: str, result: dict[str, Any]) -> bool:
+    """Store a new ``result`` (same input, e.g. a longer timeline) and commit; False when the row is gone."""
+    row = session.get(Classification, classification_id)
+    if row is None:
+        return False
+    row.result = result
+    session.commit()
+    return True
+
+
+def rename_classification(session: Session, *, classification_id: str, filename: str) -> Classification | None:
+    """Give a stored classification the name of its latest upload (file name and result name), and commit."""
+    row = session.get(Classification, classification_id)
+    if row is None:
+        return None
+    row.filename = filename
+    row.result = {**row.result, "name": filename}
+    session.commit()
+    return row
+
+
+def has_audio(session: Session, *, classification_id: str) -> bool:
+    """Whether the classification's audio is stored."""
+    statement = select(ClassificationAudio.classification_id).where(
+        ClassificationAudio.classification_id == classification_id
+    )
+    return session.execute(statement).first() is not None
+
+
+def prune_audio(session: Session, *, older_than: dt.datetime, max_total_bytes: int) -> int:
+    """Drop stored audio (the results stay) older than ``older_than``, then the oldest past ``max_total_bytes``.
+
+    Returns
+    -------
+    int
+        Number of audio files dropped.
+    """
+    statement = (
+        select(ClassificationAudio.classification_id, func.length(ClassificationAudio.content), Classification.created_at)
+        .join(Classification, Classification.id == ClassificationAudio.classification_id)
+        .order_by(Classification.created_at.desc(), Classification.id.desc())
+    )
+    doomed: list[str] = []
+    total = 0
+    for classification_id, n_bytes, created_at in session.execute(statement):
+        total += int(n_bytes)
+        if created_at < older_than or total > max_total_bytes:
+            doomed.append(classification_id)
+    if doomed:
+        session.execute(delete(ClassificationAudio).where(ClassificationAudio.classification_id.in_(doomed)))
+        session.commit()
+    return len(doomed)
 
 
 def find_by_content(session: Session, *, sha256: str, model_name: str, model_version: str) -> Classification | None:
@@ -141,7 +206,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 
 
 def list_classifications(
-    session: Session, *, genre: str | None = None, limit: int = 20, cursor: str | None = None
+    session: Session, *, genre: str | None = None, query: str | None = None, limit: int = 20, cursor: str | None = None
 ) -> tuple[list[Classification], str | None]:
     """One page of classifications, newest first.
 
@@ -149,6 +214,8 @@ def list_classifications(
     ----------
     genre : str or None
         Keep only those whose top genre is this label.
+    query : str or None
+        Keep only those whose file name contains this text (case-insensitive).
     limit : int
         Page size (1..100).
     cursor : str or None
@@ -163,6 +230,9 @@ def list_classifications(
     statement = select(Classification)
     if genre:
         statement = statement.where(Classification.top_genre == genre)
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(Classification.filename.ilike(f"%{escaped}%", escape="\\"))
     if cursor:
         created_at, row_id = decode_cursor(cursor)
         statement = statement.where(

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -17,6 +19,7 @@ from genrekit.service.fetch import fetch_audio
 from genrekit.service.schemas import ClassifyUrlRequest
 from genrekit.service.uploads import (
     MULTIPART_OVERHEAD_BYTES,
+    parse_options_header,
     IncomingAudio,
     check_content_length,
     receive_multipart,
@@ -24,19 +27,43 @@ from genrekit.service.uploads import (
 )
 
 MAX_JSON_BYTES = 16 * 1024  # longest accepted JSON body
+MAX_NAME_CHARS = 255  # longest file name kept from a raw upload
 RAW_AUDIO_TYPES = ("application/octet-stream",)  # accepted raw upload types besides audio/*
-UPLOAD_NAME = "upload"  # result name of an upload without a file name
+FORMS = ("multipart", "json", "raw")  # the request bodies POST /classify accepts
 
 
-async def receive_submission(request: Request, settings: Settings) -> tuple[IncomingAudio, str]:
+def upload_name(sha256: str) -> str:
+    """Name of an upload that came without one: ``upload-`` and the start of its SHA-256."""
+    return f"upload-{sha256[:8]}"
+
+
+def raw_filename(content_disposition: str | None, query_name: str | None) -> str | None:
+    """The file name of a raw upload: the ``filename`` query parameter, else ``Content-Disposition``'s."""
+    name = query_name
+    if not name and content_disposition:
+        _, options = parse_options_header(content_disposition)
+        raw = options.get(b"filename")
+        name = raw.decode("utf-8", "replace") if raw else None
+    if not name:
+        return None
+    base = os.path.basename(name.replace("\\", "/")).strip()
+    return base[:MAX_NAME_CHARS] or None
+
+
+async def receive_submission(
+    request: Request, settings: Settings, *, forms: tuple[str, ...] = FORMS
+) -> tuple[IncomingAudio, str]:
     """Spool the submitted audio to a temporary file.
+
+    ``forms`` are the bodies this route accepts (``multipart``, ``json``, ``raw``); another
+    gets 415 naming the route for it.
 
     Returns
     -------
     incoming : IncomingAudio
         The spooled audio; the caller must :meth:`~IncomingAudio.discard` it.
     name : str
-        Name for the result: the file name, ``"upload"``, or the URL.
+        Name for the result: the file name, ``upload-<sha256 prefix>``, or the URL.
 
     Raises
     ------
@@ -47,6 +74,11 @@ async def receive_submission(request: Request, settings: Settings) -> tuple[Inco
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     declared = request.headers.get("content-length")
+    form = _form_of(media_type)
+    if form is not None and form not in forms:
+        raise UnsupportedBodyTypeError(
+            f"Content-Type {media_type!r} is not accepted here; send it to {_ROUTE_OF_FORM[form]}"
+        )
     if media_type == "application/json":
         url = await _read_url(request)
         incoming = await fetch_audio(
@@ -61,11 +93,12 @@ async def receive_submission(request: Request, settings: Settings) -> tuple[Inco
         limit = settings.max_upload_bytes
         check_content_length(declared, limit + MULTIPART_OVERHEAD_BYTES, nominal_bytes=limit)
         incoming = await receive_multipart(request.stream(), content_type=content_type, max_bytes=limit)
-        return incoming, incoming.filename or UPLOAD_NAME
-    if media_type.startswith("audio/") or media_type in RAW_AUDIO_TYPES:
+        return incoming, incoming.filename or upload_name(incoming.sha256)
+    if form == "raw":
         check_content_length(declared, settings.max_upload_bytes)
-        incoming = await receive_raw(request.stream(), max_bytes=settings.max_upload_bytes, filename=None)
-        return incoming, UPLOAD_NAME
+        filename = raw_filename(request.headers.get("content-disposition"), request.query_params.get("filename"))
+        incoming = await receive_raw(request.stream(), max_bytes=settings.max_upload_bytes, filename=filename)
+        return incoming, incoming.filename or upload_name(incoming.sha256)
     if not media_type:
         raise BadRequestError(
             "send the audio as multipart/form-data (field 'file'), as raw audio bytes, or JSON {\"url\": ...}"
@@ -74,6 +107,23 @@ async def receive_submission(request: Request, settings: Settings) -> tuple[Inco
         f"Content-Type {media_type!r} is not accepted; use multipart/form-data, application/json "
         "or application/octet-stream"
     )
+
+
+_ROUTE_OF_FORM = {
+    "multipart": "POST /api/v1/classify",
+    "json": "POST /api/v1/classify/url",
+    "raw": "POST /api/v1/classify/raw",
+}
+
+
+def _form_of(media_type: str) -> str | None:
+    if media_type == "multipart/form-data":
+        return "multipart"
+    if media_type == "application/json":
+        return "json"
+    if media_type.startswith("audio/") or media_type in RAW_AUDIO_TYPES:
+        return "raw"
+    return None
 
 
 async def _read_url(request: Request) -> str:

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
@@ -29,7 +30,7 @@ from genrekit.service.db import create_db_engine, make_session_factory, run_migr
 from genrekit.service.jobs import JobPool
 from genrekit.service.metrics import MetricsMiddleware, ServiceMetrics
 from genrekit.service.pages import install_pages
-from genrekit.service.problems import Problem, install_problem_handlers
+from genrekit.service.problems import Problem, install_problem_handlers, problem_responses
 from genrekit.service.ratelimit import RateLimiter
 from genrekit.service.routes import health
 from genrekit.service.schemas import ClassifyUrlRequest
@@ -39,10 +40,13 @@ logger = logging.getLogger("genrekit.service")
 
 DESCRIPTION = """Music genre classification over HTTP.
 
-* `POST /api/v1/classify`: upload a file (multipart field `file`) or send `{"url": ...}`.
+* `POST /api/v1/classify`: upload a file (multipart field `file`); `POST /api/v1/classify/url` with
+  `{"url": ...}`; `POST /api/v1/classify/raw` with the bytes. The genre comes at once; the full
+  timeline follows in the background (poll the result until `complete`).
 * `GET /api/v1/classifications/{id}`: a stored result (permalink); `.../visuals` for the
   waveform and spectrogram; `.../audio` for the submitted audio, with byte ranges, when
-  the server keeps it; `GET /api/v1/classifications` for the history.
+  the server keeps it; `GET /api/v1/classifications` for the history (search with `q`);
+  `DELETE /api/v1/classifications/{id}` removes a result and its audio.
 * `GET /api/v1/config`: upload and duration limits, and whether audio is kept.
 * Errors are RFC 9457 problem details (`application/problem+json`).
 """
@@ -102,6 +106,7 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
         try:
             yield
         finally:
+            await state.timelines.shutdown()
             state.pool.shutdown()
             engine.dispose()
 
@@ -112,6 +117,7 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.genrekit = state
     install_problem_handlers(app)
@@ -123,12 +129,31 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
     return app
 
 
+def operation_id(route: APIRoute) -> str:
+    """Short, stable operation ids for generated clients: the route function's name (``classify``)."""
+    return route.name
+
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI schema, with the problem and URL-request schemas the routes refer to."""
+    """The OpenAPI schema, with the problem and URL-request schemas the routes refer to,
+    500 declared on every operation and ``Retry-After`` on 429 and 503."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in (Problem, ClassifyUrlRequest):
             components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("500", problem_responses(500)[500])
+                for status in ("429", "503"):
+                    if status in responses:
+                        responses[status].setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
         app.openapi_schema = schema
     return app.openapi_schema

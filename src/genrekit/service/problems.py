@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from genrekit import errors as lib
 from genrekit.service.errors import ServiceError
@@ -191,13 +192,23 @@ async def _http_exception_handler(request: Request, error: StarletteHTTPExceptio
     except ValueError:
         phrase = "Error"
     detail = error.detail if isinstance(error.detail, str) else phrase
-    return problem_response(
-        request,
-        status=error.status_code,
-        title=phrase,
-        detail=detail,
-        headers=dict(error.headers) if error.headers else None,
-    )
+    headers = dict(error.headers) if error.headers else {}
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(request, status=error.status_code, title=phrase, detail=detail, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (Starlette names only the first matching route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            path_regex = getattr(route, "path_regex", None)
+            if path_regex is None or path_regex.match(request.url.path):
+                methods |= set(route_methods)
+    return sorted(methods)
 
 
 async def _unexpected_error_handler(request: Request, error: Exception) -> JSONResponse:

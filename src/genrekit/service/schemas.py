@@ -13,37 +13,54 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class GenreScorePublic(BaseModel):
+class _Output(BaseModel):
+    """A response model: fields with defaults are still always sent, so the schema lists them as required."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class GenreScorePublic(_Output):
     """One label with its track-level probability."""
 
     genre: str
     score: float = Field(ge=0.0, le=1.0)
 
 
-class SegmentPublic(BaseModel):
+class SegmentPublic(_Output):
     """One analysis window and its top genre."""
 
     start_s: float = Field(description="Start of the window (seconds).")
     end_s: float = Field(description="End of the window (seconds).")
     genre: str
     score: float = Field(ge=0.0, le=1.0)
+    runner_up: GenreScorePublic | None = Field(
+        default=None, description="The window's second genre (null for results stored before it existed)."
+    )
 
 
-class TagScorePublic(BaseModel):
+class TagScorePublic(_Output):
     """One backbone tag (mood, era, instrument, style) with its probability."""
 
     tag: str
     score: float = Field(ge=0.0, le=1.0)
 
 
-class ModelInfoPublic(BaseModel):
+class TagGroupPublic(_Output):
+    """Tags of one kind (genre-like, mood, instrument, vocals, era), synonyms merged."""
+
+    group: str = Field(description="Key of the group: 'genre', 'mood', 'instrument', 'vocals', 'era' or 'other'.")
+    title: str = Field(description="Heading to show for the group.")
+    tags: list[TagScorePublic] = Field(description="Tags above the floor, highest first.")
+
+
+class ModelInfoPublic(_Output):
     """Name and version of the model that produced a prediction."""
 
     name: str
     version: str
 
 
-class UncertaintyPublic(BaseModel):
+class UncertaintyPublic(_Output):
     """How far to trust the top genre."""
 
     level: Literal["confident", "mixed", "unknown"] = Field(
@@ -54,7 +71,7 @@ class UncertaintyPublic(BaseModel):
     )
 
 
-class ClassificationBase(BaseModel):
+class ClassificationBase(_Output):
     """The shared result schema (``Prediction.to_dict()``)."""
 
     name: str = Field(description="Name of the input (the uploaded file name or the URL).")
@@ -63,11 +80,25 @@ class ClassificationBase(BaseModel):
     genres: list[GenreScorePublic] = Field(description="Every label with its score, highest first.")
     segments: list[SegmentPublic] = Field(description="Per-window timeline, in time order.")
     tags: list[TagScorePublic] = Field(default_factory=list, description="Top backbone tags, highest first.")
+    tag_groups: list[TagGroupPublic] = Field(
+        default_factory=list,
+        description="The tags with synonyms merged, grouped by kind, those below the bundle's floor dropped.",
+    )
     warnings: list[str] = Field(default_factory=list, description="Reasons not to trust the genre, if any.")
     uncertainty: UncertaintyPublic | None = Field(
         default=None, description="How far to trust the top genre (null for results stored before it existed)."
     )
     complete: bool = Field(default=True, description="Whether the segments cover the whole input (false: spread windows, gaps).")
+
+
+class TimelinePublic(_Output):
+    """Progress of the full timeline (every window) that follows the quick answer."""
+
+    state: Literal["complete", "running", "partial"] = Field(
+        description="'complete': the segments cover the song; 'running': windows are being classified in the "
+        "background (poll the classification); 'partial': spread windows only, nothing running."
+    )
+    covered_s: float = Field(ge=0.0, description="Seconds from the start covered by consecutive windows.")
 
 
 class ClassificationPublic(ClassificationBase):
@@ -78,9 +109,11 @@ class ClassificationPublic(ClassificationBase):
     sha256: str = Field(description="SHA-256 of the submitted audio bytes (hex).")
     filename: str | None = Field(description="Original file name, or the URL for links.")
     cached: bool = Field(description="True when this answer was found stored, without running the model.")
+    timeline: TimelinePublic
+    has_audio: bool = Field(description="The server keeps this input's audio: `.../audio` plays it.")
 
 
-class ClassificationSummary(BaseModel):
+class ClassificationSummary(_Output):
     """A history entry: the stored classification without segments and tags."""
 
     id: str
@@ -94,9 +127,10 @@ class ClassificationSummary(BaseModel):
     genres: list[GenreScorePublic]
     warnings: list[str] = Field(default_factory=list)
     uncertainty: UncertaintyPublic | None = None
+    complete: bool = Field(default=True, description="Whether the stored timeline covers the whole input.")
 
 
-class ClassificationsPublic(BaseModel):
+class ClassificationsPublic(_Output):
     """One page of history, newest first."""
 
     data: list[ClassificationSummary]
@@ -111,12 +145,13 @@ class ClassifyUrlRequest(BaseModel):
     url: str = Field(
         min_length=1,
         max_length=2048,
+        json_schema_extra={"format": "uri"},
         description="An http(s) link to an audio file, or to a page yt-dlp understands (YouTube, ...).",
         examples=["https://example.org/song.mp3"],
     )
 
 
-class MelImage(BaseModel):
+class MelImage(_Output):
     """A small log-mel spectrogram image for display."""
 
     n_mels: int = Field(description="Number of rows (mel bands).")
@@ -129,7 +164,7 @@ class MelImage(BaseModel):
     )
 
 
-class VisualsPublic(BaseModel):
+class VisualsPublic(_Output):
     """Waveform peaks and a mel image, computed at classification time."""
 
     peaks: list[float] = Field(description="Max absolute amplitude (0..1) per time bucket, in time order.")
@@ -137,7 +172,7 @@ class VisualsPublic(BaseModel):
     duration_s: float = Field(description="Duration of the decoded audio (seconds).")
 
 
-class ModelPublic(BaseModel):
+class ModelPublic(_Output):
     """A loaded model as described by its card."""
 
     name: str
@@ -151,13 +186,13 @@ class ModelPublic(BaseModel):
     tags: list[str] = Field(default_factory=list, description="Tag vocabulary of the backbone, if any.")
 
 
-class ModelsPublic(BaseModel):
+class ModelsPublic(_Output):
     """The models this server runs (one today)."""
 
     data: list[ModelPublic]
 
 
-class ConfigPublic(BaseModel):
+class ConfigPublic(_Output):
     """What this server accepts and keeps (from its settings), for clients to check before uploading."""
 
     keep_audio: bool = Field(
@@ -169,9 +204,12 @@ class ConfigPublic(BaseModel):
     max_duration_s: float | None = Field(
         gt=0, description="Longest accepted decoded audio (seconds); longer gets 422. Null: no limit."
     )
+    audio_max_file_bytes: int = Field(gt=0, description="Kept audio: larger submissions are not kept (bytes).")
+    audio_max_total_bytes: int = Field(gt=0, description="Kept audio: the oldest is dropped past this total (bytes).")
+    audio_max_age_days: float = Field(gt=0, description="Kept audio: dropped after this many days.")
 
 
-class HealthPublic(BaseModel):
+class HealthPublic(_Output):
     """Answer of ``/healthz`` and ``/readyz``."""
 
     status: str

@@ -15,6 +15,7 @@ from genrekit.service.errors import ModelNotReadyError
 from genrekit.service.jobs import JobPool
 from genrekit.service.metrics import ServiceMetrics
 from genrekit.service.ratelimit import RateLimiter
+from genrekit.service.timeline import TimelineJobs
 
 
 class ServiceClassifier(Protocol):
@@ -31,7 +32,14 @@ class ServiceClassifier(Protocol):
     def card(self) -> Any: ...
 
     def predict(
-        self, source: np.ndarray, *, sr: int | None = None, name: str | None = None, max_duration_s: float | None = None
+        self,
+        source: np.ndarray,
+        *,
+        sr: int | None = None,
+        name: str | None = None,
+        max_duration_s: float | None = None,
+        max_windows: int | None = None,
+        top_k: int = ...,
     ) -> Any: ...
 
 
@@ -48,6 +56,7 @@ class ServiceState:
     session_factory: sessionmaker[Session] | None = None
     pool: JobPool | None = None
     inflight: dict[tuple[str, str, str], asyncio.Future[Any]] = field(default_factory=dict)
+    timelines: TimelineJobs = field(default_factory=TimelineJobs)
 
     def require_classifier(self) -> ServiceClassifier:
         """The loaded classifier; raises :class:`ModelNotReadyError` (503) when there is none."""

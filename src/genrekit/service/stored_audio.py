@@ -64,7 +64,7 @@ def stored_audio_response(
     RangeNotSatisfiableError
         The range starts past the end (416, with ``Content-Range: bytes */size``).
     """
-    if not state.settings.keep_audio:
+    if not state.settings.keeps_audio:
         raise NotFoundError("this server does not keep submitted audio (GENREKIT_KEEP_AUDIO is off)")
     with state.new_session() as session:
         meta = crud.get_audio_meta(session, classification_id=classification_id)

@@ -61,6 +61,14 @@ class IncomingAudio:
         """Remove the temporary file."""
         self.path.unlink(missing_ok=True)
 
+    def detach(self) -> Path:
+        """Hand the file over to a new owner: it moves to a new temporary name, which
+        :meth:`discard` then leaves alone."""
+        fd, name = tempfile.mkstemp(prefix="genrekit-kept-", suffix=".audio")
+        os.close(fd)
+        os.replace(self.path, name)
+        return Path(name)
+
 
 class SpoolWriter:
     """Write chunks to a new temporary file, hashing and counting them against a limit.
@@ -230,6 +238,11 @@ class _MultipartState:
         _, options = parse_options_header(self._disposition)
         name = options.get(b"name", b"").decode("utf-8", "replace")
         if name != UPLOAD_FIELD:
+            if b"filename" in options:
+                raise BadRequestError(
+                    f"the audio must be in the multipart field '{UPLOAD_FIELD}', but this file came in field "
+                    f"{name!r}; send it as -F '{UPLOAD_FIELD}=@song.mp3'"
+                )
             return
         if self.writer is not None:
             raise BadRequestError(f"send one '{UPLOAD_FIELD}' part per request")
@@ -246,7 +259,10 @@ class _MultipartState:
             return
         self._field_bytes += end - start
         if self._field_bytes > MAX_FIELD_BYTES:
-            raise BadRequestError(f"form fields other than '{UPLOAD_FIELD}' are limited to {MAX_FIELD_BYTES} bytes")
+            raise BadRequestError(
+                f"the audio must be in the multipart field '{UPLOAD_FIELD}'; other form fields are limited to "
+                f"{MAX_FIELD_BYTES} bytes"
+            )
 
     def on_part_end(self) -> None:
         if self._in_file:

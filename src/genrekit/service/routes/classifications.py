@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from genrekit.service import crud
 from genrekit.service.classification import to_public, to_summary
+from genrekit.service.classification import MEDIA_TYPES
 from genrekit.service.deps import SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
@@ -29,12 +31,17 @@ MAX_PAGE = 100  # largest page of history
 def list_classifications(
     session: SessionDep,
     genre: Annotated[str | None, Query(max_length=200, description="Only those whose top genre is this label.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Only those whose name contains this text (any case).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 20,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page (opaque).")
     ] = None,
 ) -> ClassificationsPublic:
-    rows, next_cursor = crud.list_classifications(session, genre=genre or None, limit=limit, cursor=cursor or None)
+    rows, next_cursor = crud.list_classifications(
+        session, genre=genre or None, query=q or None, limit=limit, cursor=cursor or None
+    )
     return ClassificationsPublic(data=[to_summary(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -44,11 +51,31 @@ def list_classifications(
     summary="One stored classification (permalink)",
     responses=problem_responses(404, 422),
 )
-def get_classification(classification_id: str, session: SessionDep) -> ClassificationPublic:
+def get_classification(classification_id: str, session: SessionDep, state: StateDep) -> ClassificationPublic:
     row = crud.get_classification(session, classification_id=classification_id)
     if row is None:
         raise NotFoundError(f"no classification {classification_id!r}")
-    return to_public(row, cached=True)
+    has_audio = state.settings.keeps_audio and crud.has_audio(session, classification_id=classification_id)
+    return to_public(row, cached=True, timelines=state.timelines, has_audio=has_audio)
+
+
+@router.delete(
+    "/{classification_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a stored classification and its audio",
+    responses={204: {"description": "Deleted (the result, its visuals and its audio)."}, **problem_responses(404, 422)},
+)
+async def delete_classification(classification_id: str, state: StateDep) -> Response:
+    deleted = await run_in_threadpool(_delete, state, classification_id)
+    if not deleted:
+        raise NotFoundError(f"no classification {classification_id!r}")
+    return Response(status_code=204)
+
+
+def _delete(state: StateDep, classification_id: str) -> bool:
+    with state.new_session() as session:
+        return crud.delete_classification(session, classification_id=classification_id)
 
 
 @router.get(
@@ -71,7 +98,10 @@ _AUDIO_HEADERS = {
     "ETag": {"description": "Strong entity tag: the SHA-256 of the audio, quoted.", "schema": {"type": "string"}},
     "Content-Length": {"description": "Bytes in this response.", "schema": {"type": "integer"}},
 }
-_AUDIO_CONTENT = {"audio/*": {"schema": {"type": "string", "format": "binary"}}}
+_AUDIO_CONTENT = {
+    media_type: {"schema": {"type": "string", "format": "binary"}}
+    for media_type in sorted({*MEDIA_TYPES.values(), "application/octet-stream"})
+}
 _CONTENT_RANGE = {
     "description": "The range sent and the total size: `bytes first-last/size`.",
     "schema": {"type": "string"},

@@ -1,0 +1,146 @@
+"""The full timeline behind the quick answer: every window, classified in the background.
+
+``POST /classify`` answers from a few windows spread over the song (the genre and a gapped
+timeline). When that timeline leaves gaps, :meth:`TimelineJobs.start` takes over the spooled
+upload and classifies the whole song in steps of ``STEP_WINDOWS`` windows on the worker
+pool, between other requests. After each step the stored result gets the windows classified
+so far (from the start of the song) followed by the spread windows not yet reached, so a
+client polling ``GET /classifications/{id}`` watches the timeline fill in; the last step
+sets ``complete``. The genre scores stay those of the quick answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from genrekit.service import crud
+from genrekit.service.errors import QueueFullError
+
+logger = logging.getLogger("genrekit.service")
+
+STEP_WINDOWS = 10  # windows classified per background step (one pool job each)
+BUSY_RETRY_S = 1.0  # wait before retrying a step the full worker pool refused (seconds)
+CONTIGUOUS_TOLERANCE_S = 0.05  # gap between windows still counted as covered (seconds)
+
+
+def covered_from_start(segments: Sequence[dict[str, Any]]) -> float:
+    """Seconds from 0 covered by back-to-back segments (0 when the first starts later)."""
+    covered = 0.0
+    for segment in segments:
+        if float(segment["start_s"]) > covered + CONTIGUOUS_TOLERANCE_S:
+            break
+        covered = max(covered, float(segment["end_s"]))
+    return covered
+
+
+def merged_segments(full: Sequence[dict[str, Any]], spread: Sequence[dict[str, Any]], covered_s: float) -> list[dict[str, Any]]:
+    """The windows classified so far, then the spread windows that start after them."""
+    return [*full, *(s for s in spread if float(s["start_s"]) >= covered_s - CONTIGUOUS_TOLERANCE_S)]
+
+
+def shift_segments(segments: Sequence[dict[str, Any]], offset_s: float) -> list[dict[str, Any]]:
+    """Segments of an excerpt moved to the song's time axis (``offset_s`` seconds later)."""
+    return [
+        {**s, "start_s": round(float(s["start_s"]) + offset_s, 3), "end_s": round(float(s["end_s"]) + offset_s, 3)}
+        for s in segments
+    ]
+
+
+class TimelineJobs:
+    """The background timeline jobs of one app: at most one per classification.
+
+    ``progress[id]`` is the seconds covered so far by a running job.
+    """
+
+    def __init__(self) -> None:
+        self.progress: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def running(self, classification_id: str) -> bool:
+        """Whether a job works on this classification now."""
+        return classification_id in self.progress
+
+    def start(self, state: Any, *, classification_id: str, path: Path, name: str) -> bool:
+        """Classify every window of the audio at ``path`` in the background (the job then owns the file).
+
+        Returns False (and removes the file) when a job already runs for this classification.
+        """
+        if self.running(classification_id):
+            path.unlink(missing_ok=True)
+            return False
+        self.progress[classification_id] = 0.0
+        task = asyncio.get_running_loop().create_task(self._run(state, classification_id, path, name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def shutdown(self) -> None:
+        """Cancel the running jobs and wait for them to let go of their files."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self, state: Any, classification_id: str, path: Path, name: str) -> None:
+        try:
+            await self._classify_all(state, classification_id, path, name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("the full timeline of %s failed; the quick answer stays", classification_id)
+        finally:
+            self.progress.pop(classification_id, None)
+            path.unlink(missing_ok=True)
+
+    async def _classify_all(self, state: Any, classification_id: str, path: Path, name: str) -> None:
+        classifier = state.require_classifier()
+        sr = int(classifier.sample_rate)
+        y = await _on_pool(state, functools.partial(_decode, path, sr, state.settings.max_duration_s))
+        step = max(1, int(round(float(getattr(classifier, "window_s", 3.0)) * sr))) * STEP_WINDOWS
+        full: list[dict[str, Any]] = []
+        for first in range(0, len(y), step):
+            excerpt = y[first : first + step]
+            job = functools.partial(classifier.predict, excerpt, sr=sr, name=name, max_windows=0, top_k=0)
+            prediction = await _on_pool(state, job)
+            full.extend(shift_segments(prediction.to_dict()["segments"], first / sr))
+            covered = min(len(y), first + step) / sr
+            done = first + step >= len(y)
+            self.progress[classification_id] = covered
+            still_there = await run_in_threadpool(_save, state, classification_id, full, covered, done)
+            if not still_there:
+                return
+
+
+def _decode(path: Path, sr: int, max_duration_s: float | None) -> np.ndarray:
+    from genrekit.audio import load_audio
+
+    y, _ = load_audio(str(path), sr=sr, mono=True, max_duration_s=max_duration_s)
+    return np.asarray(y, dtype=np.float32)
+
+
+async def _on_pool(state: Any, job: Any) -> Any:
+    """Run ``job`` on the worker pool, waiting while the pool is full (requests go first)."""
+    while True:
+        try:
+            return await state.require_pool().run(job)
+        except QueueFullError:
+            await asyncio.sleep(BUSY_RETRY_S)
+
+
+def _save(state: Any, classification_id: str, full: list[dict[str, Any]], covered_s: float, done: bool) -> bool:
+    with state.new_session() as session:
+        row = crud.get_classification(session, classification_id=classification_id)
+        if row is None:
+            return False
+        spread = row.result.get("segments", [])
+        segments = full if done else merged_segments(full, spread, covered_s)
+        result = {**row.result, "segments": segments, "complete": bool(done or row.result.get("complete", False))}
+        return crud.replace_result(session, classification_id=classification_id, result=result)
