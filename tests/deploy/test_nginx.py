@@ -143,7 +143,8 @@ def test_upload_through_nginx_is_classified(proxied: str) -> None:
     assert result["name"] == "through-nginx.wav"
     assert result["genres"] and abs(sum(g["score"] for g in result["genres"]) - 1.0) < 1e-3
     assert response.headers.get_all("X-Content-Type-Options") == ["nosniff"]
-    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers.get_all("X-Frame-Options") == ["DENY"]
+    assert response.headers.get_all("Referrer-Policy") == ["no-referrer"]
 
 
 @pytest.mark.slow
@@ -152,6 +153,7 @@ def test_nginx_refuses_what_the_app_would_refuse(proxied: str) -> None:
     body, content_type = _multipart("too-big.wav", too_big)
     response = _request(f"{proxied}/api/v1/classify", data=body, headers={"Content-Type": content_type})
     assert response.status == 413
+    assert response.headers.get_all("X-Frame-Options") == ["DENY"]
     # nginx's own page, not the app's problem document: refused before reaching the app
     assert response.headers["Content-Type"].startswith("text/html")
 
