@@ -43,7 +43,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     engine = create_db_engine(url)
     if request.param == "postgresql":
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS classification_audio, classifications, alembic_version"))
+            conn.execute(text("DROP TABLE IF EXISTS library_tracks, classification_audio, classifications, alembic_version"))
     run_migrations(engine)
     yield engine
     engine.dispose()
@@ -70,7 +70,7 @@ def test_migrations_create_the_schema_and_are_idempotent(engine: Engine) -> None
     assert "ix_classifications_content" in {ix["name"] for ix in inspector.get_indexes("classifications")}
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == head == "0001_initial"
+        assert MigrationContext.configure(conn).get_current_revision() == head == "0002_library_tracks"
 
 
 def test_downgrade_removes_the_tables(engine: Engine) -> None:
@@ -148,7 +148,7 @@ def test_stored_audio_is_measured_and_read_in_slices_by_the_database(engine: Eng
 def test_the_whole_api_runs_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     engine = create_db_engine(postgres_url)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS classification_audio, classifications, alembic_version"))
+        conn.execute(text("DROP TABLE IF EXISTS library_tracks, classification_audio, classifications, alembic_version"))
     engine.dispose()
     classifier = FakeClassifier()
     settings = make_settings(tmp_path, database_url=postgres_url, keep_audio=True)

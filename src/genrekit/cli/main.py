@@ -36,6 +36,7 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.evaluate",
     "genrekit.cli.compare",
     "genrekit.cli.tune",
+    "genrekit.cli.scan",
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -79,3 +79,39 @@ class ClassificationAudio(Base):
     )
     media_type: Mapped[str] = mapped_column(String(100), nullable=False)
     content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class LibraryTrack(Base):
+    """One audio file of a scanned library (``genrekit scan``) and where its result is.
+
+    A track is identified by its path; ``size_bytes`` and ``mtime_ns`` tell a rerun
+    whether the file changed, ``sha256`` whether its content did. A classified track
+    points at its :class:`Classification` (shared by every file with the same content and
+    model version); a failed one has ``status = "error"`` and the reason in ``error``.
+    """
+
+    __tablename__ = "library_tracks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String(4096), nullable=False, unique=True)
+    library: Mapped[str] = mapped_column(String(4096), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    model_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(100), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    top_genre: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    top_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    classification_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("classifications.id", ondelete="SET NULL"), nullable=True
+    )
+    scanned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    __table_args__ = (
+        Index("ix_library_tracks_library", "library", "path"),
+        Index("ix_library_tracks_sha256", "sha256"),
+        Index("ix_library_tracks_top_genre", "top_genre", "top_score"),
+    )

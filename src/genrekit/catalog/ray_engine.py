@@ -1,0 +1,175 @@
+"""The batch engine on Ray Data: ``genrekit scan --engine ray [--address ADDR]``.
+
+The songs to classify become a Ray dataset of ``{path, name, library}`` rows;
+``map_batches`` runs them through a pool of actors (:class:`SongClassifier`), each holding
+one loaded model. Each output row is a flat record (:data:`~genrekit.catalog.records.RECORD_COLUMNS`,
+the result in the shared schema as JSON): :meth:`RayRunner.run` turns rows back into the
+local engine's :class:`~genrekit.catalog.engine.Outcome`, so
+:func:`genrekit.catalog.scan.scan_library` stores them in the same database, and
+:meth:`RayRunner.scan_to_parquet` writes them as a Parquet dataset instead (the same columns
+as ``genrekit export --format parquet``).
+
+Without ``address`` a local Ray instance is started with ``workers`` CPUs; with one, the
+driver joins that cluster (``auto``, ``host:6379`` or ``ray://host:10001``), and every node
+must see the files under the same paths (a shared file system). See docs/catalog.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from genrekit.catalog.engine import EngineConfig, Job, Outcome, classify_job, load_classifier
+from genrekit.catalog.records import RECORD_COLUMNS, outcome_record
+from genrekit.errors import GenrekitError
+
+SONGS_PER_RAY_BATCH = 4  # songs per map_batches call
+_EXTRA_COLUMNS = ("name", "elapsed_s", "error_type", "reason")  # what rebuilds an Outcome; not in Parquet output
+JOBS_PER_DATASET = 2000  # songs per Ray dataset when storing to a database (results stored between datasets)
+
+
+class SongClassifier:
+    """A Ray Data actor: one loaded model, classifying batches of ``{path, name, library}`` rows."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.classifier = load_classifier(config)
+        info = self.classifier.model_info
+        self.model_name, self.model_version = str(info.name), str(info.version)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+        columns: dict[str, list[Any]] = {key: [] for key in (*RECORD_COLUMNS, *_EXTRA_COLUMNS)}
+        for path, name, library in zip(batch["path"], batch["name"], batch["library"]):
+            path, name = str(path), str(name)
+            outcome = classify_job(self.classifier, Job(source=path, name=name), self.config.predict_options)
+            try:
+                info = os.stat(path)
+                size, mtime = int(info.st_size), int(info.st_mtime_ns)
+            except OSError:
+                size, mtime = 0, 0
+            record = outcome_record(path=path, library=str(library), size_bytes=size, mtime_ns=mtime, outcome=outcome,
+                                    model_name=self.model_name, model_version=self.model_version)
+            record.update(name=name, elapsed_s=float(outcome.elapsed_s), error_type=outcome.error_type or "",
+                          reason=outcome.error or "")
+            for key, value in record.items():
+                columns[key].append(value)
+        return columns
+
+
+def _outcome_from_row(row: dict[str, Any]) -> Outcome:
+    return Outcome(
+        job=Job(source=str(row["path"]), name=str(row["name"])),
+        result=json.loads(row["result"]) if row["result"] else None,
+        sha256=row["sha256"] or None,
+        size_bytes=int(row["size_bytes"]) or None,
+        error_type=row["error_type"] or None,
+        error=row["reason"] or None,
+        elapsed_s=float(row["elapsed_s"]),
+    )
+
+
+class RayRunner:
+    """Runs :class:`Job` streams on Ray Data; use as a context manager (starts or joins Ray).
+
+    Parameters
+    ----------
+    config : EngineConfig
+        ``workers`` is the number of actors (each holds one model and
+        ``threads_per_worker`` inference threads) and the CPUs of a local instance.
+    address : str or None
+        A cluster to join; ``None`` starts a local instance.
+    """
+
+    def __init__(self, config: EngineConfig, *, address: str | None = None) -> None:
+        self.config = config
+        self.address = address
+        self._started = False
+
+    def __enter__(self) -> RayRunner:
+        try:
+            import ray
+        except ImportError as error:
+            raise GenrekitError("--engine ray needs Ray: pip install 'genrekit[ray]'") from error
+        kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": self.config.verbose,
+                                  "include_dashboard": False}
+        if self.address is None:
+            kwargs["num_cpus"] = self.config.workers
+        else:
+            kwargs["address"] = self.address
+        if not ray.is_initialized():
+            ray.init(**kwargs)
+            self._started = True
+        if not self.config.verbose:
+            for name in ("ray", "ray.data"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+        ray.data.DataContext.get_current().enable_progress_bars = self.config.verbose
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+
+    def dataset(self, jobs: list[Job], *, library: str = "") -> Any:
+        """The lazy Ray dataset of ``jobs``' records (paths only: the actors read the files)."""
+        import ray
+
+        rows = []
+        for job in jobs:
+            if isinstance(job.source, bytes):
+                raise GenrekitError("the Ray engine classifies files by path, not bytes")
+            rows.append({"path": str(job.source), "name": job.name, "library": library})
+        n_blocks = max(1, min(len(rows), 4 * self.config.workers))
+        return ray.data.from_items(rows, override_num_blocks=n_blocks).map_batches(
+            SongClassifier,
+            fn_constructor_kwargs={"config": self.config},
+            batch_size=SONGS_PER_RAY_BATCH,
+            compute=ray.data.ActorPoolStrategy(size=self.config.workers),
+            num_cpus=1,
+            batch_format="numpy",
+        )
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
+        """Classify ``jobs``, yielding outcomes as they come (not in job order), one Ray
+        dataset per :data:`JOBS_PER_DATASET` songs so results are stored as the run goes."""
+        chunk: list[Job] = []
+        for job in jobs:
+            chunk.append(job)
+            if len(chunk) >= JOBS_PER_DATASET:
+                yield from self._run_chunk(chunk)
+                chunk = []
+        if chunk:
+            yield from self._run_chunk(chunk)
+
+    def _run_chunk(self, jobs: list[Job]) -> Iterator[Outcome]:
+        for row in self.dataset(jobs).iter_rows():
+            yield _outcome_from_row(row)
+
+    def scan_to_parquet(self, library: str, out_dir: str) -> tuple[int, int]:
+        """Classify every audio file of ``library`` into a Parquet dataset in ``out_dir``.
+
+        The database is not used: this is the path for a catalog kept on a cluster's
+        storage (``out_dir`` may be any path or URI Ray's ``write_parquet`` takes).
+
+        Returns
+        -------
+        n_files, n_failed : int
+        """
+        from genrekit.catalog.scan import library_root
+        from genrekit.catalog.walk import walk_library
+
+        root = library_root(library)
+        jobs = [Job(source=str(path), name=os.path.relpath(path, root)) for path in walk_library(root)]
+        if not jobs:
+            return 0, 0
+        records = self.dataset(jobs, library=root).select_columns(list(RECORD_COLUMNS)).materialize()
+        records.write_parquet(out_dir)
+        n_failed = sum(1 for row in records.iter_rows() if row["status"] != "ok")
+        return len(jobs), int(n_failed)
