@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from genrekit import settings
 from genrekit.audio import MIN_DECODED_FRACTION, iter_audio_blocks, load_audio, probe_audio
 from genrekit.audio import decode as decode_module
 from genrekit.audio import ffmpeg as ffmpeg_module
@@ -149,16 +150,16 @@ def test_too_long_is_caught_while_decoding_when_the_header_cannot_tell(encoded, 
 
 
 def test_default_limit_from_the_environment(monkeypatch):
-    monkeypatch.delenv(decode_module.MAX_DURATION_ENV, raising=False)
-    assert decode_module._max_duration_from_env() == 1200.0
-    monkeypatch.setenv(decode_module.MAX_DURATION_ENV, "90")
-    assert decode_module._max_duration_from_env() == 90.0
-    monkeypatch.setenv(decode_module.MAX_DURATION_ENV, "none")
-    assert decode_module._max_duration_from_env() is None
+    monkeypatch.delenv(settings.MAX_DURATION_ENV, raising=False)
+    assert settings.max_duration_s() == 1200.0
+    monkeypatch.setenv(settings.MAX_DURATION_ENV, "90")
+    assert settings.max_duration_s() == 90.0
+    monkeypatch.setenv(settings.MAX_DURATION_ENV, "none")
+    assert settings.max_duration_s() is None
     for bad in ("ten minutes", "-5"):
-        monkeypatch.setenv(decode_module.MAX_DURATION_ENV, bad)
-        with pytest.raises(GenrekitError, match=decode_module.MAX_DURATION_ENV):
-            decode_module._max_duration_from_env()
+        monkeypatch.setenv(settings.MAX_DURATION_ENV, bad)
+        with pytest.raises(GenrekitError, match=settings.MAX_DURATION_ENV):
+            settings.max_duration_s()
 
 
 def test_truncated_flac_decodes_what_it_can(tmp_path, caplog):

@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from genrekit.bundle import ModelCard, register_model_type, save_bundle
+from genrekit.bundle import ModelCard, save_bundle
+from genrekit.models.registry import register_model_type
 from genrekit.cli.main import main
 
 SR = 8000  # Hz

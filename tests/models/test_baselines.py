@@ -12,7 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
-from genrekit.bundle import ModelCard, load_model, save_bundle
+from genrekit.bundle import ModelCard, save_bundle
+from genrekit.models.registry import load_model
 from genrekit.errors import InvalidParameterError, NotFittedError
 from genrekit.models.baselines import (
     BASELINE_KINDS,

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from genrekit.bundle import ModelCard, load_bundle, load_model, save_bundle
+from genrekit.bundle import ModelCard, load_bundle, save_bundle
+from genrekit.models.registry import load_model
 from genrekit.errors import InvalidParameterError
 from genrekit.models.cnn import Cnn1dConfig, build_cnn1d
 from genrekit.models.ensemble import EnsembleClassifier, ensemble_bundle_parts

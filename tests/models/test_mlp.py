@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from genrekit.bundle import ModelCard, load_model, save_bundle
+from genrekit.bundle import ModelCard, save_bundle
+from genrekit.models.registry import load_model
 from genrekit.errors import InvalidParameterError
 from genrekit.models.baselines import TableWaveformClassifier
 from genrekit.models.mlp import MlpConfig, Standardize, build_mlp

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from genrekit.bundle import load_bundle, load_model, save_bundle
+from genrekit.bundle import load_bundle, save_bundle
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.models.base import WaveformClassifier
 from genrekit.models.heads import (
@@ -25,6 +25,8 @@ from genrekit.models.heads import (
     musicnn_head_card,
 )
 from genrekit.models.musicnn import MSD_TAGS, MTT_TAGS, load_pretrained
+from genrekit.models.onnx_runtime import load_onnx_bundle
+from genrekit.models.registry import load_model
 
 LABELS = ["blues", "classical", "rock"]
 
@@ -87,6 +89,12 @@ def test_bundle_round_trip_gives_identical_probabilities(tmp_path: Path, backbon
     _, tensors = load_bundle(tmp_path)
     assert float(tensors["head.temperature"]) == pytest.approx(1.7)
     assert "backbone.MSD_musicnn.timbral.0.conv.weight" in tensors
+    onnx_model = load_onnx_bundle(tmp_path, loaded_card)  # the graph save_bundle wrote, run without torch
+    onnx_probs, onnx_tags = onnx_model.predict_all_windows(windows)
+    np.testing.assert_allclose(onnx_probs, probs, atol=1e-4)
+    for name in ("MSD_musicnn", "MTT_vgg"):
+        np.testing.assert_allclose(onnx_tags[name], tags[name], atol=1e-4)
+    assert onnx_model.tag_names == loaded.tag_names
 
 
 def test_tag_backbones_add_tags_but_not_head_inputs(tmp_path: Path, backbones: dict, windows: np.ndarray) -> None:
@@ -97,7 +105,7 @@ def test_tag_backbones_add_tags_but_not_head_inputs(tmp_path: Path, backbones: d
     probs, tags = model.predict_all_windows(windows)
     np.testing.assert_allclose(probs, alone.predict_proba_windows(windows), atol=1e-6)  # same seed, same head
     assert sorted(tags) == ["MSD_musicnn", "MTT_vgg"] and tags["MTT_vgg"].shape == (3, 50)
-    save_bundle(tmp_path, musicnn_head_card(model, name="tagged"), model.bundle_tensors())
+    save_bundle(tmp_path, musicnn_head_card(model, name="tagged"), model.bundle_tensors(), artifacts=False)
     card, loaded = load_model(tmp_path)
     assert loaded.config == config and "MTT_vgg" in card.provenance["backbones"]
     assert loaded.tag_names == {"MSD_musicnn": MSD_TAGS, "MTT_vgg": MTT_TAGS}
@@ -183,15 +191,15 @@ def test_loader_rejects_mismatched_bundles(tmp_path: Path, backbones: dict) -> N
     card = musicnn_head_card(model, name="t")
     tensors = build_musicnn_head_bundle_tensors(model.backbones, model.head)
 
-    save_bundle(tmp_path / "rate", card.__class__(**{**card.to_dict(), "sample_rate": 22050}), tensors)
+    save_bundle(tmp_path / "rate", card.__class__(**{**card.to_dict(), "sample_rate": 22050}), tensors, artifacts=False)
     with pytest.raises(BundleError, match="16000"):
         load_model(tmp_path / "rate")
-    save_bundle(tmp_path / "head", card, {k: v for k, v in tensors.items() if k != "head.mean"})
+    save_bundle(tmp_path / "head", card, {k: v for k, v in tensors.items() if k != "head.mean"}, artifacts=False)
     with pytest.raises(BundleError, match="head tensors"):
         load_model(tmp_path / "head")
-    save_bundle(tmp_path / "backbone", card, {k: v for k, v in tensors.items() if "vgg.0.conv" not in k})
+    save_bundle(tmp_path / "backbone", card, {k: v for k, v in tensors.items() if "vgg.0.conv" not in k}, artifacts=False)
     with pytest.raises(BundleError, match="missing"):
         load_model(tmp_path / "backbone")
-    save_bundle(tmp_path / "extra", card, {**tensors, "other.x": torch.zeros(1)})
+    save_bundle(tmp_path / "extra", card, {**tensors, "other.x": torch.zeros(1)}, artifacts=False)
     with pytest.raises(BundleError, match="unexpected"):
         load_model(tmp_path / "extra")

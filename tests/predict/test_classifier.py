@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from genrekit.bundle import ModelCard, register_model_type, save_bundle
+from genrekit.bundle import ModelCard, save_bundle
+from genrekit.models.registry import register_model_type
 from genrekit.errors import AudioTooLongError, EmptyAudioError, GenrekitError, InvalidParameterError
 from genrekit.predict import (
     WARNING_NOT_MUSIC,
@@ -523,26 +524,36 @@ def test_load_bundle_card_and_model_info(tiny_bundle: Path) -> None:
 
 @pytest.mark.slow
 def test_onnx_runtime_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from genrekit.models import heads, onnx_export
+    from genrekit import settings
+    from genrekit.bundle import ONNX_FILENAME
+    from genrekit.models import heads
+    from genrekit.models.onnx_runtime import OnnxMusicnnHead
 
-    monkeypatch.setenv(onnx_export.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(settings.CACHE_DIR_ENV, str(tmp_path / "cache"))
     torch.manual_seed(0)
     config = heads.MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",), tag_backbones=("MTT_musicnn",))
     model = heads.MusicnnHeadClassifier(["a", "b", "c"], config)
     card = heads.musicnn_head_card(model, name="onnx-test")
     bundle = save_bundle(tmp_path / "bundle", card, model.bundle_tensors())
+    assert (bundle / ONNX_FILENAME).is_file()  # saving a musicnn head bundle writes its graph
     fast = Classifier.load(bundle, runtime="onnx")
     slow = Classifier.load(bundle, runtime="torch")
-    assert isinstance(fast.model, onnx_export.OnnxMusicnnHead)
-    assert list(tmp_path.glob("onnx/*.onnx"))  # exported once, cached
+    assert isinstance(fast.model, OnnxMusicnnHead)
+    assert not (tmp_path / "cache").exists()  # nothing exported on load
     y = music_like(7.0, sr=16000)
     a, b = fast.predict(y, sr=16000, top_k=100), slow.predict(y, sr=16000, top_k=100)
     np.testing.assert_allclose([g.score for g in a.genres], [g.score for g in b.genres], atol=1e-4)
     assert [t.tag for t in a.tags] == [t.tag for t in b.tags]
     assert {"piano", "vocals", "female vocalists"} <= {t.tag for t in a.tags}  # MTT's and MSD's vocabularies
-    assert Classifier.load(bundle).model.__class__ is onnx_export.OnnxMusicnnHead  # auto
+    assert Classifier.load(bundle).model.__class__ is OnnxMusicnnHead  # auto
     with pytest.raises(InvalidParameterError):
         Classifier.load(bundle, runtime="tensorflow")
+
+    legacy = save_bundle(tmp_path / "legacy", card, model.bundle_tensors(), artifacts=False)
+    assert not (legacy / ONNX_FILENAME).exists()
+    cached = Classifier.load(legacy, runtime="onnx")  # a bundle without a graph: exported once to the cache
+    assert isinstance(cached.model, OnnxMusicnnHead) and list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    np.testing.assert_allclose(cached.predict(y, sr=16000).genres[0].score, a.genres[0].score, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- default bundle

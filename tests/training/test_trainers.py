@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genrekit.bundle import load_model
+from genrekit.models.registry import load_model
 from genrekit.errors import DatasetError, InvalidParameterError
 from genrekit.training.config import resolve_config
 from genrekit.training.data import table_columns

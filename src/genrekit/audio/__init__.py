@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from genrekit.audio.decode import (
     DEFAULT_BLOCK_S,
-    DEFAULT_MAX_DURATION_S,
-    MAX_DURATION_ENV,
+    FROM_SETTINGS,
     MIN_DECODED_FRACTION,
     AudioInfo,
     iter_audio_blocks,
@@ -23,6 +22,7 @@ from genrekit.audio.excerpts import ExcerptReader
 from genrekit.audio.dsp import SILENCE_PEAK_DBFS, is_silent, peak_dbfs, resample, to_mono
 from genrekit.audio.ffmpeg import ffmpeg_exe
 from genrekit.audio.sniff import (
+    AUDIO_EXTENSIONS,
     AUDIO_FORMATS,
     NOT_AUDIO_FORMATS,
     SNIFF_BYTES,
@@ -32,10 +32,10 @@ from genrekit.audio.sniff import (
 )
 
 __all__ = [
+    "AUDIO_EXTENSIONS",
     "AUDIO_FORMATS",
     "DEFAULT_BLOCK_S",
-    "DEFAULT_MAX_DURATION_S",
-    "MAX_DURATION_ENV",
+    "FROM_SETTINGS",
     "MIN_DECODED_FRACTION",
     "NOT_AUDIO_FORMATS",
     "SILENCE_PEAK_DBFS",

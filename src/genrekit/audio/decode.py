@@ -40,12 +40,14 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from types import EllipsisType
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from genrekit import settings
 from genrekit.audio import ffmpeg
 from genrekit.audio.dsp import RESAMPLE_QUALITY, check_rate, is_silent, peak_dbfs, resample, resampled_length
 from genrekit.audio.header import announced_n_frames
@@ -69,7 +71,6 @@ from genrekit.errors import (
 
 logger = logging.getLogger(__name__)
 
-MAX_DURATION_ENV = "GENREKIT_MAX_DURATION_S"  # environment variable overriding the default limit
 DEFAULT_BLOCK_S = 30.0  # s of audio per block yielded by iter_audio_blocks
 MIN_DECODED_FRACTION = 0.5  # a truncated span must decode to at least this share of its announced length
 MAX_CHANNELS = 64  # channels; more is treated as a corrupt header
@@ -77,24 +78,7 @@ _READ_FRAMES = 1 << 16  # native frames decoded per read (~1.5 s at 44.1 kHz)
 _TRIM_MARGIN = 1024  # output samples held back while streaming so the final length can be fixed
 
 
-def _max_duration_from_env(default_s: float = 1200.0) -> float | None:
-    raw = os.environ.get(MAX_DURATION_ENV, "").strip()
-    if not raw:
-        return default_s
-    if raw.lower() in ("none", "0", "inf", "unlimited"):
-        return None
-    try:
-        value = float(raw)
-    except ValueError as e:
-        raise InvalidParameterError(
-            f"{MAX_DURATION_ENV} must be a number of seconds > 0 or 'none', got {raw!r}"
-        ) from e
-    if not value > 0:
-        raise InvalidParameterError(f"{MAX_DURATION_ENV} must be a number of seconds > 0 or 'none', got {raw!r}")
-    return None if math.isinf(value) else value
-
-
-DEFAULT_MAX_DURATION_S = _max_duration_from_env()  # s; 20 minutes unless GENREKIT_MAX_DURATION_S says otherwise
+FROM_SETTINGS = ...  # default of load_audio's max_duration_s: read the settings
 
 
 @dataclass(frozen=True)
@@ -392,7 +376,7 @@ def load_audio(
     mono: bool = True,
     offset: float = 0.0,
     duration: float | None = None,
-    max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    max_duration_s: float | None | EllipsisType = FROM_SETTINGS,
     *,
     allow_silent: bool = False,
 ) -> tuple[np.ndarray, float]:
@@ -415,9 +399,9 @@ def load_audio(
         Length of the span (s); ``None``: to the end.
     max_duration_s : float > 0 or None
         Refuse a span longer than this (s), before decoding where the header tells the
-        length. Default :data:`DEFAULT_MAX_DURATION_S` (20 minutes, or the environment
-        variable ``GENREKIT_MAX_DURATION_S`` read at import; ``none`` there means no limit);
-        ``None``: no limit. Use :func:`iter_audio_blocks` for long audio.
+        length. Default: :func:`genrekit.settings.max_duration_s` (20 minutes, or the
+        environment variable ``GENREKIT_MAX_DURATION_S`` read at each call; ``none`` there
+        means no limit); ``None``: no limit. Use :func:`iter_audio_blocks` for long audio.
     allow_silent : bool
         Return digital silence (peak below ``SILENCE_PEAK_DBFS``) instead of raising.
 
@@ -435,6 +419,8 @@ def load_audio(
     NotAudioError, UnsupportedFormatError, AudioDecodeError, EmptyAudioError, AudioTooLongError, AudioError
         See the module's failure policy.
     """
+    if max_duration_s is FROM_SETTINGS:
+        max_duration_s = settings.max_duration_s()
     _check_common(sr, offset, duration, max_duration_s)
     with AudioSource(source) as src:
         reader = _open_reader(src, offset)

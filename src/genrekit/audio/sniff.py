@@ -7,7 +7,16 @@ and text); :func:`sniff_format` keeps only the audio formats genrekit tries to d
 
 from __future__ import annotations
 
-SNIFF_BYTES = 4096  # bytes of header the decoder reads before choosing a backend
+SNIFF_BYTES = 4096  # bytes of header read to recognise a format (the decoder's, and datasets' file checks; ID3 tags can be long)
+
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".wav", ".wave", ".w64", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".m4b", ".mp4", ".aac",
+        ".au", ".snd", ".aif", ".aiff", ".aifc", ".wma", ".webm", ".mkv", ".mka", ".caf", ".wv", ".ape",
+    }
+)  # fmt: skip
+"""File name extensions (lower case, with the dot) taken as audio when walking folders; the
+content still decides how a file is decoded."""
 
 # Audio formats that libsndfile (soundfile) decodes; others go through ffmpeg.
 SOUNDFILE_FORMATS = frozenset(

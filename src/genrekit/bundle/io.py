@@ -1,12 +1,20 @@
-"""Save and load model bundles (safetensors weights + JSON card), with checksums.
+"""Save and load model bundles (safetensors weights + JSON card + derived files), with checksums.
 
 A bundle directory holds:
 
-* ``card.json``: the :class:`~genrekit.bundle.card.ModelCard`, sorted keys, indent 2;
+* ``card.json``: the :class:`~genrekit.bundle.card.ModelCard`, sorted keys, indent 2; its
+  ``sha256`` maps every other file of the bundle to its checksum;
 * ``model.safetensors``: every tensor the model needs (weights, normalisation statistics,
-  pretrained backbone included), so that loading reads nothing but the bundle.
+  pretrained backbone included), so that loading reads nothing but the bundle;
+* ``model.onnx`` (``musicnn_head`` bundles): the model's networks as an ONNX graph, written
+  when the bundle is saved (:func:`register_artifact_writer`), so that serving runs ONNX
+  Runtime without torch and exports nothing on first load.
 
 Never pickle: classical models store their fitted arrays as tensors too.
+
+This module is the file format only: it imports neither torch (the safetensors reader is
+imported when tensors are read or written) nor :mod:`genrekit.models`. Building a model
+from a bundle is :func:`genrekit.models.registry.load_model`.
 """
 
 from __future__ import annotations
@@ -16,40 +24,39 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
-
-from genrekit import __version__
+from genrekit._version import __version__
 from genrekit.bundle.card import ModelCard
 from genrekit.errors import BundleError
-from genrekit.models.base import WaveformClassifier
+
+if TYPE_CHECKING:
+    import torch
 
 CARD_FILENAME = "card.json"
 WEIGHTS_FILENAME = "model.safetensors"
+ONNX_FILENAME = "model.onnx"
 
-ModelLoader = Callable[[ModelCard, dict[str, torch.Tensor]], WaveformClassifier]
+ArtifactWriter = Callable[[Path, ModelCard, Mapping[str, Any]], list[str]]
+"""``writer(directory, card, tensors) -> file names written into directory``."""
 
-_MODEL_LOADERS: dict[str, ModelLoader] = {}
-
-_BUILTIN_MODEL_TYPE_MODULES = (
-    "genrekit.models.heads",
-    "genrekit.models.baselines",
-    "genrekit.models.mlp",
-    "genrekit.models.cnn",
-    "genrekit.models.crnn",
-    "genrekit.models.ensemble",
-)
+_ARTIFACT_WRITERS: dict[str, ArtifactWriter] = {}
 
 
-def register_model_type(model_type: str) -> Callable[[ModelLoader], ModelLoader]:
-    """Decorator registering ``loader(card, tensors) -> WaveformClassifier`` for a model type."""
+def register_artifact_writer(model_type: str) -> Callable[[ArtifactWriter], ArtifactWriter]:
+    """Decorator registering a writer of derived bundle files (e.g. the ONNX graph) for a model type.
 
-    def decorator(loader: ModelLoader) -> ModelLoader:
-        _MODEL_LOADERS[model_type] = loader
-        return loader
+    :func:`save_bundle` calls it after writing the weights; each file it returns is
+    checksummed in the card. A writer that raises ``ImportError`` (an optional exporter not
+    installed) is skipped with a warning.
+    """
+
+    def decorator(writer: ArtifactWriter) -> ArtifactWriter:
+        _ARTIFACT_WRITERS[model_type] = writer
+        return writer
 
     return decorator
 
@@ -68,10 +75,16 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def _write_card(directory: Path, data: dict[str, Any]) -> None:
+    (directory / CARD_FILENAME).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def save_bundle(
     directory: str | os.PathLike[str],
     card: ModelCard,
-    tensors: dict[str, torch.Tensor],
+    tensors: Mapping[str, torch.Tensor],
+    *,
+    artifacts: bool = True,
 ) -> Path:
     """Write a bundle; fills in ``genrekit_version``, ``created`` and ``sha256``.
 
@@ -83,12 +96,17 @@ def save_bundle(
         The card; its checksum fields are recomputed.
     tensors : dict of str to torch.Tensor
         Every tensor the model loader needs.
+    artifacts : bool
+        Also write the derived files of the model type (``musicnn_head``: ``model.onnx``, a
+        few seconds of export), so that the bundle serves without torch.
 
     Returns
     -------
     Path
         The bundle directory.
     """
+    from safetensors.torch import save_file
+
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     contiguous = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
@@ -97,21 +115,92 @@ def save_bundle(
         tmp_path = Path(tmp.name)
     try:
         save_file(contiguous, str(tmp_path), metadata={"format": "pt", "model_type": card.model_type})
+        os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, weights_path)
     finally:
         tmp_path.unlink(missing_ok=True)
+    (out / ONNX_FILENAME).unlink(missing_ok=True)
     data = card.to_dict()
     data["genrekit_version"] = __version__
     data["created"] = card.created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     data["sha256"] = {WEIGHTS_FILENAME: sha256_file(weights_path)}
-    (out / CARD_FILENAME).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    writer = _ARTIFACT_WRITERS.get(card.model_type) if artifacts else None
+    if writer is not None:
+        try:
+            written = writer(out, ModelCard.from_dict(data), contiguous)
+        except ImportError as error:
+            warnings.warn(f"bundle {out} saved without its derived files: {error}", RuntimeWarning, stacklevel=2)
+            written = []
+        for name in written:
+            data["sha256"][name] = sha256_file(out / name)
+    _write_card(out, data)
     return out
+
+
+def add_bundle_file(directory: str | os.PathLike[str], filename: str) -> ModelCard:
+    """Record (or refresh) the checksum of ``filename``, already written into the bundle, in its card.
+
+    Returns
+    -------
+    ModelCard
+        The updated card.
+    """
+    path = Path(directory)
+    card = read_card(path)
+    if not (path / filename).is_file() or filename == CARD_FILENAME:
+        raise BundleError(f"{path / filename} is not a bundle file")
+    data = card.to_dict()
+    data["sha256"] = {**card.sha256, filename: sha256_file(path / filename)}
+    _write_card(path, data)
+    return ModelCard.from_dict(data)
+
+
+def read_card(directory: str | os.PathLike[str] | None = None) -> ModelCard:
+    """Read and validate a bundle's card (``None``: the default bundle). Reads no weights.
+
+    Raises
+    ------
+    BundleError
+        Not a directory, no card, or a malformed card.
+    """
+    path = Path(directory) if directory is not None else default_bundle_path()
+    card_path = path / CARD_FILENAME
+    if not path.is_dir():
+        raise BundleError(f"model bundle {path} is not a directory")
+    if not card_path.is_file():
+        raise BundleError(f"model bundle {path} must hold {CARD_FILENAME}")
+    try:
+        return ModelCard.from_dict(json.loads(card_path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, TypeError, ValueError) as error:
+        raise BundleError(f"model card {card_path} is malformed: {error}") from error
+
+
+def checked_file(directory: str | os.PathLike[str] | None, card: ModelCard, filename: str, *, verify: bool = True) -> Path:
+    """Path of a bundle file, after checking it against the card's checksum.
+
+    Raises
+    ------
+    BundleError
+        The file is missing, the card has no checksum for it, or the checksums differ.
+    """
+    path = (Path(directory) if directory is not None else default_bundle_path()) / filename
+    if not path.is_file():
+        raise BundleError(f"model bundle {path.parent} must hold {filename}")
+    if verify:
+        expected = card.sha256.get(filename)
+        actual = sha256_file(path)
+        if expected is None or expected != actual:
+            raise BundleError(
+                f"{path} does not match the card's checksum "
+                f"(expected {expected}, found {actual}); the bundle is corrupt or was edited"
+            )
+    return path
 
 
 def load_bundle(
     directory: str | os.PathLike[str] | None = None, *, verify: bool = True
 ) -> tuple[ModelCard, dict[str, torch.Tensor]]:
-    """Read a bundle's card and tensors, checking the weights' SHA-256.
+    """Read a bundle's card and tensors, checking the weights' SHA-256 (needs torch).
 
     Parameters
     ----------
@@ -125,59 +214,17 @@ def load_bundle(
     BundleError
         Missing files, malformed card, checksum mismatch or unreadable weights.
     """
-    path = Path(directory) if directory is not None else default_bundle_path()
-    card_path = path / CARD_FILENAME
-    weights_path = path / WEIGHTS_FILENAME
-    if not path.is_dir():
-        raise BundleError(f"model bundle {path} is not a directory")
-    if not card_path.is_file() or not weights_path.is_file():
-        raise BundleError(f"model bundle {path} must hold {CARD_FILENAME} and {WEIGHTS_FILENAME}")
+    card = read_card(directory)
+    weights_path = checked_file(directory, card, WEIGHTS_FILENAME, verify=verify)
     try:
-        card = ModelCard.from_dict(json.loads(card_path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, TypeError, ValueError) as error:
-        raise BundleError(f"model card {card_path} is malformed: {error}") from error
-    if verify:
-        expected = card.sha256.get(WEIGHTS_FILENAME)
-        actual = sha256_file(weights_path)
-        if expected is None or expected != actual:
-            raise BundleError(
-                f"weights {weights_path} do not match the card's checksum "
-                f"(expected {expected}, found {actual}); the bundle is corrupt or was edited"
-            )
+        from safetensors.torch import load_file
+    except ImportError as error:
+        raise BundleError(
+            f"reading the weights of {card.name} needs PyTorch ({error}); install it with: pip install 'genrekit[train]'"
+        ) from error
     try:
         tensors = load_file(str(weights_path))
     except Exception as error:
         raise BundleError(f"cannot read weights {weights_path}: {error}") from error
     return card, tensors
 
-
-def load_model(directory: str | os.PathLike[str] | None = None) -> tuple[ModelCard, WaveformClassifier]:
-    """Load a bundle and build its model through the model-type registry."""
-    card, tensors = load_bundle(directory)
-    return card, build_model(card, tensors)
-
-
-def build_model(card: ModelCard, tensors: dict[str, torch.Tensor]) -> WaveformClassifier:
-    """Build a model from a card and its tensors through the model-type registry
-    (what :func:`load_model` does after reading; ensembles use it for their members)."""
-    if card.model_type not in _MODEL_LOADERS:
-        import importlib
-
-        for module_name in _BUILTIN_MODEL_TYPE_MODULES:
-            try:
-                importlib.import_module(module_name)
-            except ModuleNotFoundError as error:
-                if error.name != module_name:
-                    raise
-    loader = _MODEL_LOADERS.get(card.model_type)
-    if loader is None:
-        raise BundleError(
-            f"unknown model_type {card.model_type!r}; known: {', '.join(sorted(_MODEL_LOADERS)) or 'none'}"
-        )
-    try:
-        model = loader(card, tensors)
-    except BundleError:
-        raise
-    except (KeyError, RuntimeError, ValueError) as error:
-        raise BundleError(f"bundle does not fit model_type {card.model_type!r}: {error}") from error
-    return model

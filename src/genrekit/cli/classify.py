@@ -40,14 +40,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from genrekit.audio.sniff import AUDIO_EXTENSIONS
 from genrekit.errors import GenrekitError
 
-AUDIO_EXTENSIONS = frozenset(
-    {
-        ".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4",
-        ".m4b", ".webm", ".mkv", ".mka", ".aif", ".aiff", ".aifc", ".au", ".snd",
-    }
-)  # fmt: skip
 STDIN_NAME = "-"
 DEFAULT_CLI_TOP = 5  # genres shown in the table, tags in every format
 BAR_WIDTH = 20  # characters

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from genrekit.cli.extras import require_train_extra
 from genrekit.errors import InvalidParameterError
 
 DEFAULT_OUT = Path("reports") / "compare"
@@ -63,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison, print the leaderboard and save it."""
+    require_train_extra("compare")
     from genrekit.datasets import load_dataset
     from genrekit.evaluation.compare import CompareSettings, format_comparison_markdown, run_comparison, write_comparison
 

@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+from genrekit.cli.extras import require_train_extra
+
 FORMATS = ("text", "json")
 SPLIT_CHOICES = ("train", "valid", "test", "none")
 
@@ -110,6 +112,7 @@ def _table(rows: list[list[str]]) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print a dataset's layout and its track counts per label and split."""
+    require_train_extra("data")
     from genrekit.datasets import load_dataset
 
     scheme = None if args.split_scheme == "dataset" else args.split_scheme
@@ -163,6 +166,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Check every file of a dataset; exit code 1 if any problem was found."""
+    require_train_extra("data")
     from genrekit.datasets import DEFAULT_MIN_DURATION_S, check_dataset
 
     min_duration_s = DEFAULT_MIN_DURATION_S if args.min_duration is None else args.min_duration

@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from genrekit.cli.extras import require_train_extra
 from genrekit.errors import DatasetError, InvalidParameterError
 
 SPLIT_CHOICES = ("auto", "train", "valid", "test", "all")
@@ -85,6 +86,7 @@ def select_split(records: list[Any], split: str) -> tuple[list[Any], str]:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the bundle on the data; print the summary; write the report."""
+    require_train_extra("evaluate")
     from genrekit.datasets import load_dataset
     from genrekit.evaluation import TrackPrediction, evaluate_predictions, format_summary, write_report
     from genrekit.evaluation.inference import match_labels, predict_tracks, training_data_names, training_track_ids

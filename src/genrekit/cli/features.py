@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from genrekit.cli.extras import require_train_extra
+from genrekit.errors import GenrekitError
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
-
-from genrekit.errors import GenrekitError
 
 KINDS = ("table", "mfcc", "logmel", "musicnn")
 FORMATS = ("csv", "json", "npy")
@@ -148,6 +149,7 @@ def _usage_error(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Extract the features of every file; return the exit code."""
+    require_train_extra("features")
     if args.fmt == "npy" and args.out is None:
         return _usage_error("--format npy needs --out DIR")
     if args.out is not None and args.fmt != "npy":

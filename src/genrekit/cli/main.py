@@ -19,7 +19,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from genrekit import __version__
+from genrekit._version import __version__
 from genrekit.errors import GenrekitError
 
 EXIT_OK = 0

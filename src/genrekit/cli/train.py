@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from genrekit.training.config import FAMILIES
+from genrekit.cli.extras import require_train_extra
+from genrekit.training.families import FAMILIES
 
 SPLIT_CHOICES = ("auto", "filtered", "random", "kfold", "group_kfold", "dataset")
 
@@ -67,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config, train, print where the bundle went."""
+    require_train_extra("train")
     from genrekit.training.config import load_config_file, resolve_config
     from genrekit.training.trainers import train
 

@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from genrekit import settings
 from genrekit.datasets.parallel import check_n_jobs, run_tasks
 from genrekit.datasets.records import TrackRecord
 from genrekit.errors import DatasetError, InvalidParameterError
 
-CACHE_DIR_ENV = "GENREKIT_CACHE_DIR"  # genrekit's cache root; features go to <it>/features
 ON_ERROR_MODES = ("record", "raise")
 _CHUNK_BYTES = 1 << 20  # read size when hashing files
 _COMMIT_EVERY = 256  # files hashed between commits of the hash memo
@@ -53,12 +53,7 @@ def default_cache_dir() -> Path:
     ``$GENREKIT_CACHE_DIR/features`` if that variable is set, else
     ``$XDG_CACHE_HOME/genrekit/features``, else ``~/.cache/genrekit/features``.
     """
-    env = os.environ.get(CACHE_DIR_ENV)
-    if env:
-        return Path(env).expanduser() / "features"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "genrekit" / "features"
+    return settings.cache_dir() / "features"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -564,7 +559,6 @@ def compute_cached(
 
 
 __all__ = [
-    "CACHE_DIR_ENV",
     "CachedFeatures",
     "FailedFile",
     "FeatureCache",

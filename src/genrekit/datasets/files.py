@@ -6,35 +6,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-# File name extensions (lower case, with the dot) taken as audio without reading the file.
-AUDIO_EXTENSIONS = frozenset(
-    {
-        ".wav",
-        ".wave",
-        ".flac",
-        ".mp3",
-        ".ogg",
-        ".oga",
-        ".opus",
-        ".m4a",
-        ".mp4",
-        ".aac",
-        ".au",
-        ".snd",
-        ".aif",
-        ".aiff",
-        ".aifc",
-        ".wma",
-        ".webm",
-        ".mka",
-        ".caf",
-        ".w64",
-        ".wv",
-        ".ape",
-    }
-)
+from genrekit.audio.sniff import AUDIO_EXTENSIONS, SNIFF_BYTES
 
-SNIFF_BYTES = 4096  # bytes read from the head of a file to recognise its format (ID3 tags can be long)
+__all__ = ["AUDIO_EXTENSIONS", "SNIFF_BYTES", "has_audio_extension", "is_hidden", "sniff_file"]
 
 
 def is_hidden(name: str) -> bool:

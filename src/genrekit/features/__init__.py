@@ -1,57 +1,37 @@
-"""Audio features: pure torch transforms (``functional``), their ``nn.Module`` wrappers
-(``modules``), frozen configs (``config``), and the GTZAN table features (``table``).
+"""Audio features: torch-free NumPy transforms for serving (``spectral``: mel scale, musicnn
+input), pure torch transforms (``functional``), their ``nn.Module`` wrappers (``modules``),
+frozen configs (``config``), and the GTZAN table features (``table``).
 
 Layout is ``(..., freq, time)`` with any leading batch shape; waveforms are ``(..., samples)``.
+Names are imported lazily, so ``genrekit.features.spectral`` (the serving path) never
+imports torch.
 """
 
 from __future__ import annotations
 
-from genrekit.features.config import LogMelConfig, MfccConfig, MusicnnInputConfig
-from genrekit.features.functional import (
-    MUSICNN_HOP_LENGTH,
-    MUSICNN_N_FFT,
-    MUSICNN_N_FRAMES,
-    MUSICNN_N_MELS,
-    MUSICNN_SR,
-    dct_matrix,
-    frame_windows,
-    log_mel_spectrogram,
-    mel_filterbank,
-    mel_spectrogram,
-    mfcc,
-    musicnn_input,
-    musicnn_patches,
-    power_to_db,
-    spectrogram,
-    window_starts,
-)
-from genrekit.features.modules import MFCC, LogMel, MusicnnInput
-from genrekit.features.table import TABLE_FEATURE_COLUMNS, TABLE_SR, table_features
+import importlib
+from typing import Any
 
-__all__ = [
-    "MFCC",
-    "MUSICNN_HOP_LENGTH",
-    "MUSICNN_N_FFT",
-    "MUSICNN_N_FRAMES",
-    "MUSICNN_N_MELS",
-    "MUSICNN_SR",
-    "TABLE_FEATURE_COLUMNS",
-    "TABLE_SR",
-    "LogMel",
-    "LogMelConfig",
-    "MfccConfig",
-    "MusicnnInput",
-    "MusicnnInputConfig",
-    "dct_matrix",
-    "frame_windows",
-    "log_mel_spectrogram",
-    "mel_filterbank",
-    "mel_spectrogram",
-    "mfcc",
-    "musicnn_input",
-    "musicnn_patches",
-    "power_to_db",
-    "spectrogram",
-    "table_features",
-    "window_starts",
-]
+_EXPORTS = {
+    "spectral": (
+        "MUSICNN_HOP_LENGTH", "MUSICNN_N_FFT", "MUSICNN_N_FRAMES", "MUSICNN_N_MELS", "MUSICNN_SR",
+        "mel_weights", "musicnn_input_np", "musicnn_window_patches",
+    ),
+    "config": ("LogMelConfig", "MfccConfig", "MusicnnInputConfig"),
+    "functional": (
+        "dct_matrix", "frame_windows", "log_mel_spectrogram", "mel_filterbank", "mel_spectrogram", "mfcc",
+        "musicnn_input", "musicnn_patches", "power_to_db", "spectrogram", "window_starts",
+    ),
+    "modules": ("MFCC", "LogMel", "MusicnnInput"),
+    "table": ("TABLE_FEATURE_COLUMNS", "TABLE_SR", "table_features"),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genrekit.features' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"genrekit.features.{module}"), name)

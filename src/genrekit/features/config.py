@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genrekit.errors import InvalidParameterError
-from genrekit.features.functional import (
+from genrekit.features.spectral import (
     MEL_NORMS,
     MUSICNN_HOP_LENGTH,
     MUSICNN_N_FFT,

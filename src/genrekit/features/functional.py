@@ -31,51 +31,27 @@ import numpy as np
 import torch
 
 from genrekit.errors import InvalidParameterError
-
-PAD_MODES = ("constant", "reflect")
-"""STFT centre-padding modes: zeros (librosa >= 0.10) or reflection (librosa < 0.10)."""
-
-MEL_NORMS = ("slaney", None)
-"""Mel filter normalisations: Slaney's constant-area triangles, or peak 1 (``None``)."""
-
-WINDOW_PAD_MODES = ("half", "never", "always")
-"""Policies of :func:`frame_windows` for a trailing partial window."""
-
-MUSICNN_SR = 16_000  # Hz
-MUSICNN_N_FFT = 512  # samples (32 ms)
-MUSICNN_HOP_LENGTH = 256  # samples (16 ms)
-MUSICNN_N_MELS = 96  # mel bands
-MUSICNN_N_FRAMES = 187  # frames per patch (3 s): librosa.time_to_frames(3, sr=16000, hop_length=256, n_fft=512) + 1
-MUSICNN_LOG_MULTIPLIER = 10_000.0  # musicnn's compression: log10(1 + 10000 * mel)
-_FLOAT16_MAX = 65504.0  # largest finite float16
-
-_SLANEY_F_SP = 200.0 / 3  # Hz per mel in the linear part of the Slaney scale
-_SLANEY_MIN_LOG_HZ = 1000.0  # Hz, start of the log part
-_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP  # 15 mels
-_SLANEY_LOGSTEP = math.log(6.4) / 27.0  # natural log of the frequency ratio per mel in the log part
-
+from genrekit.features.spectral import (
+    _FLOAT16_MAX,
+    MEL_NORMS,
+    MUSICNN_HOP_LENGTH,
+    MUSICNN_LOG_MULTIPLIER,
+    MUSICNN_N_FFT,
+    MUSICNN_N_FRAMES,
+    MUSICNN_N_MELS,
+    MUSICNN_SR,
+    PAD_MODES,
+    WINDOW_PAD_MODES,
+    _check_choice,
+    _check_f_range,
+    _check_int,
+    _check_positive,
+    hz_to_mel,
+    mel_to_hz,
+    mel_weights,
+)
 
 # ----------------------------------------------------------------------------- checks
-
-
-def _check_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidParameterError(f"{name} must be a number > 0, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise InvalidParameterError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
-
-
-def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
-    if value not in choices:
-        raise InvalidParameterError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
 def _as_wave(wave: torch.Tensor | np.ndarray, name: str = "wave") -> torch.Tensor:
@@ -116,22 +92,6 @@ def _check_window(window: torch.Tensor, n_fft: int, like: torch.Tensor) -> torch
         got = tuple(window.shape) if isinstance(window, torch.Tensor) else type(window).__name__
         raise InvalidParameterError(f"window must be a tensor of shape ({n_fft},), got {got}")
     return window.to(dtype=like.dtype, device=like.device)
-
-
-def _check_f_range(sr: float, f_min_hz: float, f_max_hz: float | None) -> tuple[float, float]:
-    nyquist_hz = sr / 2
-    f_max = nyquist_hz if f_max_hz is None else float(f_max_hz)
-    f_min = float(f_min_hz)
-    if not math.isfinite(f_min) or f_min < 0:
-        raise InvalidParameterError(f"f_min_hz must be >= 0, got {f_min_hz!r}")
-    if not math.isfinite(f_max) or f_max > nyquist_hz:
-        raise InvalidParameterError(f"f_max_hz must be <= sr / 2 = {nyquist_hz} Hz, got {f_max_hz!r}")
-    if f_max <= f_min:
-        raise InvalidParameterError(f"f_max_hz ({f_max}) must be greater than f_min_hz ({f_min})")
-    return f_min, f_max
-
-
-# ----------------------------------------------------------------------------- windows and STFT
 
 
 def hann_window(
@@ -248,42 +208,6 @@ def spectrogram(
 # ----------------------------------------------------------------------------- mel scale
 
 
-def hz_to_mel(frequencies_hz: np.ndarray | float, *, htk: bool = False) -> np.ndarray:
-    """Hz to mels: Slaney's scale (linear below 1 kHz, log above), or HTK's ``2595 log10(1 + f/700)``.
-
-    Parameters
-    ----------
-    frequencies_hz : ndarray or float (Hz)
-    htk : bool
-
-    Returns
-    -------
-    np.ndarray, float64, same shape
-    """
-    f = np.asarray(frequencies_hz, dtype=np.float64)
-    if htk:
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-    linear = f / _SLANEY_F_SP
-    with np.errstate(divide="ignore"):
-        log = _SLANEY_MIN_LOG_MEL + np.log(np.maximum(f, 1e-300) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
-    return np.where(f >= _SLANEY_MIN_LOG_HZ, log, linear)
-
-
-def mel_to_hz(mels: np.ndarray | float, *, htk: bool = False) -> np.ndarray:
-    """Mels to Hz, the inverse of :func:`hz_to_mel`.
-
-    Returns
-    -------
-    np.ndarray, float64 (Hz), same shape
-    """
-    m = np.asarray(mels, dtype=np.float64)
-    if htk:
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    linear = _SLANEY_F_SP * m
-    log = _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (m - _SLANEY_MIN_LOG_MEL))
-    return np.where(m >= _SLANEY_MIN_LOG_MEL, log, linear)
-
-
 def mel_filterbank(
     *,
     sr: float,
@@ -321,24 +245,8 @@ def mel_filterbank(
     -------
     torch.Tensor [shape=(n_mels, 1 + n_fft // 2)]
     """
-    sr = _check_positive("sr", sr)
-    n_fft = _check_int("n_fft", n_fft)
-    n_mels = _check_int("n_mels", n_mels)
-    _check_choice("norm", norm, MEL_NORMS)
-    f_min, f_max = _check_f_range(sr, f_min_hz, f_max_hz)
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
-    fft_freqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sr)
-    mel_edges = np.linspace(hz_to_mel(f_min, htk=htk), hz_to_mel(f_max, htk=htk), n_mels + 2)
-    mel_f = mel_to_hz(mel_edges, htk=htk)
-    fdiff = np.diff(mel_f)
-    ramps = np.subtract.outer(mel_f, fft_freqs)
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    # librosa stores the triangles in the output dtype, then scales them (rounding twice).
-    weights = np.maximum(0.0, np.minimum(lower, upper)).astype(np_dtype)
-    if norm == "slaney":
-        enorm = 2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels])
-        weights = (weights * enorm[:, None]).astype(np_dtype)
+    weights = mel_weights(sr=sr, n_fft=n_fft, n_mels=n_mels, f_min_hz=f_min_hz, f_max_hz=f_max_hz, htk=htk, norm=norm, dtype=np_dtype)
     return torch.from_numpy(weights).to(dtype=dtype, device=device)
 
 

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from genrekit.bundle.io import register_model_type
+from genrekit.models.registry import register_model_type
 from genrekit.errors import BundleError, InvalidParameterError, NotFittedError
 
 TABLE_SAMPLE_RATE = 22050  # Hz, the rate of the GTZAN / Kaggle feature table

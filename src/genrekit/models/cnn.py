@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genrekit.bundle.io import register_model_type
+from genrekit.models.registry import register_model_type
 from genrekit.errors import InvalidParameterError
 from genrekit.models.neural import (
     ConfigMixin,

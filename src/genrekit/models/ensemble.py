@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from genrekit.bundle.card import ModelCard
-from genrekit.bundle.io import build_model, register_model_type
+from genrekit.models.registry import build_model, register_model_type
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.models.base import WaveformClassifier
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,12 +33,13 @@ import torch
 from torch import Tensor, nn
 
 from genrekit.bundle.card import ModelCard
-from genrekit.bundle.io import register_model_type
+from genrekit.bundle.io import register_artifact_writer
+from genrekit.models.registry import register_model_type
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.features.config import MusicnnInputConfig
 from genrekit.features.modules import MusicnnInput
+from genrekit.features.spectral import MUSICNN_MIN_WINDOW_LENGTH, MUSICNN_WINDOW_LENGTH
 from genrekit.models.musicnn import (
-    HOP_LENGTH,
     N_FRAMES,
     PRETRAINED_CONFIGS,
     SAMPLE_RATE,
@@ -49,9 +51,9 @@ from genrekit.models.musicnn import (
 )
 
 MODEL_TYPE = "musicnn_head"
-WINDOW_LENGTH = N_FRAMES * HOP_LENGTH  # 47872 samples: one 187-frame musicnn patch
+WINDOW_LENGTH = MUSICNN_WINDOW_LENGTH  # 47872 samples: one 187-frame musicnn patch
 WINDOW_S = WINDOW_LENGTH / SAMPLE_RATE  # 2.992 s
-MIN_WINDOW_LENGTH = (N_FRAMES - 1) * HOP_LENGTH  # 47616 samples: shortest window giving 187 frames
+MIN_WINDOW_LENGTH = MUSICNN_MIN_WINDOW_LENGTH  # 47616 samples: shortest window giving 187 frames
 DEFAULT_BATCH_SIZE = 16  # windows per forward pass (peak about 18 MB per window, backbones run one after another)
 
 MUSICNN_EMBEDDINGS = ("penultimate", "mean_pool", "max_pool", "taggram")
@@ -585,3 +587,12 @@ def from_bundle(card: ModelCard, tensors: Mapping[str, Tensor]) -> MusicnnHeadCl
 def load_musicnn_head(card: ModelCard, tensors: dict[str, Tensor]) -> MusicnnHeadClassifier:
     """Bundle loader of model type ``"musicnn_head"`` (see :func:`from_bundle`)."""
     return from_bundle(card, tensors)
+
+
+@register_artifact_writer(MODEL_TYPE)
+def write_onnx_graph(directory: Path, card: ModelCard, tensors: Mapping[str, Tensor]) -> list[str]:
+    """Bundle artifact of ``"musicnn_head"``: the ONNX graph that serves it without torch
+    (see :func:`genrekit.models.onnx_export.write_onnx_artifact`; needs ``onnx``)."""
+    from genrekit.models.onnx_export import write_onnx_artifact
+
+    return write_onnx_artifact(directory, card, tensors)

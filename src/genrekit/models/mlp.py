@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrekit.bundle.io import register_model_type
+from genrekit.models.registry import register_model_type
 from genrekit.errors import InvalidParameterError
 from genrekit.models.neural import (
     ConfigMixin,

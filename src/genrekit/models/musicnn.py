@@ -43,13 +43,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genrekit.errors import BundleError, InvalidParameterError
+from genrekit.features.spectral import (
+    MUSICNN_HOP_LENGTH,
+    MUSICNN_N_FFT,
+    MUSICNN_N_FRAMES,
+    MUSICNN_N_MELS,
+    MUSICNN_SR,
+    MUSICNN_WINDOW_LENGTH,
+)
 
-SAMPLE_RATE = 16000  # Hz, musicnn's input sample rate
-N_FFT = 512  # samples
-HOP_LENGTH = 256  # samples
-N_MELS = 96  # mel bands
-N_FRAMES = 187  # frames per patch: librosa.time_to_frames(3 s) + 1
-PATCH_HOP_LENGTH = N_FRAMES * HOP_LENGTH  # 47872 samples between consecutive non-overlapping patches
+SAMPLE_RATE = MUSICNN_SR  # Hz, musicnn's input sample rate
+N_FFT = MUSICNN_N_FFT  # samples
+HOP_LENGTH = MUSICNN_HOP_LENGTH  # samples
+N_MELS = MUSICNN_N_MELS  # mel bands
+N_FRAMES = MUSICNN_N_FRAMES  # frames per patch: librosa.time_to_frames(3 s) + 1
+PATCH_HOP_LENGTH = MUSICNN_WINDOW_LENGTH  # 47872 samples between consecutive non-overlapping patches
 PATCH_DURATION_S = PATCH_HOP_LENGTH / SAMPLE_RATE  # 2.992 s
 BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization default epsilon
 

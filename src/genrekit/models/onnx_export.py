@@ -1,20 +1,21 @@
-"""ONNX Runtime inference for ``musicnn_head`` models: the runtime genrekit serves with.
+"""Export ``musicnn_head`` models to ONNX: the graph a bundle ships for serving without torch.
+
+:func:`export_onnx` writes a model's backbones + head (patches ``(batch, 187, 96)`` ->
+genre probabilities and each backbone's tag probabilities) as an ONNX graph.
+:func:`write_onnx_artifact` is registered with :func:`genrekit.bundle.register_artifact_writer`,
+so :func:`genrekit.bundle.save_bundle` (``genrekit train``, ``scripts/train_default_model.py``)
+writes ``model.onnx`` into every musicnn head bundle and records its SHA-256 in the card.
+:func:`add_onnx_graph` does the same for a bundle saved before
+(``python scripts/bundle_onnx.py BUNDLE``).
 
 Measured on the 2-core development machine (see ``benchmarks/bench_classify.py``), ONNX
 Runtime runs the musicnn backbones 2.4-4x faster than PyTorch eager for the same patches,
-with the same outputs (max abs difference ~1e-5 on the logits). So
-:meth:`genrekit.predict.Classifier.load` uses it by default when ``onnxruntime`` is installed.
+with the same outputs (max abs difference ~1e-5). The runtime side, which needs no torch,
+is :mod:`genrekit.models.onnx_runtime`.
 
-What runs where:
-
-* the musicnn input (STFT + mel + log) of each window stays in PyTorch
-  (:class:`genrekit.features.modules.MusicnnInput`, a few ms per song);
-* backbones + head (patches ``(batch, 187, 96)`` -> genre probabilities and each backbone's
-  tag probabilities) are exported once with ``torch.onnx.export`` and run by ONNX Runtime.
-
-The exported graph is cached on disk, keyed by the bundle's weights checksum, genrekit's
-and torch's versions: ``$GENREKIT_CACHE_DIR/onnx`` (default ``~/.cache/genrekit/onnx``).
-The first load of a bundle on a machine exports it (a few seconds); later loads read the file.
+A bundle without a graph (saved by an older genrekit) still runs on ONNX Runtime: its graph
+is exported once into ``<cache>/onnx`` (:func:`genrekit.settings.cache_dir`), keyed by
+the weights checksum and the versions. That fallback needs torch.
 """
 
 from __future__ import annotations
@@ -23,24 +24,23 @@ import hashlib
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx  # noqa: F401 - torch.onnx.export needs it; importing here makes a missing install fail early
-import onnxruntime as ort
 import torch
 from torch import Tensor, nn
 
-from genrekit import __version__
+from genrekit import settings
+from genrekit._version import __version__
 from genrekit.bundle.card import ModelCard
+from genrekit.bundle.io import ONNX_FILENAME, add_bundle_file, load_bundle
 from genrekit.errors import BundleError, InvalidParameterError
-from genrekit.models.heads import MusicnnHeadClassifier, _as_windows
+from genrekit.models.heads import MusicnnHeadClassifier, from_bundle
+from genrekit.models.onnx_runtime import INPUT_NAME, PROBS_NAME, OnnxMusicnnHead, from_onnx_graph, tag_output_name
 
 ONNX_OPSET = 17
-CACHE_ENV = "GENREKIT_CACHE_DIR"
-INPUT_NAME = "patches"
-PROBS_NAME = "probs"
 
 
 class _PatchesToOutputs(nn.Module):
@@ -57,7 +57,7 @@ class _PatchesToOutputs(nn.Module):
 
 
 def supports_onnx(model: Any) -> bool:
-    """Whether :func:`to_onnx_runtime` can run this model (a ``musicnn_head`` model)."""
+    """Whether :func:`export_onnx` can export this model (a ``musicnn_head`` model)."""
     return isinstance(model, MusicnnHeadClassifier)
 
 
@@ -74,14 +74,14 @@ def export_onnx(model: MusicnnHeadClassifier, path: str | os.PathLike[str]) -> P
     -------
     Path
         The file. Input ``patches`` ``(batch, 187, 96)`` float32; outputs ``probs``
-        ``(batch, n_labels)`` and ``tags.<backbone>`` ``(batch, n_tags)``.
+        ``(batch, n_labels)`` and ``tags.<backbone>`` ``(batch, n_tags)``, head backbones first.
     """
     if not supports_onnx(model):
         raise InvalidParameterError(f"only musicnn_head models export to ONNX, got {type(model).__name__}")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _PatchesToOutputs(model).eval()
-    names = [PROBS_NAME, *(f"tags.{name}" for name in model.config.all_backbones)]
+    names = [PROBS_NAME, *(tag_output_name(name) for name in model.config.all_backbones)]
     dummy = torch.zeros(2, model.embedder.backbones[model.config.backbones[0]].config.n_frames, 96)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".onnx.tmp", delete=False) as tmp:
         tmp_path = Path(tmp.name)
@@ -98,79 +98,47 @@ def export_onnx(model: MusicnnHeadClassifier, path: str | os.PathLike[str]) -> P
                 opset_version=ONNX_OPSET,
                 dynamo=False,
             )
+        os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, out)
     finally:
         tmp_path.unlink(missing_ok=True)
     return out
 
 
-def cache_dir() -> Path:
-    """Directory of exported ONNX graphs (``$GENREKIT_CACHE_DIR/onnx`` or ``~/.cache/genrekit/onnx``)."""
-    root = os.environ.get(CACHE_ENV)
-    return (Path(root) if root else Path.home() / ".cache" / "genrekit") / "onnx"
+def write_onnx_artifact(directory: Path, card: ModelCard, tensors: Mapping[str, Tensor]) -> list[str]:
+    """Bundle artifact writer of ``musicnn_head``: exports ``model.onnx`` into the bundle directory."""
+    try:
+        export_onnx(from_bundle(card, tensors), directory / ONNX_FILENAME)
+    except (OSError, RuntimeError) as error:
+        raise BundleError(f"cannot export {card.name} to ONNX in {directory}: {error}") from error
+    return [ONNX_FILENAME]
+
+
+def add_onnx_graph(directory: str | os.PathLike[str]) -> ModelCard:
+    """Write (or rewrite) the ONNX graph of a saved musicnn head bundle and record its checksum.
+
+    The one call that makes an existing bundle serve without torch; ``save_bundle`` does it
+    by itself for new bundles.
+
+    Returns
+    -------
+    ModelCard
+        The updated card.
+    """
+    card, tensors = load_bundle(directory)
+    write_onnx_artifact(Path(directory), card, tensors)
+    return add_bundle_file(directory, ONNX_FILENAME)
 
 
 def onnx_cache_path(card: ModelCard, model: MusicnnHeadClassifier) -> Path:
-    """Cache file of a bundle's ONNX graph, keyed by its weights checksum and the versions."""
+    """Cache file of a graph-less bundle's ONNX graph, keyed by its weights checksum and the versions."""
     weights = next(iter(card.sha256.values()), "") or hashlib.sha256(repr(model.config).encode()).hexdigest()
     key = hashlib.sha256(f"{weights}|{__version__}|{torch.__version__}|{ONNX_OPSET}".encode()).hexdigest()[:24]
-    return cache_dir() / f"{card.name}-{key}.onnx"
-
-
-class OnnxMusicnnHead:
-    """A :class:`~genrekit.models.base.WaveformClassifier` running a musicnn head model's
-    backbones and head with ONNX Runtime (the musicnn input stays in PyTorch).
-
-    Parameters
-    ----------
-    model : MusicnnHeadClassifier
-        The PyTorch model (its input front-end, labels and tag names are used).
-    onnx_path : path
-        Its exported graph (:func:`export_onnx`).
-    n_threads : int or None
-        ONNX Runtime intra-op threads; ``None``: ``torch.get_num_threads()``.
-    """
-
-    def __init__(self, model: MusicnnHeadClassifier, onnx_path: str | os.PathLike[str], *, n_threads: int | None = None) -> None:
-        self.labels = list(model.labels)
-        self.sample_rate = int(model.sample_rate)
-        self.window_s = float(model.window_s)
-        self.tag_names = model.tag_names
-        self.backbone_names = list(model.config.all_backbones)
-        self.torch_model = model
-        self._frontend = model.embedder
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(n_threads or torch.get_num_threads())
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on shared CPUs
-        try:
-            self._session = ort.InferenceSession(os.fspath(onnx_path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own exception types
-            raise BundleError(f"ONNX Runtime cannot load {onnx_path}: {error}") from error
-
-    def predict_all_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Genre probabilities ``(n, n_labels)`` and tag probabilities ``{backbone: (n, 50)}``
-        of 16 kHz windows ``(n, samples)``, as :class:`MusicnnHeadClassifier` computes them."""
-        x = _as_windows(windows)
-        if x.shape[0] == 0:
-            return self.torch_model.predict_all_windows(windows)
-        with torch.inference_mode():
-            patches = self._frontend.patches(x).contiguous().numpy()
-        outputs = self._session.run(None, {INPUT_NAME: patches})
-        tags = {name: np.asarray(out, dtype=np.float32) for name, out in zip(self.backbone_names, outputs[1:])}
-        return np.asarray(outputs[0], dtype=np.float32), tags
-
-    def predict_proba_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Genre probabilities ``(n, n_labels)`` of 16 kHz windows; rows sum to 1."""
-        return self.predict_all_windows(windows)[0]
-
-    def predict_tags_windows(self, windows: np.ndarray) -> dict[str, np.ndarray]:
-        """Each backbone's tag probabilities ``{backbone: (n, 50)}``."""
-        return self.predict_all_windows(windows)[1]
+    return settings.cache_dir() / "onnx" / f"{card.name}-{key}.onnx"
 
 
 def to_onnx_runtime(model: MusicnnHeadClassifier, card: ModelCard, *, n_threads: int | None = None) -> OnnxMusicnnHead:
-    """Wrap a musicnn head model for ONNX Runtime, exporting (and caching) its graph if needed.
+    """ONNX Runtime model of a bundle that ships no graph, exporting (and caching) its graph.
 
     Raises
     ------
@@ -185,4 +153,4 @@ def to_onnx_runtime(model: MusicnnHeadClassifier, card: ModelCard, *, n_threads:
             export_onnx(model, path)
         except (OSError, RuntimeError) as error:
             raise BundleError(f"cannot export {card.name} to ONNX at {path}: {error}") from error
-    return OnnxMusicnnHead(model, path, n_threads=n_threads)
+    return from_onnx_graph(card, path, n_threads=n_threads)

@@ -147,8 +147,29 @@ class _Accumulator:
     n_measured: int = 0  # samples whose squares are in sum_squares
 
 
-def _with_onnx_runtime(model: Any, card: ModelCard, *, required: bool) -> Any:
-    """The model wrapped for ONNX Runtime where possible (see :meth:`Classifier.load`)."""
+def _load_model(bundle: str | os.PathLike[str] | None, runtime: str) -> tuple[ModelCard, Any]:
+    """The card and the model that runs it (see :meth:`Classifier.load`)."""
+    from genrekit.bundle.io import read_card
+    from genrekit.models.onnx_runtime import has_onnx_graph, load_onnx_bundle
+
+    card = read_card(bundle)
+    if runtime != "torch" and has_onnx_graph(card):
+        return card, load_onnx_bundle(bundle, card)
+    try:
+        from genrekit.models.registry import load_model
+    except ImportError as error:
+        raise BundleError(
+            f"bundle {card.name} ships no ONNX graph, so it runs on PyTorch, which is not installed "
+            f"({error}); install it with: pip install 'genrekit[train]'"
+        ) from error
+    card, model = load_model(bundle)
+    if runtime == "torch":
+        return card, model
+    return card, _torch_to_onnx_runtime(model, card, required=runtime == "onnx")
+
+
+def _torch_to_onnx_runtime(model: Any, card: ModelCard, *, required: bool) -> Any:
+    """A graph-less bundle's model on ONNX Runtime where possible (exported once to the cache)."""
     try:
         from genrekit.models import onnx_export
     except ImportError as error:
@@ -240,11 +261,13 @@ class Classifier:
         bundle : path or None
             Bundle directory.
         runtime : {"auto", "onnx", "torch"}
-            ``"onnx"`` runs a ``musicnn_head`` model's backbones and head with ONNX Runtime
-            (2.4-4x faster on CPU, same outputs within ~1e-5; the graph is exported once and
-            cached, see :mod:`genrekit.models.onnx_export`); ``"torch"`` runs PyTorch;
-            ``"auto"`` uses ONNX Runtime where it is installed and the model supports it, and
-            falls back to PyTorch (with a warning) if the export fails.
+            ``"auto"`` and ``"onnx"`` run a bundle that ships its ONNX graph (``model.onnx``,
+            checked against the card's SHA-256; every ``musicnn_head`` bundle saved by
+            genrekit does) with ONNX Runtime and the musicnn input in NumPy: no torch is
+            imported. A bundle without a graph runs on PyTorch (``"auto"``: exported to an
+            ONNX graph in the cache once where possible, falling back to PyTorch with a
+            warning; ``"onnx"``: the export must work). ``"torch"`` always runs PyTorch
+            (needs ``genrekit[train]``).
         **kwargs
             Options of :class:`Classifier` (``batch_size``, ``aggregation``, ...).
 
@@ -254,13 +277,9 @@ class Classifier:
             The bundle is missing, corrupt or of an unknown model type, or ``runtime="onnx"``
             cannot be honoured.
         """
-        from genrekit.bundle.io import load_model
-
         if runtime not in RUNTIMES:
             raise InvalidParameterError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
-        card, model = load_model(bundle)
-        if runtime != "torch":
-            model = _with_onnx_runtime(model, card, required=runtime == "onnx")
+        card, model = _load_model(bundle, runtime)
         return cls(model, card, **kwargs)
 
     @property

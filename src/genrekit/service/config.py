@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from genrekit.settings import DEFAULT_MAX_DURATION_S, NO_LIMIT_WORDS
+
 MEGABYTE = 1024 * 1024  # bytes
 
 
@@ -86,7 +88,7 @@ class Settings(BaseSettings):
     model: Path | None = None
     max_windows: int | None = Field(default=None, ge=0)
     max_upload_mb: float = Field(default=100.0, gt=0)
-    max_duration_s: float | None = Field(default=1200.0, gt=0)
+    max_duration_s: float | None = Field(default=DEFAULT_MAX_DURATION_S, gt=0)
     max_concurrent_jobs: int = Field(default=2, ge=1)
     max_queue: int = Field(default=32, ge=0)
     job_timeout_s: float = Field(default=300.0, gt=0)
@@ -106,7 +108,7 @@ class Settings(BaseSettings):
     @field_validator("max_duration_s", mode="before")
     @classmethod
     def _no_duration_limit(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() in ("none", "0", "inf", "unlimited"):
+        if isinstance(value, str) and value.strip().lower() in NO_LIMIT_WORDS:
             return None
         return value
 

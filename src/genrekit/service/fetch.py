@@ -30,7 +30,7 @@ from urllib.parse import unquote
 import httpcore
 import httpx
 
-from genrekit.datasets.files import AUDIO_EXTENSIONS
+from genrekit.audio.sniff import AUDIO_EXTENSIONS
 from genrekit.service.errors import JobTimeoutError, PayloadTooLargeError, UrlFetchError, UrlRefusedError
 from genrekit.service.uploads import IncomingAudio, SpoolWriter
 

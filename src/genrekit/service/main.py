@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
-from genrekit import __version__
+from genrekit._version import __version__
 from genrekit.errors import GenrekitError
 from genrekit.service.api import api_router
 from genrekit.service.config import Settings

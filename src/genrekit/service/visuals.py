@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from genrekit.errors import InvalidParameterError
-from genrekit.features.functional import mel_filterbank
+from genrekit.features.spectral import mel_weights
 
 N_PEAKS = 1000  # time buckets of the waveform overview
 N_MELS = 64  # mel bands of the image
@@ -92,7 +92,7 @@ def mel_image(
     window = np.hanning(N_FFT).astype(np.float32)
     ref_power = (float(window.sum(dtype=np.float64)) / 2.0) ** 2  # |rfft|^2 of a full-scale sine in its bin
     f_max_hz = min(F_MAX_HZ, sr / 2.0)
-    filters = mel_filterbank(sr=sr, n_fft=N_FFT, n_mels=n_mels, f_min_hz=0.0, f_max_hz=f_max_hz, norm=None).numpy()
+    filters = mel_weights(sr=sr, n_fft=N_FFT, n_mels=n_mels, f_min_hz=0.0, f_max_hz=f_max_hz, norm=None)
     mel = np.empty((n_stft, n_mels), dtype=np.float32)
     for start in range(0, n_stft, _BLOCK_FRAMES):
         block = frames[start : start + _BLOCK_FRAMES] * window

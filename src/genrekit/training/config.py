@@ -27,26 +27,12 @@ from typing import Any, Literal
 import yaml
 
 from genrekit.errors import InvalidParameterError
+from genrekit.training.families import BASELINE_FAMILIES, FAMILIES, NET_FAMILIES
 from genrekit.models.neural import ConfigMixin, config_from_dict
 
-FAMILIES = (
-    "knn",
-    "svm",
-    "logreg",
-    "random_forest",
-    "mlp",
-    "cnn1d",
-    "cnn2d_mfcc",
-    "cnn2d_logmel",
-    "crnn",
-    "musicnn_head",
-    "ensemble",
-)
-BASELINE_FAMILIES = ("knn", "svm", "logreg", "random_forest")
 # Tables of a config file that other tools read and training ignores: ``search`` (the
 # search space of ``genrekit tune``) and ``tuned`` (where a tuned config came from).
 NON_TRAINING_TABLES = ("search", "tuned")
-NET_FAMILIES = ("mlp", "cnn1d", "cnn2d_mfcc", "cnn2d_logmel", "crnn")
 
 
 @dataclass(frozen=True)

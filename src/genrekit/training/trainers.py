@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrekit import __version__
+from genrekit._version import __version__
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.io import load_bundle, save_bundle
 from genrekit.datasets import FeatureCache, TrackRecord
