@@ -36,3 +36,9 @@ __all__ = [
     "save_bundle",
     "sha256_file",
 ]
+
+
+def __getattr__(name: str) -> object:
+    from genrekit.bundle import io
+
+    return getattr(io, name)

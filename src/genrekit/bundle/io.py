@@ -228,3 +228,12 @@ def load_bundle(
         raise BundleError(f"cannot read weights {weights_path}: {error}") from error
     return card, tensors
 
+
+
+_MOVED_TO_REGISTRY = ("load_model", "build_model", "register_model_type")
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_REGISTRY:
+        raise ImportError(f"{name} moved from genrekit.bundle to genrekit.models.registry (the format layer builds no models)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

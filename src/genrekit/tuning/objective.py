@@ -186,7 +186,7 @@ def cross_validate(
     InvalidParameterError, DatasetError
         Bad settings or data; a fold that scores no track.
     """
-    from genrekit.bundle.io import load_model
+    from genrekit.models.registry import load_model
     from genrekit.predict import Classifier
     from genrekit.training import data as tdata
     from genrekit.training.config import resolve_config

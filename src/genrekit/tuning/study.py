@@ -110,6 +110,9 @@ class TuneSettings:
         return parse_search_space(self.base_config[SEARCH_KEY])
 
 
+STORAGE_OPEN_ATTEMPTS = 3  # tries to open a storage (concurrent first opens race on its schema)
+
+
 def open_storage(url: str, *, heartbeat_s: int, grace_s: int) -> Any:
     """An Optuna RDB storage with heartbeats, re-queueing the trials of killed processes."""
     import warnings
@@ -123,18 +126,24 @@ def open_storage(url: str, *, heartbeat_s: int, grace_s: int) -> Any:
         engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_s,
-                grace_period=grace_s,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
-            )
-    except Exception as error:  # noqa: BLE001 - SQLAlchemy/driver errors of many kinds
-        raise InvalidParameterError(f"cannot open the study storage {redact_url(url)}: {error}") from error
+    for attempt in range(STORAGE_OPEN_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_s,
+                    grace_period=grace_s,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
+                )
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy/driver errors of many kinds
+            # Processes started together race to create a new storage's schema; the loser
+            # finds it created on the next attempt.
+            if attempt + 1 == STORAGE_OPEN_ATTEMPTS:
+                raise InvalidParameterError(f"cannot open the study storage {redact_url(url)}: {error}") from error
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def worker_name() -> str:
