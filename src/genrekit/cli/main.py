@@ -37,6 +37,8 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.compare",
     "genrekit.cli.tune",
     "genrekit.cli.scan",
+    "genrekit.cli.export",
+    "genrekit.cli.organize",
 )
 
 
