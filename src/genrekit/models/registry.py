@@ -46,6 +46,11 @@ def register_model_type(model_type: str) -> Callable[[ModelLoader], ModelLoader]
     return decorator
 
 
+def loader_modules() -> set[str]:
+    """Modules whose loaders are registered in this process (e.g. for worker processes to import)."""
+    return {getattr(loader, "__module__", "") for loader in _MODEL_LOADERS.values()}
+
+
 def known_model_types() -> list[str]:
     """Every registered model type (after importing the built-in model modules)."""
     _import_builtin_models()
