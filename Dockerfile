@@ -56,6 +56,7 @@ CMD ["train", "--help"]
 
 FROM runtime AS serve
 COPY --from=build /opt/genrekit /opt/genrekit
+ENV GENREKIT_DEPLOYMENT=deployed
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \

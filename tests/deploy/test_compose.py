@@ -61,6 +61,12 @@ def test_nginx_and_app_share_the_limits(compose: dict[str, Any]) -> None:
     assert mounts["/docker-entrypoint.d/15-genrekit-limits.envsh"].is_file()
 
 
+def test_stop_grace_covers_the_longest_job_and_the_timelines(compose: dict[str, Any]) -> None:
+    app = compose["services"]["app"]
+    drain_s = float(app["environment"]["GENREKIT_JOB_TIMEOUT_S"]) + float(app["environment"]["GENREKIT_TIMELINE_SHUTDOWN_WAIT_S"])
+    assert float(app["stop_grace_period"].removesuffix("s")) >= drain_s + 10
+
+
 def test_app_runs_read_only_and_only_nginx_is_published(compose: dict[str, Any]) -> None:
     app = compose["services"]["app"]
     assert app["read_only"] is True and any(t.startswith("/tmp") for t in app["tmpfs"])

@@ -120,11 +120,12 @@ def test_probes_hit_the_apps_health_routes(documents: list[dict[str, Any]]) -> N
     assert {"/readyz", "/healthz"} <= app_paths()
 
 
-def test_grace_period_covers_prestop_and_the_longest_job(documents: list[dict[str, Any]]) -> None:
+def test_grace_period_covers_prestop_the_longest_job_and_the_timelines(documents: list[dict[str, Any]]) -> None:
     pod = _one(documents, "Deployment")["spec"]["template"]["spec"]
     config = _one(documents, "ConfigMap")["data"]
     pre_stop_s = int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1])
-    assert pod["terminationGracePeriodSeconds"] >= pre_stop_s + float(config["GENREKIT_JOB_TIMEOUT_S"]) + 10
+    longest_drain_s = float(config["GENREKIT_JOB_TIMEOUT_S"]) + float(config["GENREKIT_TIMELINE_SHUTDOWN_WAIT_S"])
+    assert pod["terminationGracePeriodSeconds"] >= pre_stop_s + longest_drain_s + 10
 
 
 def test_containers_are_locked_down(documents: list[dict[str, Any]], tool_documents: list[dict[str, Any]]) -> None:

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     full_timeline : bool
         After the quick answer from spread windows, classify every window in the background
         so the stored timeline ends up covering the whole song.
+    timeline_shutdown_wait_s : float
+        On shutdown, background timelines still running get this long (seconds) to finish
+        before they are cancelled (a cancelled one keeps its partial timeline); the deploy
+        files set it, and the container's stop timeout must cover it.
     allow_private_urls : bool
         Let ``{"url": ...}`` reach loopback, private, link-local and reserved addresses.
     url_max_mb : float
@@ -98,6 +102,7 @@ class Settings(BaseSettings):
     audio_max_total_mb: float = Field(default=2048.0, gt=0)
     audio_max_age_days: float = Field(default=30.0, gt=0)
     full_timeline: bool = True
+    timeline_shutdown_wait_s: float = Field(default=0.0, ge=0)
     allow_private_urls: bool = False
     url_max_mb: float = Field(default=100.0, gt=0)
     url_timeout_s: float = Field(default=60.0, gt=0)

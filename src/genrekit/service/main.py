@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
         try:
             yield
         finally:
-            await state.timelines.shutdown()
+            await state.timelines.shutdown(settings.timeline_shutdown_wait_s)
             state.pool.shutdown()
             engine.dispose()
 

@@ -82,8 +82,11 @@ class TimelineJobs:
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def shutdown(self) -> None:
-        """Cancel the running jobs and wait for them to let go of their files."""
+    async def shutdown(self, wait_s: float = 0.0) -> None:
+        """Give the running jobs ``wait_s`` seconds to finish, cancel the rest and wait for them to let go of their files."""
+        if self._tasks and wait_s > 0:
+            logger.info("waiting up to %.0f s for %d background timeline(s)", wait_s, len(self._tasks))
+            await asyncio.wait(set(self._tasks), timeout=wait_s)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
