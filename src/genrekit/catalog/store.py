@@ -58,15 +58,9 @@ class ModelIdentity:
 
 def model_identity_of(bundle: str | os.PathLike[str] | None) -> ModelIdentity:
     """Name and version from a bundle's card, read without loading the model."""
-    from genrekit.bundle.card import ModelCard
-    from genrekit.bundle.io import CARD_FILENAME, default_bundle_path
-    from genrekit.errors import BundleError
+    from genrekit.bundle.io import read_card
 
-    path = (Path(bundle) if bundle is not None else default_bundle_path()) / CARD_FILENAME
-    try:
-        card = ModelCard.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as error:
-        raise BundleError(f"cannot read the model card {path}: {error}") from error
+    card = read_card(bundle)
     return ModelIdentity(name=card.name, version=card.version)
 
 

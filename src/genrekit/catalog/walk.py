@@ -6,7 +6,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from genrekit.datasets.files import AUDIO_EXTENSIONS, is_hidden
+from genrekit.audio.sniff import AUDIO_EXTENSIONS
+from genrekit.datasets.files import is_hidden
 
 # Folders that operating systems and NAS boxes create, never music.
 SYSTEM_DIRS = frozenset(
