@@ -24,8 +24,9 @@ COPY src ./src
 RUN /opt/genrekit/bin/pip install ".[postgres]"
 
 FROM ${BASE_IMAGE} AS runtime
-RUN groupadd --system --gid 10001 genrekit \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/genrekit --shell /usr/sbin/nologin genrekit \
+RUN groupadd --gid 10001 genrekit \
+    && useradd --no-log-init --no-create-home --uid 10001 --gid 10001 --home-dir /var/lib/genrekit \
+        --shell /usr/sbin/nologin genrekit \
     && mkdir -p /var/lib/genrekit \
     && chown 10001:10001 /var/lib/genrekit
 # Everything the app writes goes to the data volume or to /tmp, so the root filesystem can

@@ -3,6 +3,7 @@ rendering the nginx template the way the nginx image does."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import socket
@@ -12,12 +13,34 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+
 from tests.conftest import REPO_ROOT
 
 DEPLOY_DIR = REPO_ROOT / "deploy"
 NGINX_TEMPLATE = DEPLOY_DIR / "nginx" / "templates" / "genrekit.conf.template"
 NGINX_LIMITS_SCRIPT = DEPLOY_DIR / "nginx" / "15-genrekit-limits.envsh"
 TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+
+
+def song_wav(duration_s: float, sr: int = 22050) -> bytes:
+    """A WAV file (16-bit mono): a tremolo tone with an overtone, ``duration_s`` seconds long."""
+    t = np.arange(int(duration_s * sr)) / sr
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t)) + 0.05 * np.sin(2 * np.pi * 1760 * t)
+    buffer = io.BytesIO()
+    sf.write(buffer, y.astype(np.float32), sr, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def multipart_upload(filename: str, data: bytes) -> tuple[bytes, str]:
+    """The body and Content-Type of a ``POST /api/v1/classify`` upload (field ``file``)."""
+    boundary = "genrekit-deploy-test"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def free_port() -> int:

@@ -57,7 +57,8 @@ def test_nginx_and_app_share_the_limits(compose: dict[str, Any]) -> None:
     for name in ("GENREKIT_MAX_UPLOAD_MB", "GENREKIT_JOB_TIMEOUT_S"):
         assert nginx["environment"][name] == app_env[name]
     mounts = {v.split(":")[1]: Path(v.split(":")[0]) for v in nginx["volumes"]}
-    assert mounts["/etc/nginx/templates"].joinpath("genrekit.conf.template").is_file()
+    assert mounts["/etc/nginx/templates/default.conf.template"].name == "genrekit.conf.template"
+    assert mounts["/etc/nginx/templates/default.conf.template"].is_file()
     assert mounts["/docker-entrypoint.d/15-genrekit-limits.envsh"].is_file()
 
 

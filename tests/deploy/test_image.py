@@ -12,7 +12,6 @@ sandboxed Debian host).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shlex
@@ -26,12 +25,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import free_port, wait_for_http
+from tests.deploy.conftest import free_port, multipart_upload, song_wav, wait_for_http
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 IMAGE_TAG = "localhost/genrekit-test:serve"
@@ -96,24 +93,17 @@ def image() -> Iterator[list[str]]:
     yield engine
 
 
-def _wav(duration_s: float, sr: int = 22050) -> bytes:
-    t = np.arange(int(duration_s * sr)) / sr
-    buffer = io.BytesIO()
-    sf.write(buffer, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), sr, format="WAV")
-    return buffer.getvalue()
-
-
-def _classify(url: str, data: bytes, results: list) -> None:
-    boundary = "image-test"
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="song.wav"\r\n'
-        "Content-Type: audio/wav\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(
-        url + "/api/v1/classify", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
-    )
+def _classify(url: str, data: bytes, results: list, key: str | None) -> None:
+    body, content_type = multipart_upload("song.wav", data)
+    headers = {"Content-Type": content_type, **({"Authorization": f"Bearer {key}"} if key else {})}
+    request = urllib.request.Request(url + "/api/v1/classify", data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=600) as response:
         results.append((response.status, json.loads(response.read())))
+
+
+def _has_api_keys() -> bool:
+    """Whether this genrekit has key mode (``genrekit serve`` on 0.0.0.0 then needs a key)."""
+    return (REPO_ROOT / "src" / "genrekit" / "cli" / "keys.py").is_file()
 
 
 def _serving_has_torch() -> bool:
@@ -126,14 +116,24 @@ def _serving_has_torch() -> bool:
 def test_image_serves_read_only_as_non_root_and_drains_on_stop(image: list[str]) -> None:
     port = free_port()
     name = f"genrekit-test-{port}"
-    run_args = shlex.split(os.environ.get("GENREKIT_TEST_RUN_ARGS", ""))
-    subprocess.run(
-        [*image, "run", "-d", "--name", name, *run_args, "--read-only", "--tmpfs", "/tmp",
-         "-e", "GENREKIT_MAX_WINDOWS=0", "-p", f"127.0.0.1:{port}:8000", IMAGE_TAG],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+    run_args = [
+        *shlex.split(os.environ.get("GENREKIT_TEST_RUN_ARGS", "")),
+        "--read-only", "--tmpfs", "/tmp", "-v", f"{name}:/var/lib/genrekit",
+    ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
+        key = None
+        if _has_api_keys():  # on 0.0.0.0 the server refuses to start before a key exists
+            created = subprocess.run(
+                [*image, "run", "--rm", *run_args, IMAGE_TAG, "keys", "create", "--role", "admin"],
+                capture_output=True, text=True, check=True, timeout=300,
+            )  # fmt: skip
+            key = created.stdout.strip()
+        subprocess.run(
+            [*image, "run", "-d", "--name", name, *run_args, "-e", "GENREKIT_MAX_WINDOWS=0",
+             "-e", "GENREKIT_FULL_TIMELINE=false", "-p", f"127.0.0.1:{port}:8000", IMAGE_TAG],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
         wait_for_http(url + "/readyz", 300)
         uid = subprocess.run([*image, "exec", name, "id", "-u"], capture_output=True, text=True, check=True).stdout
         assert uid.strip() == "10001"
@@ -141,14 +141,15 @@ def test_image_serves_read_only_as_non_root_and_drains_on_stop(image: list[str])
         if not _serving_has_torch():
             assert torch_check.returncode != 0, "the serving image must not hold PyTorch"
         inspect = json.loads(subprocess.run([*image, "inspect", IMAGE_TAG], capture_output=True, check=True).stdout)
-        assert "/healthz" in " ".join(inspect[0]["Config"]["Healthcheck"]["Test"])
+        healthcheck = inspect[0].get("Healthcheck") or inspect[0]["Config"]["Healthcheck"]  # podman, docker
+        assert "/healthz" in " ".join(healthcheck["Test"])
 
         results: list = []
-        _classify(url, _wav(5.0), results)
+        _classify(url, song_wav(5.0), results, key)
         assert results[0][0] == 200 and results[0][1]["genres"]
 
         # Stopped while a long song (every window) is being classified: the answer still comes.
-        worker = threading.Thread(target=_classify, args=(url, _wav(120.0), results))
+        worker = threading.Thread(target=_classify, args=(url, song_wav(120.0), results, key))
         worker.start()
         time.sleep(1.5)
         subprocess.run([*image, "stop", "-t", "300", name], check=True, capture_output=True, timeout=330)
@@ -156,3 +157,4 @@ def test_image_serves_read_only_as_non_root_and_drains_on_stop(image: list[str])
         assert len(results) == 2 and results[1][0] == 200 and results[1][1]["duration_s"] == pytest.approx(120.0)
     finally:
         subprocess.run([*image, "rm", "-f", name], capture_output=True, timeout=120)
+        subprocess.run([*image, "volume", "rm", "-f", name], capture_output=True, timeout=120)

@@ -5,7 +5,6 @@ checked on the way)."""
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import shutil
@@ -16,14 +15,19 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from genrekit.service import Settings
 from genrekit.service.uploads import MULTIPART_OVERHEAD_BYTES
 from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import free_port, proxy_limits, wait_for_http, write_nginx_config
+from tests.deploy.conftest import (
+    free_port,
+    multipart_upload,
+    proxy_limits,
+    song_wav,
+    wait_for_http,
+    write_nginx_config,
+)
 
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).is_file()), None)
 needs_nginx = pytest.mark.skipif(
@@ -66,23 +70,6 @@ def test_nginx_rejects_a_broken_config(tmp_path: Path) -> None:
     server_block = tmp_path / "genrekit.conf"
     server_block.write_text(server_block.read_text().replace("gzip on;", "gzip maybe;"))
     assert _nginx_test(config).returncode != 0
-
-
-def _song(duration_s: float, sr: int = 22050) -> bytes:
-    t = np.arange(int(duration_s * sr)) / sr
-    y = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t)) + 0.05 * np.sin(2 * np.pi * 1760 * t)
-    buffer = io.BytesIO()
-    sf.write(buffer, y.astype(np.float32), sr, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
-def _multipart(filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = "genrekit-test-boundary"
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: audio/wav\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def _request(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None):
@@ -136,7 +123,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_upload_through_nginx_is_classified(proxied: str) -> None:
-    body, content_type = _multipart("through-nginx.wav", _song(8.0))
+    body, content_type = multipart_upload("through-nginx.wav", song_wav(8.0))
     response = _request(f"{proxied}/api/v1/classify", data=body, headers={"Content-Type": content_type})
     assert response.status == 200, response.read()[:500]
     result = json.loads(response.read())
@@ -150,7 +137,7 @@ def test_upload_through_nginx_is_classified(proxied: str) -> None:
 @pytest.mark.slow
 def test_nginx_refuses_what_the_app_would_refuse(proxied: str) -> None:
     too_big = b"\0" * int((UPLOAD_LIMIT_MB + 0.5) * 1024 * 1024)
-    body, content_type = _multipart("too-big.wav", too_big)
+    body, content_type = multipart_upload("too-big.wav", too_big)
     response = _request(f"{proxied}/api/v1/classify", data=body, headers={"Content-Type": content_type})
     assert response.status == 413
     assert response.headers.get_all("X-Frame-Options") == ["DENY"]
