@@ -33,6 +33,7 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.data",
     "genrekit.cli.train",
     "genrekit.cli.serve",
+    "genrekit.cli.keys",
     "genrekit.cli.evaluate",
     "genrekit.cli.compare",
     "genrekit.cli.tune",

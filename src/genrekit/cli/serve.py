@@ -2,6 +2,10 @@
 
 Settings not given on the command line come from ``GENREKIT_*`` environment variables
 (see :class:`genrekit.service.config.Settings`).
+
+On loopback the server runs in open single-user mode unless ``GENREKIT_REQUIRE_KEYS=1``.
+On any other interface it needs API keys: it turns key mode on, and refuses to start while
+no key exists (``genrekit keys create --role admin``), unless ``--insecure`` is given.
 """
 
 from __future__ import annotations
@@ -9,6 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from genrekit.service.config import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve without API keys on a public interface (anyone who reaches the port sees every result)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -70,6 +83,47 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None and not args.model.is_dir():
         print(f"genrekit serve: error: model bundle {args.model} is not a directory", file=sys.stderr)
         return 2
+    settings, refusal = _access_settings(settings, host=args.host, insecure=args.insecure)
+    if refusal:
+        print(f"genrekit serve: error: {refusal}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def _access_settings(settings: Settings, *, host: str, insecure: bool) -> tuple[Settings, str | None]:
+    """The settings with key mode decided from the interface, or a reason to refuse to start.
+
+    Key mode is on when the settings ask for it, or the host is not loopback (unless
+    ``insecure``); in key mode the database must already hold an active key.
+    """
+    from genrekit.service.access import is_loopback_host
+    from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
+    from genrekit.service.keys import count_active_keys
+
+    public = not is_loopback_host(host)
+    if public and insecure and not settings.require_keys:
+        print(
+            f"genrekit serve: warning: serving {host} without API keys (--insecure): "
+            "anyone who reaches the port can see every result",
+            file=sys.stderr,
+        )
+        return settings, None
+    if not (public or settings.require_keys):
+        return settings, None
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        run_migrations(engine)
+        with make_session_factory(engine)() as session:
+            n_keys = count_active_keys(session)
+    finally:
+        engine.dispose()
+    if n_keys == 0:
+        why = f"{host} is a public interface" if public else "GENREKIT_REQUIRE_KEYS is set"
+        return settings, (
+            f"{why}, so API keys are required, but none exists; create one with "
+            "'genrekit keys create --role admin' (same GENREKIT_DATABASE_URL), "
+            "or bind 127.0.0.1, or pass --insecure to serve without keys"
+        )
+    return settings.model_copy(update={"require_keys": True}), None

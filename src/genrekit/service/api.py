@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from genrekit.service.routes import classifications, classify, config, models
+from genrekit.service.routes import classifications, classify, config, keys, models, sharing
 
 API_PREFIX = "/api/v1"
 
@@ -13,3 +13,6 @@ api_router.include_router(classify.router)
 api_router.include_router(classifications.router)
 api_router.include_router(models.router)
 api_router.include_router(config.router)
+api_router.include_router(sharing.owner_router)
+api_router.include_router(sharing.public_router)
+api_router.include_router(keys.router)

@@ -116,7 +116,9 @@ def media_type_of(path: Path) -> str:
     return MEDIA_TYPES.get(sniff_format(header) or "", "application/octet-stream")
 
 
-async def classify_incoming(state: ServiceState, incoming: IncomingAudio, *, name: str) -> tuple[Classification, bool]:
+async def classify_incoming(
+    state: ServiceState, incoming: IncomingAudio, *, name: str, owner_key_id: str | None = None
+) -> tuple[Classification, bool]:
     """Classify submitted audio, or find it already classified.
 
     Parameters
@@ -126,6 +128,9 @@ async def classify_incoming(state: ServiceState, incoming: IncomingAudio, *, nam
         The spooled submission (the caller discards it afterwards).
     name : str
         Name put in the result (file name or URL).
+    owner_key_id : str or None
+        The submitting API key (``None`` in open mode): the stored row is private to it, and
+        only its own earlier results are reused.
 
     Returns
     -------
@@ -138,20 +143,25 @@ async def classify_incoming(state: ServiceState, incoming: IncomingAudio, *, nam
     classifier = state.require_classifier()
     model_name, model_version = model_identity(classifier)
     existing = await run_in_threadpool(
-        _find_existing, state, sha256=incoming.sha256, model_name=model_name, model_version=model_version
+        _find_existing,
+        state,
+        sha256=incoming.sha256,
+        model_name=model_name,
+        model_version=model_version,
+        owner_key_id=owner_key_id,
     )
     if existing is not None:
         if incoming.filename and incoming.filename != existing.filename:
             existing = await run_in_threadpool(_rename, state, existing.id, incoming.filename) or existing
         return existing, True
-    key = (incoming.sha256, model_name, model_version)
+    key = (incoming.sha256, model_name, model_version, owner_key_id or "")
     pending = state.inflight.get(key)
     if pending is not None:
         return await asyncio.shield(pending), True
     future: asyncio.Future[Classification] = asyncio.get_running_loop().create_future()
     state.inflight[key] = future
     try:
-        row = await _compute_and_store(state, classifier, incoming, name=name)
+        row = await _compute_and_store(state, classifier, incoming, name=name, owner_key_id=owner_key_id)
     except Exception as error:
         future.set_exception(error)
         future.exception()
@@ -167,9 +177,13 @@ async def classify_incoming(state: ServiceState, incoming: IncomingAudio, *, nam
         state.inflight.pop(key, None)
 
 
-def _find_existing(state: ServiceState, *, sha256: str, model_name: str, model_version: str) -> Classification | None:
+def _find_existing(
+    state: ServiceState, *, sha256: str, model_name: str, model_version: str, owner_key_id: str | None
+) -> Classification | None:
     with state.new_session() as session:
-        return crud.find_by_content(session, sha256=sha256, model_name=model_name, model_version=model_version)
+        return crud.find_by_content(
+            session, sha256=sha256, model_name=model_name, model_version=model_version, owner_key_id=owner_key_id
+        )
 
 
 def _rename(state: ServiceState, classification_id: str, filename: str) -> Classification | None:
@@ -188,7 +202,12 @@ def follow_with_full_timeline(state: ServiceState, row: Classification, incoming
 
 
 async def _compute_and_store(
-    state: ServiceState, classifier: ServiceClassifier, incoming: IncomingAudio, *, name: str
+    state: ServiceState,
+    classifier: ServiceClassifier,
+    incoming: IncomingAudio,
+    *,
+    name: str,
+    owner_key_id: str | None,
 ) -> Classification:
     settings = state.settings
     job = functools.partial(
@@ -196,10 +215,10 @@ async def _compute_and_store(
     )
     output = await state.require_pool().run(job)
     state.metrics.inference_time.observe(output.elapsed_s)
-    return await run_in_threadpool(_store, state, incoming, output)
+    return await run_in_threadpool(_store, state, incoming, output, owner_key_id)
 
 
-def _store(state: ServiceState, incoming: IncomingAudio, output: JobOutput) -> Classification:
+def _store(state: ServiceState, incoming: IncomingAudio, output: JobOutput, owner_key_id: str | None) -> Classification:
     settings = state.settings
     keep = settings.keeps_audio and incoming.n_bytes <= settings.audio_max_file_mb * MEGABYTE
     audio = incoming.read_bytes() if keep else None
@@ -216,6 +235,7 @@ def _store(state: ServiceState, incoming: IncomingAudio, output: JobOutput) -> C
             visuals=output.visuals,
             audio=audio,
             audio_media_type=media_type,
+            owner_key_id=owner_key_id,
         )
         if audio is not None:
             crud.prune_audio(

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         Classification requests allowed per client IP per minute; 0 turns the limit off.
     torch_threads : int or None
         Intra-op threads of torch; ``None`` divides the CPU cores among the workers.
+    require_keys : bool
+        Key mode: every API call needs ``Authorization: Bearer <key>`` (see
+        :mod:`genrekit.service.access`); ``genrekit serve`` turns it on by itself on a
+        public interface.
+    cors_origins : str
+        Comma-separated origins allowed to call the API from a browser
+        (``https://app.example.org``); empty (the default) allows none but the server's own.
     """
 
     model_config = SettingsConfigDict(env_prefix="GENREKIT_", extra="forbid", frozen=True)
@@ -109,6 +116,8 @@ class Settings(BaseSettings):
     url_max_redirects: int = Field(default=5, ge=0)
     rate_limit_per_minute: int = Field(default=0, ge=0)
     torch_threads: int | None = Field(default=None, ge=1)
+    require_keys: bool = False
+    cors_origins: str = ""
 
     @field_validator("max_duration_s", mode="before")
     @classmethod
@@ -128,6 +137,11 @@ class Settings(BaseSettings):
     def keeps_audio(self) -> bool:
         """Whether submitted audio is stored: ``keep_audio``, or by default only in local mode."""
         return self.keep_audio if self.keep_audio is not None else self.deployment == "local"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """``cors_origins`` as a list (blank entries dropped)."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def max_upload_bytes(self) -> int:

@@ -16,6 +16,26 @@ from genrekit.service.errors import BadRequestError
 from genrekit.service.models import Classification, ClassificationAudio
 
 
+class _AllOwners:
+    """Type of :data:`ALL_OWNERS`."""
+
+    def __repr__(self) -> str:
+        return "ALL_OWNERS"
+
+
+ALL_OWNERS = _AllOwners()  # an ``owner_key_id`` meaning "rows of every owner" (admin tools, tests)
+Owner = str | None | _AllOwners
+
+
+def _owned_by(statement: Any, owner_key_id: Owner) -> Any:
+    """``statement`` limited to the rows of one API key (``None``: the open mode's rows)."""
+    if isinstance(owner_key_id, _AllOwners):
+        return statement
+    if owner_key_id is None:
+        return statement.where(Classification.owner_key_id.is_(None))
+    return statement.where(Classification.owner_key_id == owner_key_id)
+
+
 def create_classification(
     session: Session,
     *,
@@ -27,6 +47,7 @@ def create_classification(
     visuals: dict[str, Any] | None,
     audio: bytes | None = None,
     audio_media_type: str = "application/octet-stream",
+    owner_key_id: str | None = None,
 ) -> Classification:
     """Store one classification (and its audio when given) and commit.
 
@@ -37,6 +58,8 @@ def create_classification(
         first), segments, tags, warnings.
     visuals : dict or None
         The display data of :func:`genrekit.service.visuals.compute_visuals`.
+    owner_key_id : str or None
+        Public id of the API key that submitted it (``None`` in open mode); only that key sees it.
     """
     genres = result.get("genres") or [{"genre": "", "score": 0.0}]
     row = Classification(
@@ -51,6 +74,7 @@ def create_classification(
         top_score=float(genres[0]["score"]),
         result=result,
         visuals=visuals,
+        owner_key_id=owner_key_id,
     )
     session.add(row)
     if audio is not None:
@@ -61,9 +85,14 @@ def create_classification(
     return row
 
 
-def get_classification(session: Session, *, classification_id: str) -> Classification | None:
-    """The classification with this id, or None."""
-    return session.get(Classification, classification_id)
+def get_classification(
+    session: Session, *, classification_id: str, owner_key_id: Owner = ALL_OWNERS
+) -> Classification | None:
+    """The classification with this id (of this owner, when given), or None."""
+    row = session.get(Classification, classification_id)
+    if row is None or isinstance(owner_key_id, _AllOwners) or row.owner_key_id == owner_key_id:
+        return row
+    return None
 
 
 def delete_classification(session: Session, *, classification_id: str) -> bool:
@@ -131,8 +160,10 @@ def prune_audio(session: Session, *, older_than: dt.datetime, max_total_bytes: i
     return len(doomed)
 
 
-def find_by_content(session: Session, *, sha256: str, model_name: str, model_version: str) -> Classification | None:
-    """The newest classification of the same bytes by the same model version, or None."""
+def find_by_content(
+    session: Session, *, sha256: str, model_name: str, model_version: str, owner_key_id: Owner = ALL_OWNERS
+) -> Classification | None:
+    """The newest classification of the same bytes by the same model version (of this owner, when given), or None."""
     statement = (
         select(Classification)
         .where(
@@ -143,7 +174,7 @@ def find_by_content(session: Session, *, sha256: str, model_name: str, model_ver
         .order_by(Classification.created_at.desc(), Classification.id.desc())
         .limit(1)
     )
-    return session.scalars(statement).first()
+    return session.scalars(_owned_by(statement, owner_key_id)).first()
 
 
 def get_audio(session: Session, *, classification_id: str) -> ClassificationAudio | None:
@@ -206,7 +237,13 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 
 
 def list_classifications(
-    session: Session, *, genre: str | None = None, query: str | None = None, limit: int = 20, cursor: str | None = None
+    session: Session,
+    *,
+    genre: str | None = None,
+    query: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+    owner_key_id: Owner = ALL_OWNERS,
 ) -> tuple[list[Classification], str | None]:
     """One page of classifications, newest first.
 
@@ -220,6 +257,8 @@ def list_classifications(
         Page size (1..100).
     cursor : str or None
         ``next_cursor`` of the previous page.
+    owner_key_id : str, None or ALL_OWNERS
+        Keep only the rows of this API key (``None``: the open mode's rows).
 
     Returns
     -------
@@ -227,7 +266,7 @@ def list_classifications(
     next_cursor : str or None
         None on the last page.
     """
-    statement = select(Classification)
+    statement = _owned_by(select(Classification), owner_key_id)
     if genre:
         statement = statement.where(Classification.top_genre == genre)
     if query:
@@ -245,3 +284,14 @@ def list_classifications(
     rows = list(session.scalars(statement))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def set_share_hash(session: Session, *, row: Classification, share_hash: str | None) -> None:
+    """Set (or clear, with ``None``) the SHA-256 of a classification's share token, and commit."""
+    row.share_hash = share_hash
+    session.commit()
+
+
+def get_shared(session: Session, *, share_hash: str) -> Classification | None:
+    """The classification shared under this token hash, or None."""
+    return session.scalars(select(Classification).where(Classification.share_hash == share_hash)).first()

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from genrekit.service.access import Principal, current_principal, require_role
 from genrekit.service.config import Settings
 from genrekit.service.state import ServiceClassifier, ServiceState
 
@@ -45,14 +46,23 @@ def get_classifier(state: StateDep) -> ServiceClassifier:
 ClassifierDep = Annotated[ServiceClassifier, Depends(get_classifier)]
 
 
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+EditorDep = Annotated[Principal, Depends(require_role("editor"))]
+AdminDep = Annotated[Principal, Depends(require_role("admin"))]
+
+
 def client_key(request: Request) -> str:
     """The client's IP address (as the ASGI server reports it; see uvicorn ``--proxy-headers``)."""
     return request.client.host if request.client else "unknown"
 
 
-def check_rate_limit(request: Request, state: StateDep) -> None:
-    """Count this request against the client's per-minute limit (429 past it)."""
-    state.rate_limiter.hit(client_key(request))
+def check_rate_limit(request: Request, state: StateDep, principal: PrincipalDep) -> None:
+    """Count this request against the caller's per-minute limit (429 past it): the API key's
+    own limit when it has one, else the server's; per key in key mode, per client IP in open mode."""
+    if principal.key_id is not None:
+        state.rate_limiter.hit(f"key {principal.key_id}", per_minute=principal.rate_limit_per_minute)
+    else:
+        state.rate_limiter.hit(client_key(request))
 
 
 RateLimitDep = Annotated[None, Depends(check_rate_limit)]

@@ -54,6 +54,25 @@ class UrlRefusedError(BadRequestError):
     title = "URL refused"
 
 
+class UnauthorizedError(ServiceError):
+    """No API key, or one that is unknown or revoked, on a server that needs keys."""
+
+    status = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="genrekit"'})
+
+
+class ForbiddenError(ServiceError):
+    """The API key's role does not allow this (read < editor < admin)."""
+
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
 class NotFoundError(ServiceError):
     """The resource does not exist."""
 

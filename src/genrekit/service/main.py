@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from genrekit._version import __version__
 from genrekit.errors import GenrekitError
+from genrekit.service.access import AccessMiddleware
 from genrekit.service.api import api_router
 from genrekit.service.config import Settings
 from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
@@ -34,6 +35,7 @@ from genrekit.service.problems import Problem, install_problem_handlers, problem
 from genrekit.service.ratelimit import RateLimiter
 from genrekit.service.routes import health
 from genrekit.service.schemas import ClassifyUrlRequest
+from genrekit.service.security import install_security
 from genrekit.service.state import ServiceClassifier, ServiceState
 
 logger = logging.getLogger("genrekit.service")
@@ -48,6 +50,9 @@ DESCRIPTION = """Music genre classification over HTTP.
   the server keeps it; `GET /api/v1/classifications` for the history (search with `q`);
   `DELETE /api/v1/classifications/{id}` removes a result and its audio.
 * `GET /api/v1/config`: upload and duration limits, and whether audio is kept.
+* Key mode (`GENREKIT_REQUIRE_KEYS=1`, or a public interface): send `Authorization: Bearer <key>`
+  (`genrekit keys create --role read|editor|admin`). Results are private to the key that made
+  them; `POST /api/v1/classifications/{id}/share` makes a link anyone can open.
 * Errors are RFC 9457 problem details (`application/problem+json`).
 """
 
@@ -124,7 +129,9 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
     app.include_router(api_router)
     app.include_router(health.router)
     install_pages(app)
+    app.add_middleware(AccessMiddleware, state=state)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_security(app, cors_origins=settings.cors_origin_list)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

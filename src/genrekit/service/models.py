@@ -9,7 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -61,11 +73,15 @@ class Classification(Base):
     top_score: Mapped[float] = mapped_column(Float, nullable=False)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     visuals: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    owner_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    share_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_classifications_content", "sha256", "model_name", "model_version"),
         Index("ix_classifications_created", "created_at", "id"),
         Index("ix_classifications_top_genre", "top_genre", "created_at"),
+        Index("ix_classifications_owner", "owner_key_id", "created_at", "id"),
+        UniqueConstraint("share_hash", name="uq_classifications_share_hash"),
     )
 
 
@@ -115,3 +131,17 @@ class LibraryTrack(Base):
         Index("ix_library_tracks_sha256", "sha256"),
         Index("ix_library_tracks_top_genre", "top_genre", "top_score"),
     )
+
+
+class ApiKey(Base):
+    """An API key: its role and the SHA-256 of its secret (the secret itself is never stored)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -32,9 +32,14 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[float, int]] = {}
 
-    def hit(self, key: str) -> None:
-        """Count one request of ``key``; raises :class:`RateLimitedError` past the limit."""
-        if self.per_minute <= 0:
+    def hit(self, key: str, *, per_minute: int | None = None) -> None:
+        """Count one request of ``key``; raises :class:`RateLimitedError` past the limit.
+
+        ``per_minute`` overrides the limiter's own limit for this key (an API key's limit);
+        0 allows everything.
+        """
+        limit = self.per_minute if per_minute is None else per_minute
+        if limit <= 0:
             return
         now = self._clock()
         with self._lock:
@@ -43,10 +48,10 @@ class RateLimiter:
             start, count = self._windows.get(key, (now, 0))
             if now - start >= WINDOW_S:
                 start, count = now, 0
-            if count >= self.per_minute:
+            if count >= limit:
                 retry_after = max(1, math.ceil(WINDOW_S - (now - start)))
                 raise RateLimitedError(
-                    f"more than {self.per_minute} classification requests per minute from {key}; "
+                    f"more than {limit} classification requests per minute from {key}; "
                     f"retry in {retry_after} s",
                     retry_after_s=retry_after,
                 )

@@ -214,3 +214,46 @@ class HealthPublic(_Output):
 
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class SharePublic(BaseModel):
+    """An unguessable link that shows one classification to anyone holding it."""
+
+    token: str = Field(description="The share token (shown once; sharing again replaces it).")
+    url: str = Field(description="Path of the shared result: `GET` it without an API key.")
+
+
+class KeyCreate(BaseModel):
+    """Body of ``POST /keys``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: Literal["read", "editor", "admin"] = Field(description="read: classify and see its own history; "
+                                                     "editor: also correct results; admin: also models and keys.")
+    name: str = Field(default="", max_length=200, description="Who or what uses the key.")
+    rate_limit_per_minute: int | None = Field(
+        default=None, ge=0, description="Classification requests per minute; null: the server's limit; 0: none."
+    )
+
+
+class KeyPublic(BaseModel):
+    """An API key as listed (never its secret)."""
+
+    id: str = Field(description="Public id of the key (what revoking takes).")
+    name: str
+    role: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    rate_limit_per_minute: int | None
+
+
+class KeyCreatedPublic(KeyPublic):
+    """A new key, with its secret: the only time the server shows it."""
+
+    key: str = Field(description="The key itself; send it as `Authorization: Bearer <key>`.")
+
+
+class KeysPublic(BaseModel):
+    """Every API key, oldest first."""
+
+    data: list[KeyPublic]

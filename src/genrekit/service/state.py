@@ -55,7 +55,7 @@ class ServiceState:
     engine: Engine | None = None
     session_factory: sessionmaker[Session] | None = None
     pool: JobPool | None = None
-    inflight: dict[tuple[str, str, str], asyncio.Future[Any]] = field(default_factory=dict)
+    inflight: dict[tuple[str, str, str, str], asyncio.Future[Any]] = field(default_factory=dict)
     timelines: TimelineJobs = field(default_factory=TimelineJobs)
 
     def require_classifier(self) -> ServiceClassifier:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from genrekit.service import crud
 from genrekit.service.classification import to_public, to_summary
 from genrekit.service.classification import MEDIA_TYPES
-from genrekit.service.deps import SessionDep, StateDep
+from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic, ClassificationsPublic, VisualsPublic
@@ -30,6 +30,7 @@ MAX_PAGE = 100  # largest page of history
 )
 def list_classifications(
     session: SessionDep,
+    principal: PrincipalDep,
     genre: Annotated[str | None, Query(max_length=200, description="Only those whose top genre is this label.")] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Only those whose name contains this text (any case).")
@@ -40,7 +41,12 @@ def list_classifications(
     ] = None,
 ) -> ClassificationsPublic:
     rows, next_cursor = crud.list_classifications(
-        session, genre=genre or None, query=q or None, limit=limit, cursor=cursor or None
+        session,
+        genre=genre or None,
+        query=q or None,
+        limit=limit,
+        cursor=cursor or None,
+        owner_key_id=principal.key_id,
     )
     return ClassificationsPublic(data=[to_summary(row) for row in rows], next_cursor=next_cursor)
 
@@ -51,8 +57,10 @@ def list_classifications(
     summary="One stored classification (permalink)",
     responses=problem_responses(404, 422),
 )
-def get_classification(classification_id: str, session: SessionDep, state: StateDep) -> ClassificationPublic:
-    row = crud.get_classification(session, classification_id=classification_id)
+def get_classification(
+    classification_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> ClassificationPublic:
+    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
     if row is None:
         raise NotFoundError(f"no classification {classification_id!r}")
     has_audio = state.settings.keeps_audio and crud.has_audio(session, classification_id=classification_id)
@@ -66,15 +74,17 @@ def get_classification(classification_id: str, session: SessionDep, state: State
     summary="Delete a stored classification and its audio",
     responses={204: {"description": "Deleted (the result, its visuals and its audio)."}, **problem_responses(404, 422)},
 )
-async def delete_classification(classification_id: str, state: StateDep) -> Response:
-    deleted = await run_in_threadpool(_delete, state, classification_id)
+async def delete_classification(classification_id: str, state: StateDep, principal: PrincipalDep) -> Response:
+    deleted = await run_in_threadpool(_delete, state, classification_id, principal.key_id)
     if not deleted:
         raise NotFoundError(f"no classification {classification_id!r}")
     return Response(status_code=204)
 
 
-def _delete(state: StateDep, classification_id: str) -> bool:
+def _delete(state: StateDep, classification_id: str, owner_key_id: str | None) -> bool:
     with state.new_session() as session:
+        if crud.get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id) is None:
+            return False
         return crud.delete_classification(session, classification_id=classification_id)
 
 
@@ -84,8 +94,8 @@ def _delete(state: StateDep, classification_id: str) -> bool:
     summary="Waveform peaks and mel image of a classified input",
     responses=problem_responses(404, 422),
 )
-def get_visuals(classification_id: str, session: SessionDep) -> VisualsPublic:
-    row = crud.get_classification(session, classification_id=classification_id)
+def get_visuals(classification_id: str, session: SessionDep, principal: PrincipalDep) -> VisualsPublic:
+    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
     if row is None:
         raise NotFoundError(f"no classification {classification_id!r}")
     if row.visuals is None:
@@ -138,6 +148,8 @@ _CONTENT_RANGE = {
 def get_audio(
     classification_id: str,
     state: StateDep,
+    session: SessionDep,
+    principal: PrincipalDep,
     range_header: Annotated[
         str | None,
         Header(alias="Range", description="One byte range, e.g. `bytes=0-` or `bytes=1000-1999`."),
@@ -147,4 +159,6 @@ def get_audio(
         Header(alias="If-Range", description="Serve the range only if the audio's ETag is this."),
     ] = None,
 ) -> Response:
+    if crud.get_classification(session, classification_id=classification_id, owner_key_id=principal.key_id) is None:
+        raise NotFoundError(f"no classification {classification_id!r}")
     return stored_audio_response(state, classification_id, range_header=range_header, if_range=if_range)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from genrekit.service import crud
 from genrekit.service.classification import classify_incoming, follow_with_full_timeline, to_public
-from genrekit.service.deps import ClassifierDep, RateLimitDep, StateDep
+from genrekit.service.deps import ClassifierDep, PrincipalDep, RateLimitDep, StateDep
 from genrekit.service.intake import FORMS, receive_submission
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic
@@ -97,10 +97,12 @@ _RAW_BODY = _body(
 )
 
 
-async def _classify(request: Request, state: ServiceState, forms: tuple[str, ...]) -> JSONResponse:
+async def _classify(
+    request: Request, state: ServiceState, forms: tuple[str, ...], *, owner_key_id: str | None
+) -> JSONResponse:
     incoming, name = await receive_submission(request, state.settings, forms=forms)
     try:
-        row, cached = await classify_incoming(state, incoming, name=name)
+        row, cached = await classify_incoming(state, incoming, name=name, owner_key_id=owner_key_id)
         follow_with_full_timeline(state, row, incoming, name=name)
     finally:
         incoming.discard()
@@ -127,9 +129,9 @@ def _has_audio(state: ServiceState, classification_id: str) -> bool:
     openapi_extra=_MULTIPART_BODY,
 )
 async def classify(
-    request: Request, state: StateDep, _classifier: ClassifierDep, _rate_limit: RateLimitDep
+    request: Request, state: StateDep, principal: PrincipalDep, _classifier: ClassifierDep, _rate_limit: RateLimitDep
 ) -> JSONResponse:
-    return await _classify(request, state, FORMS)
+    return await _classify(request, state, FORMS, owner_key_id=principal.key_id)
 
 
 @router.post(
@@ -142,9 +144,9 @@ async def classify(
     openapi_extra=_URL_BODY,
 )
 async def classify_url(
-    request: Request, state: StateDep, _classifier: ClassifierDep, _rate_limit: RateLimitDep
+    request: Request, state: StateDep, principal: PrincipalDep, _classifier: ClassifierDep, _rate_limit: RateLimitDep
 ) -> JSONResponse:
-    return await _classify(request, state, ("json",))
+    return await _classify(request, state, ("json",), owner_key_id=principal.key_id)
 
 
 @router.post(
@@ -169,6 +171,6 @@ async def classify_url(
     },
 )
 async def classify_raw(
-    request: Request, state: StateDep, _classifier: ClassifierDep, _rate_limit: RateLimitDep
+    request: Request, state: StateDep, principal: PrincipalDep, _classifier: ClassifierDep, _rate_limit: RateLimitDep
 ) -> JSONResponse:
-    return await _classify(request, state, ("raw",))
+    return await _classify(request, state, ("raw",), owner_key_id=principal.key_id)
