@@ -280,3 +280,8 @@ def test_serve_refuses_a_public_interface_without_keys(
     assert cli_main(["keys", "revoke", key_id]) == 0
     _, refusal = _access_settings(settings, host="0.0.0.0", insecure=False)
     assert refusal is not None
+    # an explicit GENREKIT_REQUIRE_KEYS=1 starts in key mode before the first key exists (bootstrap)
+    explicit = make_settings(tmp_path, database_url=url, require_keys=True)
+    keyed, refusal = _access_settings(explicit, host="0.0.0.0", insecure=False)
+    assert refusal is None and keyed.require_keys
+    assert "no API key exists yet" in capsys.readouterr().err

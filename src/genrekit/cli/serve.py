@@ -5,7 +5,8 @@ Settings not given on the command line come from ``GENREKIT_*`` environment vari
 
 On loopback the server runs in open single-user mode unless ``GENREKIT_REQUIRE_KEYS=1``.
 On any other interface it needs API keys: it turns key mode on, and refuses to start while
-no key exists (``genrekit keys create --role admin``), unless ``--insecure`` is given.
+no key exists (``genrekit keys create --role admin``) unless ``GENREKIT_REQUIRE_KEYS=1`` says
+keys will come later, or ``--insecure`` asks for open mode.
 """
 
 from __future__ import annotations
@@ -95,22 +96,24 @@ def run(args: argparse.Namespace) -> int:
 def _access_settings(settings: Settings, *, host: str, insecure: bool) -> tuple[Settings, str | None]:
     """The settings with key mode decided from the interface, or a reason to refuse to start.
 
-    Key mode is on when the settings ask for it, or the host is not loopback (unless
-    ``insecure``); in key mode the database must already hold an active key.
+    * ``GENREKIT_REQUIRE_KEYS=1``: key mode, wherever it binds (with no key yet, it starts and
+      answers 401 until ``genrekit keys create`` makes one: the way a deployment bootstraps);
+    * a public interface: key mode too, but it refuses to start while no key exists, unless
+      ``--insecure`` (open mode, with a warning);
+    * loopback: open single-user mode.
     """
     from genrekit.service.access import is_loopback_host
     from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
     from genrekit.service.keys import count_active_keys
 
     public = not is_loopback_host(host)
-    if public and insecure and not settings.require_keys:
-        print(
-            f"genrekit serve: warning: serving {host} without API keys (--insecure): "
-            "anyone who reaches the port can see every result",
-            file=sys.stderr,
-        )
-        return settings, None
-    if not (public or settings.require_keys):
+    if not settings.require_keys and (not public or insecure):
+        if public:
+            print(
+                f"genrekit serve: warning: serving {host} without API keys (--insecure): "
+                "anyone who reaches the port can see every result",
+                file=sys.stderr,
+            )
         return settings, None
     engine = create_db_engine(settings.resolved_database_url)
     try:
@@ -119,11 +122,17 @@ def _access_settings(settings: Settings, *, host: str, insecure: bool) -> tuple[
             n_keys = count_active_keys(session)
     finally:
         engine.dispose()
-    if n_keys == 0:
-        why = f"{host} is a public interface" if public else "GENREKIT_REQUIRE_KEYS is set"
+    if n_keys == 0 and not settings.require_keys:
         return settings, (
-            f"{why}, so API keys are required, but none exists; create one with "
-            "'genrekit keys create --role admin' (same GENREKIT_DATABASE_URL), "
-            "or bind 127.0.0.1, or pass --insecure to serve without keys"
+            f"{host} is a public interface, so API keys are required, but none exists; create one with "
+            "'genrekit keys create --role admin' (same GENREKIT_DATABASE_URL), or set GENREKIT_REQUIRE_KEYS=1 "
+            "to start in key mode and create keys afterwards, or bind 127.0.0.1, or pass --insecure to serve "
+            "without keys"
+        )
+    if n_keys == 0:
+        print(
+            "genrekit serve: warning: key mode is on but no API key exists yet; every API call answers 401 "
+            "until 'genrekit keys create --role admin' makes one",
+            file=sys.stderr,
         )
     return settings.model_copy(update={"require_keys": True}), None
