@@ -211,11 +211,13 @@ def load_classifier(config: EngineConfig) -> Any:
 
 
 def _set_threads(n_threads: int) -> None:
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(max(1, n_threads))
+    """Inference threads of the sessions this process creates next (ONNX Runtime, and torch if loaded)."""
+    from genrekit.settings import THREADS_ENV
+
+    os.environ[THREADS_ENV] = str(max(1, n_threads))
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(max(1, n_threads))
 
 
 def read_and_hash(path: str) -> tuple[bytes | None, str, int]:

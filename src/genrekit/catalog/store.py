@@ -201,8 +201,22 @@ def record_failure(
 
 
 def find_classification(session: Session, *, sha256: str, model: ModelIdentity) -> Classification | None:
-    """A stored classification of this content by this model, or None."""
-    return crud.find_by_content(session, sha256=sha256, model_name=model.name, model_version=model.version)
+    """A stored classification of this content by this model, or None.
+
+    Content is matched by the hash the classification was made from, or by a file's
+    current hash (a file genrekit tagged keeps its result under its new hash).
+    """
+    found = crud.find_by_content(session, sha256=sha256, model_name=model.name, model_version=model.version)
+    if found is not None:
+        return found
+    statement = (
+        select(Classification)
+        .join(LibraryTrack, LibraryTrack.classification_id == Classification.id)
+        .where(LibraryTrack.sha256 == sha256, LibraryTrack.model_name == model.name,
+               LibraryTrack.model_version == model.version, LibraryTrack.status == STATUS_OK)
+        .limit(1)
+    )
+    return session.scalars(statement).first()
 
 
 def touch_track(session: Session, *, path: str, size_bytes: int, mtime_ns: int) -> None:
@@ -210,6 +224,14 @@ def touch_track(session: Session, *, path: str, size_bytes: int, mtime_ns: int) 
     row = session.scalars(select(LibraryTrack).where(LibraryTrack.path == path)).first()
     if row is not None:
         row.size_bytes, row.mtime_ns = size_bytes, mtime_ns
+        session.commit()
+
+
+def retag_track(session: Session, *, path: str, size_bytes: int, mtime_ns: int, sha256: str) -> None:
+    """A file whose metadata (not its audio) changed: new size, mtime and hash, same result; commits."""
+    row = session.scalars(select(LibraryTrack).where(LibraryTrack.path == path)).first()
+    if row is not None:
+        row.size_bytes, row.mtime_ns, row.sha256 = size_bytes, mtime_ns, sha256
         session.commit()
 
 

@@ -40,6 +40,7 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.scan",
     "genrekit.cli.export",
     "genrekit.cli.organize",
+    "genrekit.cli.tag",
 )
 
 
