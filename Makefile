@@ -3,20 +3,30 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
 
 .PHONY: run test setup test-setup
 
+# `make test`: everything (torch first: any other torch spec pulls multi-GB CUDA wheels).
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,url,onnx,tune,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[train,dev,url,tune,ray]'
 	touch $(STAMP)
+
+# `make run`: the serving set only (classifier, CLI, service on ONNX Runtime; no torch).
+$(SERVE_STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(SERVE_STAMP)
 
 setup: $(STAMP)
 
-run: $(STAMP)
+run: $(SERVE_STAMP)
 	$(BIN)/genrekit serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
 test-setup: $(STAMP)

@@ -16,6 +16,7 @@ import soundfile as sf
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from genrekit.audio import load_audio
 from genrekit.bundle import ModelCard
 from genrekit.predict import GenreScore, ModelInfo, Prediction, Segment, TagScore
 from genrekit.service import Settings, create_app
@@ -58,7 +59,7 @@ class FakeClassifier:
 
     def predict(
         self,
-        source: np.ndarray,
+        source: np.ndarray | str,
         *,
         sr: int | None = None,
         name: str | None = None,
@@ -73,9 +74,14 @@ class FakeClassifier:
         try:
             if self.delay_s:
                 time.sleep(self.delay_s)
-            y = np.asarray(source, dtype=np.float32)
-            if sr != FAKE_SR:
-                raise AssertionError(f"the service must decode at the model rate, got {sr}")
+            if isinstance(source, str):  # the stored upload, decoded as Classifier.predict would
+                if sr is not None:
+                    raise AssertionError("a file carries its own rate")
+                y, sr = load_audio(source, sr=FAKE_SR, max_duration_s=max_duration_s, allow_silent=True)
+            else:
+                y = np.asarray(source, dtype=np.float32)
+                if sr != FAKE_SR:
+                    raise AssertionError(f"the service must decode at the model rate, got {sr}")
             duration_s = y.shape[-1] / sr
             top = FAKE_LABELS[int(round(duration_s)) % len(FAKE_LABELS)]
             others = [g for g in FAKE_LABELS if g != top]

@@ -110,19 +110,16 @@ def test_not_audio_is_415_whatever_the_name(client: TestClient, fake_classifier:
     assert_problem(png, 415, "not-audio")
     body_type = client.post("/api/v1/classify", content=b"x=1", headers={"Content-Type": "text/plain"})
     assert_problem(body_type, 415, "unsupported-body-type")
-    assert fake_classifier.n_calls == 0
+    assert client.get("/api/v1/classifications").json()["data"] == []  # nothing stored
 
 
-def test_corrupt_silent_empty_and_too_long_audio_are_422(tmp_path: Path) -> None:
+def test_corrupt_empty_and_too_long_audio_are_422(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, max_duration_s=3.0)
     with TestClient(create_app(settings, classifier=FakeClassifier())) as client:
         garbage_flac = b"fLaC" + bytes(np.random.default_rng(0).integers(0, 255, 2000, dtype=np.uint8))
         assert_problem(upload(client, garbage_flac), 422, "undecodable-audio")
         cut = assert_problem(upload(client, make_wav(2.0)[:60], filename="cut.wav"), 422, "undecodable-audio")
         assert "cut.wav" in cut["detail"] and "2.00 s its header announces" in cut["detail"]
-        silent = io.BytesIO()
-        sf.write(silent, np.zeros(22050, dtype=np.float32), 22050, format="WAV")
-        assert_problem(upload(client, silent.getvalue()), 422, "empty-audio")
         assert_problem(upload(client, b""), 422, "empty-audio")
         assert_problem(upload(client, make_wav(5.0)), 422, "audio-too-long")
 

@@ -72,6 +72,9 @@ def test_sixteen_simultaneous_uploads(tmp_path: Path) -> None:
         assert classifier.max_running <= 2  # the worker pool bounds concurrent inference
         history = client.get("/api/v1/classifications", params={"limit": 100}).json()
         assert {item["id"] for item in history["data"]} == {b["id"] for b in bodies}
+        for body in bodies:  # computed after each answer, on the same pool; a request waits for them
+            visuals = client.get(f"/api/v1/classifications/{body['id']}/visuals")
+            assert visuals.status_code == 200 and abs(visuals.json()["duration_s"] - body["duration_s"]) < 1e-3
         metrics = client.get("/metrics").text
         assert "genrekit_job_queue_depth 0.0" in metrics
 

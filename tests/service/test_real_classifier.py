@@ -107,3 +107,24 @@ def test_default_bundle_on_a_real_clip(tmp_path: Path, shared_data: Path) -> Non
     assert sorted(g["genre"] for g in body["genres"]) == sorted(labels)
     assert abs(sum(g["score"] for g in body["genres"]) - 1.0) < 1e-3
     assert body["segments"] and body["duration_s"] > 1.0
+
+
+def test_silent_and_short_inputs_are_answered_as_in_python(tmp_path: Path, bundle: Path) -> None:
+    """Silence and too-short audio get the same answer in the API as from Classifier.predict:
+    a result with warnings (and the uncertainty ``unknown`` for silence), never an error."""
+    clf = Classifier.load(bundle)
+    inputs = {"silent.wav": np.zeros(3 * SR, np.float32), "short.wav": 0.3 * np.sin(np.arange(SR // 4) * 0.3)}
+    with TestClient(create_app(make_settings(tmp_path, model=bundle))) as client:
+        for name, y in inputs.items():
+            buffer = io.BytesIO()
+            sf.write(buffer, y.astype(np.float32), SR, format="WAV", subtype="FLOAT")
+            (tmp_path / name).write_bytes(buffer.getvalue())
+            expected = clf.predict(str(tmp_path / name), name=name).to_dict()
+            response = client.post("/api/v1/classify", files={"file": (name, buffer.getvalue(), "audio/wav")})
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["warnings"] == expected["warnings"] and body["warnings"]
+            assert body["uncertainty"]["level"] == expected["uncertainty"]["level"]
+            visuals = client.get(f"/api/v1/classifications/{body['id']}/visuals")
+            assert visuals.status_code == 200  # computed after the answer, silence included
+    assert "unknown" == clf.predict(str(tmp_path / "silent.wav")).uncertainty.level

@@ -114,7 +114,7 @@ def running_server(
             "GENREKIT_DATABASE_URL": f"sqlite:///{state_dir / 'genrekit.sqlite'}",
             "GENREKIT_DATA_DIR": str(state_dir),
             "GENREKIT_MAX_CONCURRENT_JOBS": "1",
-            "GENREKIT_TORCH_THREADS": "1",
+            "GENREKIT_THREADS": "1",
             **(env or {}),
         }
     )

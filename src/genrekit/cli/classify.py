@@ -132,14 +132,10 @@ def run(args: argparse.Namespace) -> int:
     """Classify every input and print the results; return the exit code."""
     from genrekit.predict import Classifier
 
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
     options: dict[str, Any] = {}
     if args.batch_size is not None:
         options["batch_size"] = args.batch_size
-    classifier = Classifier.load(args.model, runtime=args.runtime, **options)
+    classifier = Classifier.load(args.model, runtime=args.runtime, threads=args.threads, **options)
     writer = _make_writer(args.format, sys.stdout, classifier.labels, args.top)
     n_failed = 0
     for name, problem in expand_inputs(args.inputs):

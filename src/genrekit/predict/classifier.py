@@ -147,14 +147,14 @@ class _Accumulator:
     n_measured: int = 0  # samples whose squares are in sum_squares
 
 
-def _load_model(bundle: str | os.PathLike[str] | None, runtime: str) -> tuple[ModelCard, Any]:
+def _load_model(bundle: str | os.PathLike[str] | None, runtime: str, threads: int | None) -> tuple[ModelCard, Any]:
     """The card and the model that runs it (see :meth:`Classifier.load`)."""
     from genrekit.bundle.io import read_card
     from genrekit.models.onnx_runtime import has_onnx_graph, load_onnx_bundle
 
     card = read_card(bundle)
     if runtime != "torch" and has_onnx_graph(card):
-        return card, load_onnx_bundle(bundle, card)
+        return card, load_onnx_bundle(bundle, card, n_threads=threads)
     try:
         from genrekit.models.registry import load_model
     except ImportError as error:
@@ -163,12 +163,16 @@ def _load_model(bundle: str | os.PathLike[str] | None, runtime: str) -> tuple[Mo
             f"({error}); install it with: pip install 'genrekit[train]'"
         ) from error
     card, model = load_model(bundle)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     if runtime == "torch":
         return card, model
-    return card, _torch_to_onnx_runtime(model, card, required=runtime == "onnx")
+    return card, _torch_to_onnx_runtime(model, card, required=runtime == "onnx", threads=threads)
 
 
-def _torch_to_onnx_runtime(model: Any, card: ModelCard, *, required: bool) -> Any:
+def _torch_to_onnx_runtime(model: Any, card: ModelCard, *, required: bool, threads: int | None) -> Any:
     """A graph-less bundle's model on ONNX Runtime where possible (exported once to the cache)."""
     try:
         from genrekit.models import onnx_export
@@ -181,7 +185,7 @@ def _torch_to_onnx_runtime(model: Any, card: ModelCard, *, required: bool) -> An
             raise BundleError(f"model type {card.model_type!r} has no ONNX runtime")
         return model
     try:
-        return onnx_export.to_onnx_runtime(model, card)
+        return onnx_export.to_onnx_runtime(model, card, n_threads=threads)
     except BundleError as error:
         if required:
             raise
@@ -253,7 +257,14 @@ class Classifier:
         self.tag_table = check_tag_table(card_table) if card_table else default_tag_table()
 
     @classmethod
-    def load(cls, bundle: str | os.PathLike[str] | None = None, *, runtime: str = "auto", **kwargs: Any) -> Classifier:
+    def load(
+        cls,
+        bundle: str | os.PathLike[str] | None = None,
+        *,
+        runtime: str = "auto",
+        threads: int | None = None,
+        **kwargs: Any,
+    ) -> Classifier:
         """Load a bundle (``None``: the default model shipped with genrekit).
 
         Parameters
@@ -268,6 +279,10 @@ class Classifier:
             ONNX graph in the cache once where possible, falling back to PyTorch with a
             warning; ``"onnx"``: the export must work). ``"torch"`` always runs PyTorch
             (needs ``genrekit[train]``).
+        threads : int >= 1 or None
+            CPU threads of inference (ONNX Runtime's intra-op threads, or torch's);
+            ``None``: :func:`genrekit.settings.inference_threads` (``GENREKIT_THREADS`` or
+            every CPU available).
         **kwargs
             Options of :class:`Classifier` (``batch_size``, ``aggregation``, ...).
 
@@ -279,7 +294,9 @@ class Classifier:
         """
         if runtime not in RUNTIMES:
             raise InvalidParameterError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
-        card, model = _load_model(bundle, runtime)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise InvalidParameterError(f"threads must be an int >= 1 or None, got {threads!r}")
+        card, model = _load_model(bundle, runtime, threads)
         return cls(model, card, **kwargs)
 
     @property

@@ -1,8 +1,9 @@
 """Classify submitted audio: dedup by content, run the job on the worker pool, store.
 
-:func:`run_classification` is the job (decode once at the model's rate, compute the
-visuals, predict); :func:`classify_incoming` wraps it with the content cache, in-flight
-coalescing of identical submissions, and storage.
+:func:`run_classification` is the job (:meth:`genrekit.predict.Classifier.predict` on the
+stored upload, the same call as the CLI's); :func:`classify_incoming` wraps it with the
+content cache, in-flight coalescing of identical submissions, and storage. The display data
+(waveform, spectrogram) and the full timeline follow in the background.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.errors import EmptyAudioError, GenrekitError
+from genrekit.errors import GenrekitError
 from genrekit.service import crud
 from genrekit.service.config import MEGABYTE
 from genrekit.service.errors import JobTimeoutError
@@ -28,7 +28,6 @@ from genrekit.service.schemas import ClassificationPublic, ClassificationSummary
 from genrekit.service.state import ServiceClassifier, ServiceState, model_identity
 from genrekit.service.timeline import TimelineJobs, covered_from_start
 from genrekit.service.uploads import IncomingAudio
-from genrekit.service.visuals import compute_visuals
 
 MEDIA_TYPES = {
     "wav": "audio/wav",
@@ -61,41 +60,33 @@ MEDIA_TYPES = {
 
 @dataclass(frozen=True)
 class JobOutput:
-    """What one classification job produces."""
+    """What one classification job produces (the visuals come later, see :mod:`genrekit.service.visual_jobs`)."""
 
     result: dict[str, Any]
-    visuals: dict[str, Any]
     elapsed_s: float
 
 
 def run_classification(
     path: Path, *, classifier: ServiceClassifier, name: str, max_duration_s: float | None
 ) -> JobOutput:
-    """Decode ``path`` once at the model's rate, compute the visuals, and predict.
+    """Classify the stored upload with :meth:`genrekit.predict.Classifier.predict`, as the CLI does.
 
-    Runs on a worker thread.
+    The classifier reads only the excerpts it needs where the format allows seeking (the
+    default model: 4 windows spread over the song). Runs on a worker thread. Silent, short
+    and not-music inputs are classified like any other and carry warnings (and the
+    uncertainty ``unknown`` for silence and not-music), in the API as in the CLI and Python.
 
     Raises
     ------
     NotAudioError, UnsupportedFormatError, AudioDecodeError, AudioTooLongError, EmptyAudioError
-        From decoding; digital silence (every sample zero) also gives ``EmptyAudioError``.
+        From decoding (``EmptyAudioError``: no samples at all).
     """
-    from genrekit.audio import load_audio
-
     start = time.perf_counter()
-    sr = int(classifier.sample_rate)
     try:
-        y, sr = load_audio(str(path), sr=sr, mono=True, max_duration_s=max_duration_s)
+        prediction = classifier.predict(str(path), name=name, max_duration_s=max_duration_s)
     except GenrekitError as error:
         raise _renamed(error, str(path), name) from error
-    y = np.asarray(y, dtype=np.float32)
-    if y.size == 0:
-        raise EmptyAudioError("the audio holds no samples")
-    if not np.any(y):
-        raise EmptyAudioError("the audio is digital silence (every sample is zero)")
-    visuals = compute_visuals(y, sr)
-    prediction = classifier.predict(y, sr=sr, name=name, max_duration_s=max_duration_s)
-    return JobOutput(prediction.to_dict(), visuals, time.perf_counter() - start)
+    return JobOutput(prediction.to_dict(), time.perf_counter() - start)
 
 
 def _renamed(error: GenrekitError, temp_name: str, name: str) -> GenrekitError:
@@ -191,6 +182,17 @@ def _rename(state: ServiceState, classification_id: str, filename: str) -> Class
         return crud.rename_classification(session, classification_id=classification_id, filename=filename)
 
 
+def follow_with_visuals(state: ServiceState, row: Classification, incoming: IncomingAudio) -> bool:
+    """Start computing the waveform peaks and spectrogram picture in the background when the
+    stored classification has none (see :mod:`genrekit.service.visual_jobs`).
+
+    The job works on its own name of ``incoming``'s file. Returns whether a job started.
+    """
+    if row.visuals is not None or state.visuals.running(row.id):
+        return False
+    return state.visuals.start(state, classification_id=row.id, path=incoming.copy())
+
+
 def follow_with_full_timeline(state: ServiceState, row: Classification, incoming: IncomingAudio, *, name: str) -> bool:
     """Start classifying every window in the background when the stored timeline has gaps.
 
@@ -232,7 +234,7 @@ def _store(state: ServiceState, incoming: IncomingAudio, output: JobOutput, owne
             sha256=incoming.sha256,
             filename=incoming.filename or str(output.result.get("name") or "") or None,
             result=output.result,
-            visuals=output.visuals,
+            visuals=None,
             audio=audio,
             audio_media_type=media_type,
             owner_key_id=owner_key_id,

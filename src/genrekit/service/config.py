@@ -81,8 +81,9 @@ class Settings(BaseSettings):
         Redirects followed for one URL (each hop is checked again).
     rate_limit_per_minute : int
         Classification requests allowed per client IP per minute; 0 turns the limit off.
-    torch_threads : int or None
-        Intra-op threads of torch; ``None`` divides the CPU cores among the workers.
+    threads : int or None
+        Inference threads of each classification (``GENREKIT_THREADS``); ``None`` divides
+        the CPU cores among the workers.
     require_keys : bool
         Key mode: every API call needs ``Authorization: Bearer <key>`` (see
         :mod:`genrekit.service.access`); ``genrekit serve`` turns it on by itself on a
@@ -115,7 +116,7 @@ class Settings(BaseSettings):
     url_timeout_s: float = Field(default=60.0, gt=0)
     url_max_redirects: int = Field(default=5, ge=0)
     rate_limit_per_minute: int = Field(default=0, ge=0)
-    torch_threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1)
     require_keys: bool = False
     cors_origins: str = ""
 

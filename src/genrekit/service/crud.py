@@ -116,6 +116,16 @@ def replace_result(session: Session, *, classification_id: str, result: dict[str
     return True
 
 
+def set_visuals(session: Session, *, classification_id: str, visuals: dict[str, Any]) -> bool:
+    """Store the display data computed after the answer, and commit; False when the row is gone."""
+    row = session.get(Classification, classification_id)
+    if row is None:
+        return False
+    row.visuals = visuals
+    session.commit()
+    return True
+
+
 def rename_classification(session: Session, *, classification_id: str, filename: str) -> Classification | None:
     """Give a stored classification the name of its latest upload (file name and result name), and commit."""
     row = session.get(Classification, classification_id)

@@ -12,7 +12,6 @@ worker pool; a model that fails to load leaves the app up but not ready (``/read
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +36,7 @@ from genrekit.service.routes import health
 from genrekit.service.schemas import ClassifyUrlRequest
 from genrekit.service.security import install_security
 from genrekit.service.state import ServiceClassifier, ServiceState
+from genrekit.settings import inference_threads
 
 logger = logging.getLogger("genrekit.service")
 
@@ -60,14 +60,8 @@ DESCRIPTION = """Music genre classification over HTTP.
 def _load_classifier(settings: Settings) -> ServiceClassifier:
     from genrekit.predict import Classifier
 
-    return Classifier.load(settings.model, max_windows=settings.max_windows)
-
-
-def _set_torch_threads(settings: Settings) -> None:
-    import torch
-
-    n_threads = settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.max_concurrent_jobs)
-    torch.set_num_threads(n_threads)
+    threads = settings.threads or max(1, inference_threads() // settings.max_concurrent_jobs)
+    return Classifier.load(settings.model, max_windows=settings.max_windows, threads=threads)
 
 
 def create_app(settings: Settings | None = None, classifier: ServiceClassifier | None = None) -> FastAPI:
@@ -100,7 +94,6 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
             state.classifier = classifier
         else:
             try:
-                _set_torch_threads(settings)
                 state.classifier = await run_in_threadpool(_load_classifier, settings)
             except (GenrekitError, OSError) as error:
                 state.classifier_error = str(error)
@@ -111,6 +104,7 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
         try:
             yield
         finally:
+            await state.visuals.shutdown()
             await state.timelines.shutdown(settings.timeline_shutdown_wait_s)
             state.pool.shutdown()
             engine.dispose()

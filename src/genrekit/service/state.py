@@ -16,6 +16,7 @@ from genrekit.service.jobs import JobPool
 from genrekit.service.metrics import ServiceMetrics
 from genrekit.service.ratelimit import RateLimiter
 from genrekit.service.timeline import TimelineJobs
+from genrekit.service.visual_jobs import VisualsJobs
 
 
 class ServiceClassifier(Protocol):
@@ -57,6 +58,7 @@ class ServiceState:
     pool: JobPool | None = None
     inflight: dict[tuple[str, str, str, str], asyncio.Future[Any]] = field(default_factory=dict)
     timelines: TimelineJobs = field(default_factory=TimelineJobs)
+    visuals: VisualsJobs = field(default_factory=VisualsJobs)
 
     def require_classifier(self) -> ServiceClassifier:
         """The loaded classifier; raises :class:`ModelNotReadyError` (503) when there is none."""

@@ -106,13 +106,13 @@ class TimelineJobs:
     async def _classify_all(self, state: Any, classification_id: str, path: Path, name: str) -> None:
         classifier = state.require_classifier()
         sr = int(classifier.sample_rate)
-        y = await _on_pool(state, functools.partial(_decode, path, sr, state.settings.max_duration_s))
+        y = await run_when_free(state, functools.partial(_decode, path, sr, state.settings.max_duration_s))
         step = max(1, int(round(float(getattr(classifier, "window_s", 3.0)) * sr))) * STEP_WINDOWS
         full: list[dict[str, Any]] = []
         for first in range(0, len(y), step):
             excerpt = y[first : first + step]
             job = functools.partial(classifier.predict, excerpt, sr=sr, name=name, max_windows=0, top_k=0)
-            prediction = await _on_pool(state, job)
+            prediction = await run_when_free(state, job)
             full.extend(shift_segments(prediction.to_dict()["segments"], first / sr))
             covered = min(len(y), first + step) / sr
             done = first + step >= len(y)
@@ -129,7 +129,7 @@ def _decode(path: Path, sr: int, max_duration_s: float | None) -> np.ndarray:
     return np.asarray(y, dtype=np.float32)
 
 
-async def _on_pool(state: Any, job: Any) -> Any:
+async def run_when_free(state: Any, job: Any) -> Any:
     """Run ``job`` on the worker pool, waiting while the pool is full (requests go first)."""
     while True:
         try:

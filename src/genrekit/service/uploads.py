@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -67,6 +68,17 @@ class IncomingAudio:
         fd, name = tempfile.mkstemp(prefix="genrekit-kept-", suffix=".audio")
         os.close(fd)
         os.replace(self.path, name)
+        return Path(name)
+
+    def copy(self) -> Path:
+        """A second name (a hard link, else a copy) of the file for a background job to own and remove."""
+        fd, name = tempfile.mkstemp(prefix="genrekit-kept-", suffix=".audio")
+        os.close(fd)
+        os.unlink(name)
+        try:
+            os.link(self.path, name)
+        except OSError:
+            shutil.copyfile(self.path, name)
         return Path(name)
 
 

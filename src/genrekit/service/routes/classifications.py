@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
@@ -94,13 +94,24 @@ def _delete(state: StateDep, classification_id: str, owner_key_id: str | None) -
     summary="Waveform peaks and mel image of a classified input",
     responses=problem_responses(404, 422),
 )
-def get_visuals(classification_id: str, session: SessionDep, principal: PrincipalDep) -> VisualsPublic:
-    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
-    if row is None:
+async def get_visuals(classification_id: str, state: StateDep, principal: PrincipalDep) -> VisualsPublic:
+    """The display data; computed right after the answer, so a request may wait for it a moment."""
+    found, visuals = await run_in_threadpool(_stored_visuals, state, classification_id, principal.key_id)
+    if found and visuals is None and state.visuals.running(classification_id):
+        await state.visuals.wait(classification_id)
+        found, visuals = await run_in_threadpool(_stored_visuals, state, classification_id, principal.key_id)
+    if not found:
         raise NotFoundError(f"no classification {classification_id!r}")
-    if row.visuals is None:
+    if visuals is None:
         raise NotFoundError(f"classification {classification_id!r} has no visuals")
-    return VisualsPublic.model_validate(row.visuals)
+    return VisualsPublic.model_validate(visuals)
+
+
+def _stored_visuals(state: StateDep, classification_id: str, owner_key_id: str | None) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the classification exists (for this owner), and its visuals."""
+    with state.new_session() as session:
+        row = crud.get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
+        return row is not None, (row.visuals if row is not None else None)
 
 
 _AUDIO_HEADERS = {

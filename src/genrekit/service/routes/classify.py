@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from genrekit.service import crud
-from genrekit.service.classification import classify_incoming, follow_with_full_timeline, to_public
+from genrekit.service.classification import classify_incoming, follow_with_full_timeline, follow_with_visuals, to_public
 from genrekit.service.deps import ClassifierDep, PrincipalDep, RateLimitDep, StateDep
 from genrekit.service.intake import FORMS, receive_submission
 from genrekit.service.problems import problem_responses
@@ -103,6 +103,7 @@ async def _classify(
     incoming, name = await receive_submission(request, state.settings, forms=forms)
     try:
         row, cached = await classify_incoming(state, incoming, name=name, owner_key_id=owner_key_id)
+        follow_with_visuals(state, row, incoming)
         follow_with_full_timeline(state, row, incoming, name=name)
     finally:
         incoming.discard()
