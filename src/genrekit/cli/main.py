@@ -41,6 +41,7 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.export",
     "genrekit.cli.organize",
     "genrekit.cli.tag",
+    "genrekit.cli.explain",
 )
 
 

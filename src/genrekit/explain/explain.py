@@ -1,0 +1,332 @@
+"""A song's explanation: windows, their share of the decision, saliency, faithfulness.
+
+The song is cut into the model's windows as :class:`genrekit.predict.Classifier` cuts them
+(at most ``max_windows``, spread over the song). For each window the model's genre
+probabilities are computed; the song's are their aggregate (the card's ``aggregation``).
+
+* **Share of the decision**: how much the song's probability of the predicted genre falls
+  when the window is left out of the aggregate (leave-one-out), clipped at zero and
+  normalised over windows. A window is *decisive* when its own top genre is the song's and
+  its share is at least an even share (``1 / n_windows``).
+* **Saliency** (spectrogram models): occlusion and integrated gradients for the predicted
+  genre, on the spectrogram the model reads.
+* **Feature contributions** (table models): Shapley values of the 57 table features,
+  against the training mean.
+* **Faithfulness**: masking the most salient 10 % (cells, or features) must lower the
+  predicted genre's probability more than masking a random 10 %.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrekit.errors import InvalidParameterError
+
+DEFAULT_MAX_WINDOWS = 4
+METHODS = ("occlusion", "integrated_gradients")
+PRIMARY_METHOD = "occlusion"
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """How much work an explanation does.
+
+    Attributes
+    ----------
+    max_windows : int >= 1 or None
+        Windows explained, spread over the song; ``None``: the card's ``max_windows``
+        where it sets one, else 4.
+    fraction : float in (0, 1)
+        Share of cells (or features) masked by the faithfulness check.
+    ig_steps : int >= 1
+        Integrated-gradients steps.
+    patch_s : float > 0
+        Occlusion patch length (seconds); patches span 1/12 of the bands.
+    map_bins : int >= 1
+        Frequency bins of the saliency maps in the JSON (pooled).
+    map_frame_rate_hz : float > 0
+        Time resolution of the saliency maps in the JSON (pooled).
+    n_permutations : int >= 1
+        Permutations of the Shapley sampling (table models).
+    seed : int
+    """
+
+    max_windows: int | None = None
+    fraction: float = 0.1
+    ig_steps: int = 16
+    patch_s: float = 0.25
+    map_bins: int = 48
+    map_frame_rate_hz: float = 10.0
+    n_permutations: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_windows is not None and self.max_windows < 1:
+            raise InvalidParameterError(f"max_windows must be >= 1, got {self.max_windows}")
+        if not 0.0 < self.fraction < 1.0:
+            raise InvalidParameterError(f"fraction must be in (0, 1), got {self.fraction}")
+        if self.patch_s <= 0 or self.map_frame_rate_hz <= 0 or self.map_bins < 1 or self.ig_steps < 1:
+            raise InvalidParameterError("patch_s, map_frame_rate_hz, map_bins and ig_steps must be positive")
+
+
+@dataclass
+class Explanation:
+    """An explanation: the JSON-ready ``data`` and the full-resolution arrays for pictures.
+
+    Attributes
+    ----------
+    data : dict
+        See :func:`explain_waveform`.
+    spectrogram : np.ndarray [shape=(n_windows, n_bins, n_frames)] or None
+    maps : dict of str to np.ndarray [shape=(n_windows, n_bins, n_frames)]
+        Full-resolution saliency of each method.
+    """
+
+    data: dict[str, Any]
+    spectrogram: np.ndarray | None = None
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def pick_windows(y: np.ndarray, *, window_length: int, max_windows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start samples and windows ``(n, window_length)``: regular windows, or ``max_windows`` spread ones."""
+    from genrekit.predict.windows import slice_windows, spread_starts
+
+    spread = spread_starts(len(y), window_length=window_length, hop_length=window_length, max_windows=max_windows)
+    if spread is None:
+        starts, _, windows = slice_windows(y, window_length=window_length, hop_length=window_length)
+        return starts, windows
+    return spread, np.stack([y[s : s + window_length] for s in spread]).astype(np.float32)
+
+
+def decision_shares(window_probs: np.ndarray, target: int, *, method: str) -> np.ndarray:
+    """Each window's share of the song's probability of ``target`` (leave-one-out, clipped, normalised).
+
+    Parameters
+    ----------
+    window_probs : np.ndarray [shape=(n_windows, n_labels)]
+    target : int
+    method : {"mean", "log_mean"}
+        The aggregation.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_windows,)]
+        Non-negative, summing to 1 (even shares where no window's removal lowers it).
+    """
+    from genrekit.predict.aggregate import aggregate_probabilities
+
+    n = window_probs.shape[0]
+    if n == 1:
+        return np.ones(1)
+    full = aggregate_probabilities(window_probs, method=method)[target]
+    drops = np.array(
+        [full - aggregate_probabilities(np.delete(window_probs, w, axis=0), method=method)[target] for w in range(n)]
+    )
+    drops = np.clip(drops, 0.0, None)
+    return drops / drops.sum() if drops.sum() > 0 else np.full(n, 1.0 / n)
+
+
+def pool_map(values: np.ndarray, *, n_bins: int, n_frames: int) -> np.ndarray:
+    """Average-pool ``(n_windows, bins, frames)`` to ``(n_windows, n_bins, n_frames)`` (no upsampling)."""
+    import torch
+
+    tensor = torch.from_numpy(np.asarray(values, dtype=np.float32))
+    size = (min(n_bins, tensor.shape[1]), min(n_frames, tensor.shape[2]))
+    return torch.nn.functional.adaptive_avg_pool2d(tensor.unsqueeze(1), size).squeeze(1).numpy()
+
+
+def _probabilities(labels: list[str], row: np.ndarray) -> dict[str, float]:
+    return {label: round(float(p), 5) for label, p in zip(labels, row)}
+
+
+def explain_waveform(
+    y: np.ndarray, model: Any, card: Any, settings: ExplainSettings | None = None, *, name: str = ""
+) -> Explanation:
+    """Explain a mono waveform at the model's sample rate.
+
+    Returns
+    -------
+    Explanation
+        ``data`` holds ``name``, ``model``, ``labels``, ``aggregation``, ``predicted``,
+        ``probabilities``, ``windows`` (``index``, ``start_s``, ``end_s``,
+        ``probabilities``, ``top``, ``share``, ``decisive``), ``saliency`` (or ``None``),
+        ``feature_contributions`` (or ``None``), ``faithfulness``
+        (``deletion_drop``, ``random_drop``, ``fraction``, ``passed``, ``method``),
+        ``faithfulness_by_method`` and ``seconds``.
+    """
+    import torch
+
+    from genrekit.predict.aggregate import aggregate_probabilities
+
+    started = time.perf_counter()
+    settings = settings or ExplainSettings()
+    sr = int(model.sample_rate)
+    window_length = int(round(float(model.window_s) * sr))
+    max_windows = settings.max_windows or int(card.config.get("max_windows") or 0) or DEFAULT_MAX_WINDOWS
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1 or y.size == 0:
+        raise InvalidParameterError(f"y must be a non-empty mono waveform, got shape {y.shape}")
+    starts, windows = pick_windows(y, window_length=window_length, max_windows=max_windows)
+    labels = list(model.labels)
+    aggregation = str(card.config.get("aggregation", "mean"))
+    table = hasattr(model, "estimator") and hasattr(model, "features")
+    view = None
+    spec_t = None
+    if table:
+        rows = model.features(windows)
+        window_probs = np.asarray(model.estimator.predict_proba(rows), dtype=np.float64)
+    else:
+        from genrekit.explain.adapters import spectrogram_view
+
+        view = spectrogram_view(model, card)
+        spec_t = view.spectrogram(torch.from_numpy(windows))
+        with torch.no_grad():
+            window_probs = view.proba(spec_t).double().numpy()
+    window_probs = window_probs / window_probs.sum(axis=1, keepdims=True)
+    song = aggregate_probabilities(window_probs, method=aggregation)
+    target = int(np.argmax(song))
+    shares = decision_shares(window_probs, target, method=aggregation)
+    n = len(starts)
+    data: dict[str, Any] = {
+        "name": name,
+        "model": {"name": card.name, "version": card.version, "model_type": card.model_type},
+        "labels": labels,
+        "aggregation": aggregation,
+        "predicted": labels[target],
+        "probabilities": _probabilities(labels, song),
+        "windows": [
+            {
+                "index": i,
+                "start_s": round(float(starts[i]) / sr, 3),
+                "end_s": round(min(float(starts[i]) + window_length, float(len(y))) / sr, 3),
+                "probabilities": _probabilities(labels, window_probs[i]),
+                "top": labels[int(np.argmax(window_probs[i]))],
+                "share": round(float(shares[i]), 4),
+                "decisive": bool(int(np.argmax(window_probs[i])) == target and shares[i] >= 1.0 / n - 1e-9),
+            }
+            for i in range(n)
+        ],
+        "saliency": None,
+        "feature_contributions": None,
+    }
+    explanation = Explanation(data=data)
+    if table:
+        _explain_table(explanation, model, rows, target, settings)
+    else:
+        _explain_spectrogram(explanation, view, spec_t, target, settings)
+    data["seconds"] = round(time.perf_counter() - started, 2)
+    return explanation
+
+
+def _explain_spectrogram(explanation: Explanation, view: Any, spec: Any, target: int, settings: ExplainSettings) -> None:
+    from genrekit.explain.attribution import deletion_check, integrated_gradients, occlusion_saliency
+
+    def score(batch: Any) -> Any:
+        return view.proba(batch)[:, target]
+
+    n_windows, n_bins, n_frames = spec.shape
+    maps = {
+        "occlusion": occlusion_saliency(
+            score, spec, patch_bins=max(1, n_bins // 12), patch_frames=max(1, int(round(settings.patch_s * view.frame_rate_hz)))
+        ),
+        "integrated_gradients": integrated_gradients(score, spec, n_steps=settings.ig_steps),
+    }
+    checks = {m: deletion_check(score, spec, maps[m], fraction=settings.fraction, seed=settings.seed) for m in METHODS}
+    window_s = n_frames / view.frame_rate_hz
+    out_frames = max(1, int(round(window_s * settings.map_frame_rate_hz)))
+    pooled = {}
+    for method, values in maps.items():
+        array = pool_map(values.numpy(), n_bins=settings.map_bins, n_frames=out_frames)
+        peak = float(np.abs(array).max()) or 1.0
+        pooled[method] = np.round(array / peak, 3).tolist()
+    explanation.data["saliency"] = {
+        "target": explanation.data["predicted"],
+        "spectrogram": view.kind,
+        "n_bins": int(n_bins),
+        "n_frames_per_window": int(n_frames),
+        "frame_rate_hz": float(view.frame_rate_hz),
+        "f_max_hz": float(view.f_max_hz),
+        "map_shape": [int(n_windows), len(pooled[PRIMARY_METHOD][0]), len(pooled[PRIMARY_METHOD][0][0])],
+        "scale": "each map divided by its largest |value| over the song; positive: evidence for the target genre; "
+        "rows run from the lowest frequency band up",
+        "methods": pooled,
+    }
+    explanation.data["faithfulness"] = {**checks[PRIMARY_METHOD], "method": PRIMARY_METHOD}
+    explanation.data["faithfulness_by_method"] = checks
+    explanation.spectrogram = spec.numpy()
+    explanation.maps = {m: v.numpy() for m, v in maps.items()}
+
+
+def _explain_table(explanation: Explanation, model: Any, rows: np.ndarray, target: int, settings: ExplainSettings) -> None:
+    from genrekit.explain.attribution import shapley_contributions
+
+    estimator = model.estimator
+    baseline = getattr(estimator, "mean_", None)
+    if baseline is None:
+        raise InvalidParameterError(f"no training mean stored in this {type(estimator).__name__}: no contributions")
+    contributions = np.mean(
+        [
+            shapley_contributions(estimator.predict_proba, row, baseline, target, n_permutations=settings.n_permutations, seed=settings.seed)
+            for row in rows
+        ],
+        axis=0,
+    )
+    values = rows.mean(axis=0)
+    order = np.argsort(-np.abs(contributions))
+    explanation.data["feature_contributions"] = [
+        {"feature": model.columns[j], "value": float(values[j]), "contribution": round(float(contributions[j]), 5)} for j in order
+    ]
+    explanation.data["feature_contributions_method"] = (
+        f"Shapley values by permutation sampling ({settings.n_permutations} permutations), absent features at the training "
+        "mean; probability points of the predicted genre, averaged over windows"
+    )
+    k = max(1, int(round(settings.fraction * len(contributions))))
+    rng = np.random.default_rng(settings.seed)
+
+    def drop(columns: np.ndarray) -> float:
+        masked = rows.copy()
+        masked[:, columns] = baseline[columns]
+        before = np.asarray(estimator.predict_proba(rows))[:, target]
+        after = np.asarray(estimator.predict_proba(masked))[:, target]
+        return float(np.mean(before - after))
+
+    top = np.argsort(-contributions)[:k]
+    random_drop = float(np.mean([drop(rng.choice(len(contributions), size=k, replace=False)) for _ in range(5)]))
+    deletion = drop(top)
+    explanation.data["faithfulness"] = {
+        "deletion_drop": deletion,
+        "random_drop": random_drop,
+        "fraction": settings.fraction,
+        "passed": deletion > random_drop,
+        "method": "shapley",
+    }
+    explanation.data["faithfulness_by_method"] = {"shapley": dict(explanation.data["faithfulness"])}
+
+
+def explain_file(
+    source: Any, *, bundle: str | Path | None = None, settings: ExplainSettings | None = None, loaded: tuple[Any, Any] | None = None
+) -> Explanation:
+    """Decode ``source`` at the model's rate and explain it.
+
+    Parameters
+    ----------
+    source : path or bytes
+        Any audio :func:`genrekit.audio.load_audio` reads.
+    bundle : path or None
+        Model bundle (``None``: the default model), loaded with PyTorch.
+    settings : ExplainSettings or None
+    loaded : (ModelCard, model) or None
+        An already loaded model (skips loading ``bundle``).
+    """
+    from genrekit.audio import load_audio
+    from genrekit.bundle.io import load_model
+
+    card, model = loaded if loaded is not None else load_model(bundle)
+    y, _ = load_audio(source, sr=model.sample_rate)
+    name = Path(source).name if isinstance(source, (str, Path)) else ""
+    return explain_waveform(y, model, card, settings, name=name)
