@@ -4,10 +4,10 @@ The song is cut into the model's windows as :class:`genrekit.predict.Classifier`
 (at most ``max_windows``, spread over the song). For each window the model's genre
 probabilities are computed; the song's are their aggregate (the card's ``aggregation``).
 
-* **Share of the decision**: how much the song's probability of the predicted genre falls
-  when the window is left out of the aggregate (leave-one-out), clipped at zero and
-  normalised over windows. A window is *decisive* when its own top genre is the song's and
-  its share is at least an even share (``1 / n_windows``).
+* **Share of the decision**: each window's term in the aggregate of the predicted genre
+  (its probability for a mean, its log-probability above chance for a log-mean),
+  normalised over windows (:func:`decision_shares`). A window is *decisive* when its own
+  top genre is the song's and its share is at least an even share (``1 / n_windows``).
 * **Saliency** (spectrogram models): occlusion and integrated gradients for the predicted
   genre, on the spectrogram the model reads.
 * **Feature contributions** (table models): Shapley values of the 57 table features,
@@ -104,31 +104,28 @@ def pick_windows(y: np.ndarray, *, window_length: int, max_windows: int) -> tupl
 
 
 def decision_shares(window_probs: np.ndarray, target: int, *, method: str) -> np.ndarray:
-    """Each window's share of the song's probability of ``target`` (leave-one-out, clipped, normalised).
+    """Each window's share of the song's evidence for ``target``.
 
     Parameters
     ----------
     window_probs : np.ndarray [shape=(n_windows, n_labels)]
     target : int
     method : {"mean", "log_mean"}
-        The aggregation.
+        The aggregation. ``"mean"``: a window's evidence is its probability of the target
+        (its term of the mean). ``"log_mean"``: its log-probability above chance,
+        ``max(0, log p + log n_labels)`` (its term of the geometric mean, where chance
+        contributes nothing).
 
     Returns
     -------
     np.ndarray [shape=(n_windows,)]
-        Non-negative, summing to 1 (even shares where no window's removal lowers it).
+        Non-negative, summing to 1 (even shares where no window has evidence).
     """
-    from genrekit.predict.aggregate import aggregate_probabilities
-
-    n = window_probs.shape[0]
-    if n == 1:
-        return np.ones(1)
-    full = aggregate_probabilities(window_probs, method=method)[target]
-    drops = np.array(
-        [full - aggregate_probabilities(np.delete(window_probs, w, axis=0), method=method)[target] for w in range(n)]
-    )
-    drops = np.clip(drops, 0.0, None)
-    return drops / drops.sum() if drops.sum() > 0 else np.full(n, 1.0 / n)
+    n, n_labels = window_probs.shape
+    p = np.clip(window_probs[:, target], 1e-7, 1.0)
+    evidence = p if method == "mean" else np.clip(np.log(p) + np.log(n_labels), 0.0, None)
+    total = float(evidence.sum())
+    return evidence / total if total > 0 else np.full(n, 1.0 / n)
 
 
 def pool_map(values: np.ndarray, *, n_bins: int, n_frames: int) -> np.ndarray:
@@ -324,7 +321,7 @@ def explain_file(
         An already loaded model (skips loading ``bundle``).
     """
     from genrekit.audio import load_audio
-    from genrekit.bundle.io import load_model
+    from genrekit.models.registry import load_model
 
     card, model = loaded if loaded is not None else load_model(bundle)
     y, _ = load_audio(source, sr=model.sample_rate)

@@ -1,0 +1,153 @@
+"""Explanations of stored classifications, computed on demand and cached.
+
+Nothing here runs on the classify path: the explanation route calls :func:`explain_stored`
+in a worker thread, which imports the explanation stack (PyTorch) on first use. It needs
+the classification's stored audio, so it only works where the server keeps audio.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from genrekit.service import crud
+from genrekit.service.errors import NotFoundError, ServiceError
+from genrekit.service.state import ServiceState, model_identity
+
+MAX_CACHED = 32  # explanations kept in memory per app (LRU)
+SERVICE_MAX_WINDOWS = 4  # windows explained per song
+SERVICE_IG_STEPS = 8  # integrated-gradients steps (the service favours speed)
+SERVICE_PATCH_S = 0.5  # occlusion patch length (s)
+
+
+class ExplanationUnavailableError(ServiceError):
+    """The classification cannot be explained here (audio not kept, model changed)."""
+
+    status = 409
+    slug = "explanation-unavailable"
+    title = "Explanation unavailable"
+
+
+class ExplanationNotSupportedError(ServiceError):
+    """The server cannot explain at all (no PyTorch installed)."""
+
+    status = 501
+    slug = "explanation-not-supported"
+    title = "Explanations not supported by this server"
+
+
+class ExplanationCache:
+    """The last :data:`MAX_CACHED` explanations, and the PyTorch model they are computed with.
+
+    One explanation is computed at a time (each takes seconds of CPU); a request for one
+    already being computed waits for it instead of computing it again.
+    """
+
+    def __init__(self, max_items: int = MAX_CACHED) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._compute_lock = threading.Lock()
+        self._model: tuple[Any, Any] | None = None
+
+    def get(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, str, str], value: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+    def model(self, bundle: Any) -> tuple[Any, Any]:
+        """``(card, model)`` of the served bundle, loaded with PyTorch once."""
+        if self._model is None:
+            try:
+                from genrekit.models.registry import load_model
+            except ImportError as error:
+                raise ExplanationNotSupportedError(
+                    "explanations need PyTorch, which this server does not have installed"
+                ) from error
+            self._model = load_model(bundle)
+        return self._model
+
+
+def cache_of(app_state: Any) -> ExplanationCache:
+    """The app's :class:`ExplanationCache` (created on first use)."""
+    cache = getattr(app_state, "genrekit_explanations", None)
+    if cache is None:
+        with _CREATE_LOCK:
+            cache = getattr(app_state, "genrekit_explanations", None)
+            if cache is None:
+                cache = ExplanationCache()
+                app_state.genrekit_explanations = cache
+    return cache
+
+
+_CREATE_LOCK = threading.Lock()
+
+
+def explain_stored(state: ServiceState, cache: ExplanationCache, classification_id: str) -> dict[str, Any]:
+    """The explanation of a stored classification (cached), with ``cached`` telling which.
+
+    Raises
+    ------
+    NotFoundError
+        No such classification.
+    ExplanationUnavailableError
+        The server keeps no audio, this classification's audio is gone, or it was made by
+        another model than the one the server runs now.
+    ExplanationNotSupportedError
+        PyTorch is not installed.
+    """
+    with state.new_session() as session:
+        row = crud.get_classification(session, classification_id=classification_id)
+        if row is None:
+            raise NotFoundError(f"no classification {classification_id!r}")
+        model_name, model_version = row.model_name, row.model_version
+    if not state.settings.keeps_audio:
+        raise ExplanationUnavailableError(
+            "this server does not keep submitted audio (keep_audio is off), and an explanation is computed "
+            "from the audio; run `genrekit explain FILE` on your copy instead"
+        )
+    served = model_identity(state.require_classifier())
+    if served != (model_name, model_version):
+        raise ExplanationUnavailableError(
+            f"classification {classification_id!r} was made by model {model_name} {model_version}; "
+            f"this server now runs {served[0]} {served[1]} and would explain a different decision"
+        )
+    key = (classification_id, model_name, model_version)
+    cached = cache.get(key)
+    if cached is not None:
+        return {**cached, "cached": True}
+    with cache._compute_lock:
+        cached = cache.get(key)
+        if cached is not None:
+            return {**cached, "cached": True}
+        with state.new_session() as session:
+            audio = crud.get_audio(session, classification_id=classification_id)
+            content = bytes(audio.content) if audio is not None else None
+        if content is None:
+            raise ExplanationUnavailableError(
+                f"the audio of classification {classification_id!r} is no longer stored (removed by the size or age "
+                "limits), so it cannot be explained"
+            )
+        try:
+            from genrekit.explain.explain import ExplainSettings, explain_file
+        except ImportError as error:
+            raise ExplanationNotSupportedError(
+                "explanations need PyTorch, which this server does not have installed"
+            ) from error
+        settings = ExplainSettings(max_windows=SERVICE_MAX_WINDOWS, ig_steps=SERVICE_IG_STEPS, patch_s=SERVICE_PATCH_S)
+        explanation = explain_file(content, settings=settings, loaded=cache.model(state.settings.model))
+        data = dict(explanation.data)
+        data["name"] = row.filename or data.get("name") or ""
+        data["classification_id"] = classification_id
+        cache.put(key, data)
+    return {**data, "cached": False}
