@@ -93,8 +93,12 @@ def cache_of(app_state: Any) -> ExplanationCache:
 _CREATE_LOCK = threading.Lock()
 
 
-def explain_stored(state: ServiceState, cache: ExplanationCache, classification_id: str) -> dict[str, Any]:
+def explain_stored(
+    state: ServiceState, cache: ExplanationCache, classification_id: str, *, owner_key_id: Any = crud.ALL_OWNERS
+) -> dict[str, Any]:
     """The explanation of a stored classification (cached), with ``cached`` telling which.
+
+    ``owner_key_id`` limits it to that API key's classifications (as every history route does).
 
     Raises
     ------
@@ -107,10 +111,10 @@ def explain_stored(state: ServiceState, cache: ExplanationCache, classification_
         PyTorch is not installed.
     """
     with state.new_session() as session:
-        row = crud.get_classification(session, classification_id=classification_id)
+        row = crud.get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
         if row is None:
             raise NotFoundError(f"no classification {classification_id!r}")
-        model_name, model_version = row.model_name, row.model_version
+        model_name, model_version, filename = row.model_name, row.model_version, row.filename
     if not state.settings.keeps_audio:
         raise ExplanationUnavailableError(
             "this server does not keep submitted audio (keep_audio is off), and an explanation is computed "
@@ -147,7 +151,7 @@ def explain_stored(state: ServiceState, cache: ExplanationCache, classification_
         settings = ExplainSettings(max_windows=SERVICE_MAX_WINDOWS, ig_steps=SERVICE_IG_STEPS, patch_s=SERVICE_PATCH_S)
         explanation = explain_file(content, settings=settings, loaded=cache.model(state.settings.model))
         data = dict(explanation.data)
-        data["name"] = row.filename or data.get("name") or ""
+        data["name"] = filename or data.get("name") or ""
         data["classification_id"] = classification_id
         cache.put(key, data)
     return {**data, "cached": False}

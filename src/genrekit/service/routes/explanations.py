@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service.deps import StateDep
+from genrekit.service.deps import PrincipalDep, StateDep
 from genrekit.service.explanations import cache_of, explain_stored
 from genrekit.service.problems import problem_responses
 
@@ -62,6 +62,10 @@ class ExplanationPublic(BaseModel):
     ),
     responses=problem_responses(404, 409, 422, 501),
 )
-async def get_explanation(classification_id: str, request: Request, state: StateDep) -> ExplanationPublic:
-    data = await run_in_threadpool(explain_stored, state, cache_of(request.app.state), classification_id)
+async def get_explanation(
+    classification_id: str, request: Request, state: StateDep, principal: PrincipalDep
+) -> ExplanationPublic:
+    data = await run_in_threadpool(
+        explain_stored, state, cache_of(request.app.state), classification_id, owner_key_id=principal.key_id
+    )
     return ExplanationPublic.model_validate(data)
