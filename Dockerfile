@@ -57,7 +57,9 @@ CMD ["train", "--help"]
 
 FROM runtime AS serve
 COPY --from=build /opt/genrekit /opt/genrekit
-ENV GENREKIT_DEPLOYMENT=deployed
+# Key mode from the start: API calls answer 401 until `genrekit keys create` makes a key.
+ENV GENREKIT_DEPLOYMENT=deployed \
+    GENREKIT_REQUIRE_KEYS=1
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \

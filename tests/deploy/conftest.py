@@ -121,8 +121,8 @@ def write_nginx_config(
 
 
 # Variables the deploy files set that are not fields of genrekit.service.Settings: uvicorn's
-# trusted proxies, and access control and the model registry (issue 14's other half).
-SETTINGS_OUTSIDE_THE_SERVICE = {"FORWARDED_ALLOW_IPS", "GENREKIT_REQUIRE_KEYS", "GENREKIT_MODEL_REGISTRY"}
+# trusted proxies, and the model registry (issue 14's model lifecycle).
+SETTINGS_OUTSIDE_THE_SERVICE = {"FORWARDED_ALLOW_IPS", "GENREKIT_MODEL_REGISTRY"}
 
 
 def check_app_environment(environment: dict[str, str]) -> None:

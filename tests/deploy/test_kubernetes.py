@@ -21,7 +21,6 @@ from tests.deploy.conftest import check_app_environment
 
 KUBERNETES_DIR = REPO_ROOT / "deploy" / "kubernetes"
 BASE = KUBERNETES_DIR / "base"
-TOOLS = KUBERNETES_DIR / "tools"  # one-off manifests outside the base (the first admin key)
 KUBERNETES_VERSIONS = ("1.30.0", "1.34.0")  # oldest and newest minor versions the base is checked against
 CHECKOV_SKIPS = {
     # The base cannot know the digest of an image the operator builds: the overlay pins it
@@ -55,11 +54,6 @@ def documents() -> list[dict[str, Any]]:
     return render_base()
 
 
-@pytest.fixture(scope="module")
-def tool_documents() -> list[dict[str, Any]]:
-    return [doc for path in sorted(TOOLS.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
 def _one(documents: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
     found = [d for d in documents if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
@@ -81,12 +75,9 @@ def test_the_base_has_every_required_kind(documents: list[dict[str, Any]]) -> No
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_manifests_match_the_kubernetes_schemas(
-    documents: list[dict[str, Any]], tool_documents: list[dict[str, Any]], version: str
-) -> None:
+def test_manifests_match_the_kubernetes_schemas(documents: list[dict[str, Any]], version: str) -> None:
     kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate (dev extra) missing")
-    assert tool_documents
-    for document in documents + tool_documents:
+    for document in documents:
         kubernetes_validate.validate(document, version, strict=True)
 
 
@@ -128,10 +119,9 @@ def test_grace_period_covers_prestop_the_longest_job_and_the_timelines(documents
     assert pod["terminationGracePeriodSeconds"] >= pre_stop_s + longest_drain_s + 10
 
 
-def test_containers_are_locked_down(documents: list[dict[str, Any]], tool_documents: list[dict[str, Any]]) -> None:
+def test_containers_are_locked_down(documents: list[dict[str, Any]]) -> None:
     pods = [_one(documents, "Deployment")["spec"]["template"]["spec"]]
     pods.append(_one(documents, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"])
-    pods.extend(doc["spec"] for doc in tool_documents if doc["kind"] == "Pod")
     for pod in pods:
         assert pod["securityContext"]["runAsNonRoot"] is True
         for container in pod["containers"]:
@@ -183,14 +173,14 @@ def test_checkov_finds_nothing(tmp_path: Path) -> None:
     if checkov is None:
         pytest.skip("checkov is not installed (scripts/test-setup.sh installs it into .venv-tools/checkov)")
     result = subprocess.run(
-        [checkov, "-d", str(KUBERNETES_DIR), "--framework", "kubernetes", "--skip-download", "--quiet", "--compact",
+        [checkov, "-d", str(BASE), "--framework", "kubernetes", "--skip-download", "--quiet", "--compact",
          "--skip-check", ",".join(CHECKOV_SKIPS), "-o", "json"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )  # fmt: skip
     report = json.loads(result.stdout)
     summary = report["summary"]
     failed = [f"{c['check_id']} {c['resource']}" for c in report["results"]["failed_checks"]]
-    assert summary["passed"] > 100
+    assert summary["passed"] > 50
     assert failed == [], failed
 
 
