@@ -8,7 +8,7 @@ import importlib.util
 from genrekit.errors import GenrekitError
 
 TRAIN_EXTRA_INSTALL = "pip install 'genrekit[train]'"
-TRAIN_EXTRA_MODULES = ("torch", "sklearn", "librosa", "matplotlib", "safetensors", "tqdm", "mutagen", "yaml", "onnx")
+TRAIN_EXTRA_MODULES = ("torch", "sklearn", "librosa", "matplotlib", "safetensors", "yaml", "onnx")
 """Import names of the ``train`` extra's packages (PyTorch, scikit-learn, librosa, ...)."""
 
 
