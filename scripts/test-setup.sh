@@ -34,4 +34,12 @@ if [ ! -x "$tools/bin/checkov" ]; then
   (python3.11 -m venv "$tools" && "$tools/bin/python" -m pip install --quiet "checkov>=3.2") >/tmp/genrekit-test-setup-checkov.log 2>&1 \
     || echo "test setup: warning: could not install checkov (see /tmp/genrekit-test-setup-checkov.log); the checkov test will skip"
 fi
+# openapi-python-client generates a typed client from /openapi.json for the contract test; it
+# lives in its own venv (its pins clash with the app's); without it that test skips.
+generator=.cache/openapi-client
+if [ ! -x "$generator/bin/openapi-python-client" ]; then
+  echo "test setup: installing openapi-python-client into $generator"
+  (python3.11 -m venv "$generator" && "$generator/bin/python" -m pip install --quiet "openapi-python-client>=0.29,<0.30") >/tmp/genrekit-test-setup-openapi.log 2>&1 \
+    || echo "test setup: warning: could not install openapi-python-client (see /tmp/genrekit-test-setup-openapi.log); the generated-client test will skip"
+fi
 exit 0

@@ -158,6 +158,11 @@ class MelImage(_Output):
     n_frames: int = Field(description="Number of columns (time buckets).")
     db_min: float = Field(description="dB value of pixel 0 (-80: 0 dB is the level of a full-scale sine).")
     db_max: float = Field(description="dB value of pixel 255 (0, a full-scale sine).")
+    f_max_hz: float | None = Field(
+        default=None,
+        description="Top edge of the highest band (Hz); bands are spaced on the Slaney mel scale from 0 Hz. "
+        "Null for images stored before it was recorded (11025 Hz, or half the model's sample rate if lower).",
+    )
     data: str = Field(
         description="Base64 of uint8 pixels, row-major (n_mels, n_frames), lowest frequency row first; "
         "dB = db_min + pixel / 255 * (db_max - db_min)."

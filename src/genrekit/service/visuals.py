@@ -127,6 +127,7 @@ def compute_visuals(y: np.ndarray, sr: int) -> dict[str, Any]:
             "n_frames": int(pixels.shape[1]),
             "db_min": round(db_min, 3),
             "db_max": round(db_max, 3),
+            "f_max_hz": min(F_MAX_HZ, sr / 2.0),
             "data": base64.b64encode(pixels.tobytes(order="C")).decode("ascii"),
         },
         "duration_s": float(y.size) / float(sr),

@@ -108,12 +108,24 @@ export function audioUrl(id) {
  * GET one page of history, newest first.
  * @returns {Promise<{items: object[], nextCursor: string|null}>}
  */
-export async function listClassifications({ genre = "", limit = 12, cursor = null } = {}) {
+export async function listClassifications({ genre = "", query = "", limit = 12, cursor = null } = {}) {
   const params = new URLSearchParams({ limit: String(limit) });
   if (genre) params.set("genre", genre);
+  if (query) params.set("q", query);
   if (cursor) params.set("cursor", cursor);
   const body = await getJson(`${API}/classifications?${params}`);
   return { items: body.data || body.items || [], nextCursor: body.next_cursor || null };
+}
+
+/** DELETE one stored classification (and its audio). */
+export async function deleteClassification(id) {
+  let response;
+  try {
+    response = await fetch(`${API}/classifications/${encodeURIComponent(id)}`, { method: "DELETE" });
+  } catch {
+    throw new ApiError("No connection", "The genrekit server cannot be reached.", 0);
+  }
+  if (!response.ok) throw problemFromResponse(response.status, await response.text());
 }
 
 /**
@@ -161,7 +173,7 @@ export function classifyUrl(url) {
   const promise = (async () => {
     let response;
     try {
-      response = await fetch(`${API}/classify`, {
+      response = await fetch(`${API}/classify/url`, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify({ url }),

@@ -58,7 +58,8 @@ export function genreTitle(genre) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-// Colours chosen to read on both light and dark backgrounds (mid lightness, distinct hues).
+// Colours chosen to read on both light and dark backgrounds (distinct hues; labels on them are black or
+// white, whichever contrasts more). Metal is a dark rust, not a grey that would look disabled.
 const KNOWN_COLORS = {
   blues: "#3b82f6",
   classical: "#a78bfa",
@@ -66,7 +67,7 @@ const KNOWN_COLORS = {
   disco: "#d946ef",
   hiphop: "#eab308",
   jazz: "#14b8a6",
-  metal: "#64748b",
+  metal: "#7c2d12",
   pop: "#f472b6",
   reggae: "#22c55e",
   rock: "#ef4444",

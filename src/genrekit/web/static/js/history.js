@@ -1,9 +1,11 @@
-// History list: GET /classifications newest first, genre filter, "load more" by cursor.
+// History list: GET /classifications newest first, genre filter, search by name, delete,
+// "load more" by cursor.
 
-import { listClassifications } from "./api.js";
+import { deleteClassification, listClassifications } from "./api.js";
 import { formatDuration, formatPercent, formatWhen, genreColor, genreTitle } from "./format.js";
 
 const PAGE_SIZE = 12; // entries per page
+const SEARCH_DELAY_MS = 250; // typing pause before the search runs
 
 /** The history-summary view of a full result (what the list endpoint returns per entry). */
 export function summaryOf(result) {
@@ -16,23 +18,35 @@ export function summaryOf(result) {
     top_genre: result.top_genre || top.genre,
     top_score: result.top_score ?? top.score,
     warnings: result.warnings || [],
+    complete: result.complete !== false,
   };
 }
 
 export class History {
   /**
-   * @param {{list: HTMLOListElement, empty: HTMLElement, more: HTMLButtonElement, filter: HTMLSelectElement}} nodes
-   * @param {{onError: (error: Error) => void}} callbacks
+   * @param {{list: HTMLOListElement, empty: HTMLElement, more: HTMLButtonElement, filter: HTMLSelectElement, search: HTMLInputElement}} nodes
+   * @param {{onError: (error: Error) => void, onDeleted: (id: string) => void}} callbacks
    */
-  constructor(nodes, { onError }) {
+  constructor(nodes, { onError, onDeleted = () => {} }) {
     this.nodes = nodes;
     this.onError = onError;
+    this.onDeleted = onDeleted;
+    this.searchTimer = 0;
     this.cursor = null;
     this.currentId = null;
     this.ids = new Set();
     this.loading = false;
     nodes.more.addEventListener("click", () => this.load(false));
     nodes.filter.addEventListener("change", () => this.load(true));
+    nodes.search.addEventListener("input", () => {
+      window.clearTimeout(this.searchTimer);
+      this.searchTimer = window.setTimeout(() => this.load(true), SEARCH_DELAY_MS);
+    });
+  }
+
+  /** The current filters, as `listClassifications` takes them. */
+  get filters() {
+    return { genre: this.nodes.filter.value, query: this.nodes.search.value.trim() };
   }
 
   /** Offer one filter option per model label. */
@@ -48,11 +62,11 @@ export class History {
   async load(reset = true) {
     if (this.loading) return;
     this.loading = true;
-    const { list, more, filter } = this.nodes;
+    const { list, more } = this.nodes;
     more.disabled = true;
     list.setAttribute("aria-busy", "true");
     try {
-      const page = await listClassifications({ genre: filter.value, limit: PAGE_SIZE, cursor: reset ? null : this.cursor });
+      const page = await listClassifications({ ...this.filters, limit: PAGE_SIZE, cursor: reset ? null : this.cursor });
       if (reset) {
         list.replaceChildren();
         this.ids.clear();
@@ -73,8 +87,9 @@ export class History {
   /** Put a fresh result at the top (unless filtered out or already listed). */
   prepend(result) {
     const summary = summaryOf(result);
-    const { filter } = this.nodes;
-    if (filter.value && filter.value !== summary.top_genre) return;
+    const { genre, query } = this.filters;
+    if (genre && genre !== summary.top_genre) return;
+    if (query && !String(summary.filename || "").toLowerCase().includes(query.toLowerCase())) return;
     const existing = this.nodes.list.querySelector(`[data-id="${CSS.escape(summary.id)}"]`);
     if (existing) existing.remove();
     this.ids.delete(summary.id);
@@ -89,6 +104,21 @@ export class History {
       if (link.dataset.id === id) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
+  }
+
+  /** Delete an entry on the server (after a confirmation), then from the list. */
+  async remove(item, row) {
+    if (!window.confirm(`Delete “${item.filename || item.id}” and its audio? This cannot be undone.`)) return;
+    try {
+      await deleteClassification(item.id);
+    } catch (error) {
+      this.onError(error);
+      return;
+    }
+    row.remove();
+    this.ids.delete(item.id);
+    this.nodes.empty.hidden = this.nodes.list.children.length > 0;
+    this.onDeleted(item.id);
   }
 
   append(item, atTop) {
@@ -107,7 +137,8 @@ export class History {
     dot.setAttribute("aria-hidden", "true");
     const name = document.createElement("span");
     name.className = "history-name";
-    name.textContent = item.filename || "Untitled";
+    name.textContent = item.filename || item.id;
+    link.title = item.filename || item.id;
     const genre = document.createElement("span");
     genre.className = "history-genre";
     genre.textContent = `${genreTitle(item.top_genre)} ${formatPercent(item.top_score)}`;
@@ -121,7 +152,15 @@ export class History {
       meta.append(warned);
     }
     link.append(dot, name, genre, meta);
-    row.append(link);
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "icon-button history-delete";
+    remove.textContent = "\u00d7";
+    remove.setAttribute("aria-label", `Delete ${item.filename || item.id} and its audio`);
+    remove.title = "Delete this result and its audio";
+    remove.addEventListener("click", () => this.remove(item, row));
+    row.className = "history-item";
+    row.append(link, remove);
     if (atTop) this.nodes.list.prepend(row);
     else this.nodes.list.append(row);
   }

@@ -1,19 +1,21 @@
 // genrekit web UI: upload or link in, result out; hash routes "#/" and "#/r/<id>".
 
-import { ApiError, CancelledError, audioUrl, classifyUrl, getClassification, getConfig, getModel, getVisuals, uploadFile } from "./api.js";
+import { ApiError, CancelledError, audioUrl, classifyUrl, getClassification, getConfig, getModel, getVisuals } from "./api.js";
+import { exportHistory } from "./export.js";
 import { formatDuration, formatPercent, formatSize, formatTime, genreColor, genreTitle } from "./format.js";
 import { History } from "./history.js";
 import { Player } from "./player.js";
+import { UploadQueue, droppedFiles } from "./queue.js";
 import {
+  bandAt,
   renderGenreBars,
   renderSummary,
   renderTags,
   renderTimeline,
   renderWarnings,
-  segmentAt,
   timelineNote,
 } from "./result.js";
-import { Spectrogram } from "./spectrogram.js";
+import { Spectrogram, renderSpectrogramAxes } from "./spectrogram.js";
 import { Waveform, decodePeaks } from "./waveform.js";
 
 const $ = (id) => document.getElementById(id);
@@ -38,9 +40,9 @@ const nodes = {
   errorDismiss: $("error-dismiss"),
   status: $("status"),
   result: $("result"),
+  resultEyebrow: $("result-eyebrow"),
   resultGenre: $("result-genre"),
   resultConfidence: $("result-confidence"),
-  resultRunnerUp: $("result-runner-up"),
   resultName: $("result-name"),
   resultFacts: $("result-facts"),
   permalink: $("permalink"),
@@ -54,11 +56,17 @@ const nodes = {
   waveform: $("waveform"),
   waveformCanvas: $("waveform-canvas"),
   timeline: $("timeline"),
+  timelineLegend: $("timeline-legend"),
   timelineNote: $("timeline-note"),
   rulerEnd: $("ruler-end"),
   melCanvas: $("mel-canvas"),
   melPlayhead: $("mel-playhead"),
   melCaption: $("mel-caption"),
+  melFreqAxis: $("mel-freq-axis"),
+  melTimeAxis: $("mel-time-axis"),
+  queuePanel: $("queue-panel"),
+  queue: $("queue"),
+  queueCancel: $("queue-cancel"),
   audio: $("audio"),
   genreBars: $("genre-bars"),
   tags: $("tags"),
@@ -68,9 +76,15 @@ const nodes = {
   historyEmpty: $("history-empty"),
   historyMore: $("history-more"),
   historyGenre: $("history-genre"),
+  historySearch: $("history-search"),
+  historyNotice: $("history-notice"),
+  exportCsv: $("export-csv"),
+  exportJson: $("export-json"),
   navHistory: $("nav-history"),
 };
 
+const TIMELINE_POLL_MS = 1000; // how often a running full timeline is fetched again
+const NOT_KEPT = "The audio of this result was not kept (too large, too old, or uploaded before audio was kept).";
 const CANNOT_PLAY = "This browser cannot play this file's format; the waveform comes from the server.";
 const NO_SERVER_AUDIO = "Playback needs the original file: this server does not keep uploaded audio. The waveform and spectrogram are stored copies.";
 const SERVER_AUDIO_FAILED = "The stored audio could not be played: the server has none for this result, or this browser cannot play its format.";
@@ -81,9 +95,9 @@ const state = {
   route: 0, // increases on every navigation; stale loads compare against it
   results: new Map(), // id -> result object already fetched or received
   local: new Map(), // id -> {file, peaks: Promise} for uploads made in this tab
-  segments: [],
-  segmentButtons: [],
-  currentSegment: -1,
+  bands: [],
+  bandButtons: [],
+  currentBand: -1,
   durationS: 0,
   config: null, // GET /config once it answered: upload limit, duration limit, whether audio is kept
   configReady: null, // Promise of the config, resolving to null when the server could not be asked
@@ -127,13 +141,6 @@ function setBusy(job) {
   document.body.classList.toggle("is-busy", busy);
 }
 
-function showUploadProgress(fraction) {
-  const percent = Math.round(fraction * 100);
-  nodes.progressBar.value = percent;
-  nodes.progressBar.setAttribute("aria-valuetext", `${percent}% uploaded`);
-  nodes.progressLabel.textContent = `Uploading… ${percent}%`;
-}
-
 function showAnalysing(text) {
   nodes.progressBar.removeAttribute("value");
   nodes.progressBar.removeAttribute("aria-valuetext");
@@ -143,12 +150,11 @@ function showAnalysing(text) {
 
 // ---------------------------------------------------------------- classification jobs
 
-async function runJob(job, { file = null, peaks = null } = {}) {
+async function runJob(job) {
   setBusy(job);
   try {
     const result = await job.promise;
     state.results.set(result.id, result);
-    if (file) state.local.set(result.id, { file, peaks });
     history.prepend(result);
     const top = (result.genres || [])[0];
     announce(top ? `Done: ${genreTitle(top.genre)}, ${formatPercent(top.score)} confidence.` : "Done.");
@@ -166,27 +172,24 @@ async function runJob(job, { file = null, peaks = null } = {}) {
   }
 }
 
-function classifyFile(file) {
-  if (state.job || !file) return;
+/** A result of the upload queue: kept with its file (for playback) and listed; the first is shown. */
+function onQueuedResult(result, file, first) {
+  state.results.set(result.id, result);
+  state.local.set(result.id, { file, peaks: decodePeaks(file) });
+  history.prepend(result);
+  const top = (result.genres || [])[0];
+  announce(`${file.name}: ${top ? `${genreTitle(top.genre)} ${formatPercent(top.score)}` : "done"}.`);
+  if (first) {
+    state.shownId = null;
+    navigate(`#/r/${encodeURIComponent(result.id)}`);
+  }
+}
+
+function classifyFiles(files) {
+  if (!files.length) return;
   clearError();
-  if (file.size === 0) {
-    showError("Empty file", `${file.name || "The file"} has no content.`);
-    return;
-  }
-  const limit = state.config ? state.config.max_upload_bytes : 0;
-  if (limit && file.size > limit) {
-    showError("File too large", `${file.name || "The file"} is ${formatSize(file.size)}; this server accepts files up to ${formatSize(limit)}. Shorten or compress it first.`);
-    announce("Error: file too large.");
-    return;
-  }
-  nodes.progressBar.value = 0;
-  showUploadProgress(0);
-  announce(`Uploading ${file.name}`);
-  const job = uploadFile(file, {
-    onProgress: showUploadProgress,
-    onUploaded: () => showAnalysing("Analysing… listening to every section"),
-  });
-  runJob(job, { file, peaks: decodePeaks(file) });
+  nodes.queuePanel.hidden = false;
+  queue.add(files);
 }
 
 function classifyLink(text) {
@@ -219,14 +222,14 @@ function onTime(seconds) {
   waveform.setPosition(seconds);
   const fraction = state.durationS ? Math.min(1, seconds / state.durationS) : 0;
   nodes.melPlayhead.style.left = `${(fraction * 100).toFixed(3)}%`;
-  const index = segmentAt(state.segments, seconds);
-  if (index !== state.currentSegment) {
-    if (state.segmentButtons[state.currentSegment]) state.segmentButtons[state.currentSegment].classList.remove("is-current");
-    if (state.segmentButtons[index]) state.segmentButtons[index].classList.add("is-current");
-    state.currentSegment = index;
-    const segment = state.segments[index];
-    nodes.nowGenre.textContent = segment ? `Now: ${genreTitle(segment.genre)} ${formatPercent(segment.score)}` : "";
-    nodes.nowGenre.style.setProperty("--genre-color", segment ? genreColor(segment.genre) : "transparent");
+  const index = bandAt(state.bands, seconds);
+  if (index !== state.currentBand) {
+    if (state.bandButtons[state.currentBand]) state.bandButtons[state.currentBand].classList.remove("is-current");
+    if (state.bandButtons[index]) state.bandButtons[index].classList.add("is-current");
+    state.currentBand = index;
+    const band = state.bands[index];
+    nodes.nowGenre.textContent = band ? `Now: ${genreTitle(band.genre)} ${formatPercent(band.score)}` : "";
+    nodes.nowGenre.style.setProperty("--genre-color", band ? genreColor(band.genre) : "transparent");
   }
 }
 
@@ -271,7 +274,8 @@ async function showResult(id) {
   const local = state.local.get(id);
   const visualsPromise = getVisuals(id).catch(() => null);
   if (local) player.load(local.file, result.duration_s, CANNOT_PLAY);
-  else loadServerAudio(id, result.duration_s, token);
+  else loadServerAudio(result, token);
+  if (result.timeline && result.timeline.state === "running") followTimeline(id, token);
 
   const localPeaks = local ? await local.peaks : null;
   if (token !== state.route) return;
@@ -281,21 +285,47 @@ async function showResult(id) {
   if (visuals) {
     if (!localPeaks) waveform.setPeaks(visuals.peaks, result.duration_s);
     spectrogram.setMel(visuals.mel);
-    const { n_mels: nMels, db_min: dbMin, db_max: dbMax } = visuals.mel;
-    nodes.melCaption.textContent = `Mel spectrogram · ${nMels} bands, low frequencies at the bottom · dark ${Math.round(dbMin)} dB to bright ${Math.round(dbMax)} dB`;
+    renderSpectrogramAxes(nodes.melFreqAxis, nodes.melTimeAxis, visuals.mel, result.duration_s);
+    const { db_min: dbMin, db_max: dbMax } = visuals.mel;
+    nodes.melCaption.textContent = `Mel spectrogram: time across, frequency up (mel scale) · dark ${Math.round(dbMin)} dB to bright ${Math.round(dbMax)} dB`;
   } else {
     spectrogram.setMel(null);
+    renderSpectrogramAxes(nodes.melFreqAxis, nodes.melTimeAxis, null, 0);
     nodes.melCaption.textContent = "No spectrogram stored for this result.";
   }
   onTime(player.time);
 }
 
-async function loadServerAudio(id, durationS, token) {
+/** Poll a result whose full timeline is being computed, redrawing the timeline until it covers the song. */
+async function followTimeline(id, token) {
+  while (token === state.route) {
+    await new Promise((resolve) => window.setTimeout(resolve, TIMELINE_POLL_MS));
+    if (token !== state.route) return;
+    let fresh;
+    try {
+      fresh = await getClassification(id);
+    } catch {
+      continue;
+    }
+    if (token !== state.route) return;
+    state.results.set(id, fresh);
+    renderTimelineOf(fresh);
+    onTime(player.time);
+    if (fresh.timeline.state !== "running") {
+      announce(fresh.complete ? "The whole song is analysed: the timeline is complete." : "The timeline stopped before the end.");
+      history.prepend(fresh);
+      return;
+    }
+  }
+}
+
+async function loadServerAudio(result, token) {
+  const { id, duration_s: durationS } = result;
   player.load(null, durationS, "");
   const config = state.config || (await state.configReady);
   if (token !== state.route) return;
-  if (config && !config.keep_audio) {
-    player.load(null, durationS, NO_SERVER_AUDIO);
+  if ((config && !config.keep_audio) || result.has_audio === false) {
+    player.load(null, durationS, config && !config.keep_audio ? NO_SERVER_AUDIO : NOT_KEPT);
     return;
   }
   const position = player.time;
@@ -303,33 +333,41 @@ async function loadServerAudio(id, durationS, token) {
   if (position) player.seek(position);
 }
 
+function renderTimelineOf(result) {
+  state.durationS = result.duration_s || 0;
+  state.currentBand = -1;
+  const { buttons, bands } = renderTimeline(nodes.timeline, nodes.timelineLegend, result.segments || [], state.durationS, (band) => {
+    player.seek(band.start_s, { play: true });
+  });
+  state.bands = bands;
+  state.bandButtons = buttons;
+  nodes.timelineNote.textContent = timelineNote(result);
+  nodes.timelineNote.hidden = !nodes.timelineNote.textContent;
+}
+
 function render(result) {
   renderSummary(result, {
+    eyebrow: nodes.resultEyebrow,
     genre: nodes.resultGenre,
     confidence: nodes.resultConfidence,
-    runnerUp: nodes.resultRunnerUp,
     name: nodes.resultName,
     facts: nodes.resultFacts,
   });
   renderWarnings(nodes.warnings, result.warnings);
   renderGenreBars(nodes.genreBars, result.genres);
-  nodes.tagsEmpty.hidden = renderTags(nodes.tags, result.tags);
+  nodes.tagsEmpty.hidden = renderTags(nodes.tags, result);
   nodes.permalink.value = permalinkFor(result.id);
   nodes.copyLink.textContent = "Copy link";
-  state.durationS = result.duration_s || 0;
-  state.segments = result.segments || [];
-  state.currentSegment = -1;
+  renderTimelineOf(result);
   nodes.timeTotal.textContent = formatTime(state.durationS);
   nodes.rulerEnd.textContent = formatTime(state.durationS);
   nodes.nowGenre.textContent = "";
-  state.segmentButtons = renderTimeline(nodes.timeline, state.segments, state.durationS, (segment) => {
-    player.seek(segment.start_s, { play: true });
-  });
-  nodes.timelineNote.textContent = timelineNote(state.segments, state.durationS);
-  nodes.timelineNote.hidden = !nodes.timelineNote.textContent;
   waveform.setPeaks([], state.durationS);
   spectrogram.setMel(null);
   nodes.melCaption.textContent = "Loading the spectrogram…";
+  // Hook for other panels (similar tracks, feedback, explanations): listen for this event and
+  // fill your own element inside #result-panels.
+  document.dispatchEvent(new CustomEvent("genrekit:result", { detail: { result } }));
 }
 
 function hideResult() {
@@ -364,10 +402,19 @@ function limitsText(config) {
 }
 
 /** Ask the server for its limits once (again every 5 s while it cannot be reached); resolves to the config or null. */
+/** The notice under the history: whether and how long uploaded audio is kept. */
+function audioNotice(config) {
+  if (!config.keep_audio) return "This server does not keep uploaded audio: history shows results only.";
+  const days = Math.round(config.audio_max_age_days);
+  return `Uploaded audio is kept on this server for ${days} days (files up to ${formatSize(config.audio_max_file_bytes)}, ` +
+    `${formatSize(config.audio_max_total_bytes)} in all, oldest dropped first) so history can play it. Delete an item to remove it and its audio.`;
+}
+
 async function loadConfig() {
   try {
     state.config = await getConfig();
     nodes.uploadLimits.textContent = limitsText(state.config);
+    nodes.historyNotice.textContent = audioNotice(state.config);
   } catch {
     window.setTimeout(() => {
       state.configReady = loadConfig();
@@ -401,12 +448,25 @@ const waveform = new Waveform(nodes.waveform, nodes.waveformCanvas, {
 const spectrogram = new Spectrogram(nodes.melCanvas);
 const player = new Player(nodes.audio, { onTime, onState: onPlayState, onAvailability });
 const history = new History(
-  { list: nodes.historyList, empty: nodes.historyEmpty, more: nodes.historyMore, filter: nodes.historyGenre },
-  { onError: (error) => showApiError(error) },
+  { list: nodes.historyList, empty: nodes.historyEmpty, more: nodes.historyMore, filter: nodes.historyGenre, search: nodes.historySearch },
+  {
+    onError: (error) => showApiError(error),
+    onDeleted: (id) => {
+      state.results.delete(id);
+      state.local.delete(id);
+      announce("Deleted.");
+      if (state.shownId === id) navigate("#/");
+    },
+  },
 );
+const queue = new UploadQueue(nodes.queue, {
+  maxBytes: () => (state.config ? state.config.max_upload_bytes : 0),
+  onResult: onQueuedResult,
+  onStatus: announce,
+});
 
 function openPicker() {
-  if (!state.job) nodes.fileInput.click();
+  nodes.fileInput.click();
 }
 
 nodes.pickFile.addEventListener("click", openPicker);
@@ -418,9 +478,9 @@ nodes.dropzone.addEventListener("keydown", (event) => {
   }
 });
 nodes.fileInput.addEventListener("change", () => {
-  const [file] = nodes.fileInput.files;
+  const files = Array.from(nodes.fileInput.files || []);
   nodes.fileInput.value = "";
-  classifyFile(file);
+  classifyFiles(files);
 });
 
 let dragDepth = 0;
@@ -439,17 +499,27 @@ document.addEventListener("dragleave", () => {
 document.addEventListener("dragover", (event) => {
   if (!hasFiles(event)) return;
   event.preventDefault();
-  event.dataTransfer.dropEffect = state.job ? "none" : "copy";
+  event.dataTransfer.dropEffect = "copy";
 });
-document.addEventListener("drop", (event) => {
+document.addEventListener("drop", async (event) => {
   if (!hasFiles(event)) return;
   event.preventDefault();
   dragDepth = 0;
   nodes.dropzone.classList.remove("is-dragging");
-  const files = Array.from(event.dataTransfer.files || []);
-  if (files.length > 1) announce(`${files.length} files dropped; classifying the first one.`);
-  classifyFile(files[0]);
+  classifyFiles(await droppedFiles(event.dataTransfer));
 });
+nodes.queueCancel.addEventListener("click", () => queue.cancel());
+
+async function runExport(format) {
+  try {
+    const count = await exportHistory(format, history.filters, permalinkFor);
+    announce(`Exported ${count} result${count === 1 ? "" : "s"} as ${format.toUpperCase()}.`);
+  } catch (error) {
+    showApiError(error);
+  }
+}
+nodes.exportCsv.addEventListener("click", () => runExport("csv"));
+nodes.exportJson.addEventListener("click", () => runExport("json"));
 
 nodes.urlForm.addEventListener("submit", (event) => {
   event.preventDefault();

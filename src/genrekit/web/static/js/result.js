@@ -1,7 +1,7 @@
-// Rendering of one classification: winner, genre bars, segment timeline, tags, warnings.
+// Rendering of one classification: headline (with its uncertainty), genre bars, timeline bands, grouped tags, warnings.
 // Builds DOM from data with textContent only (names come from users and links).
 
-import { formatDuration, formatPercent, formatSpan, formatWhen, genreColor, genreTitle } from "./format.js";
+import { formatDuration, formatPercent, formatSpan, formatTime, formatWhen, genreColor, genreTitle } from "./format.js";
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -41,19 +41,73 @@ export function segmentSpans(segments, totalS, minFraction = 0) {
   });
 }
 
+const CONTIGUOUS_S = 0.05; // gap between windows still drawn as one band (seconds)
+
 /**
- * A note for a timeline that leaves most of the song out (the classifier read a few
- * windows spread over it), or "" when the segments cover the song.
- * @param {{start_s: number, end_s: number}[]} segments in time order
- * @param {number} totalS clip duration (seconds)
+ * What the timeline shows, in words that match what was analysed.
+ * @param {object} result a classification (segments, duration_s, complete, timeline)
+ * @returns {string} "" when every window was classified
  */
-export function timelineNote(segments, totalS) {
-  if (!segments.length || !(totalS > 0)) return "";
-  const covered = segments.reduce((sum, s) => sum + Math.max(0, Math.min(s.end_s, totalS) - s.start_s), 0);
-  if (covered >= 0.9 * totalS) return "";
+export function timelineNote(result) {
+  const segments = result.segments || [];
+  const totalS = result.duration_s || 0;
+  if (!segments.length || !(totalS > 0) || result.complete !== false) return "";
+  const timeline = result.timeline || { state: "partial", covered_s: 0 };
+  if (timeline.state === "running") {
+    const percent = Math.min(99, Math.floor((100 * timeline.covered_s) / totalS));
+    return `Quick answer from a few windows spread over the song; now analysing every section (${percent}% done).`;
+  }
   const seconds = Math.round(segments[0].end_s - segments[0].start_s);
-  return `Genre read from ${segments.length} windows of ${seconds} s spread over the song ` +
-    "(genrekit classify --full, or a server run with --max-windows 0, analyses every window).";
+  return `Genre read from ${segments.length} windows of ${seconds} s spread over the song; the gaps were not analysed.`;
+}
+
+/**
+ * Consecutive windows of one genre merged into bands.
+ * @param {{start_s: number, end_s: number, genre: string, score: number, runner_up?: {genre: string, score: number}}[]} segments in time order
+ * @returns {{start_s: number, end_s: number, genre: string, score: number, runnerUp: {genre: string, score: number}|null, first: number, last: number}[]}
+ *   `score` is the mean top score, `runnerUp` the genre with the highest mean second score
+ */
+export function genreBands(segments) {
+  const bands = [];
+  segments.forEach((segment, i) => {
+    const band = bands[bands.length - 1];
+    if (band && band.genre === segment.genre && segment.start_s <= band.end_s + CONTIGUOUS_S) {
+      band.end_s = Math.max(band.end_s, segment.end_s);
+      band.last = i;
+      band.scores.push(segment.score);
+    } else {
+      bands.push({ start_s: segment.start_s, end_s: segment.end_s, genre: segment.genre, first: i, last: i, scores: [segment.score], seconds: new Map() });
+    }
+    const current = bands[bands.length - 1];
+    if (segment.runner_up) {
+      const { genre, score } = segment.runner_up;
+      current.seconds.set(genre, (current.seconds.get(genre) || 0) + score);
+    }
+  });
+  return bands.map(({ scores, seconds, ...band }) => {
+    const n = scores.length;
+    let runnerUp = null;
+    for (const [genre, total] of seconds) if (!runnerUp || total / n > runnerUp.score) runnerUp = { genre, score: total / n };
+    return { ...band, score: scores.reduce((a, b) => a + b, 0) / n, runnerUp };
+  });
+}
+
+/** The band playing at `seconds` (index), or -1. */
+export function bandAt(bands, seconds) {
+  return bands.findIndex((band) => band.start_s <= seconds + 1e-6 && seconds < band.end_s + 1e-6);
+}
+
+/** Relative luminance of a "#rrggbb" colour (WCAG 2). */
+function luminance(hex) {
+  const channels = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+  const [r, g, b] = channels.map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** Black or white, whichever contrasts more with the colour (at least 4.58:1 for any colour). */
+export function textColorOn(hex) {
+  const light = luminance(hex);
+  return (light + 0.05) / 0.05 >= 1.05 / (light + 0.05) ? "#000000" : "#ffffff";
 }
 
 /** The segment playing at `seconds` (index), or -1. */
@@ -67,20 +121,65 @@ export function segmentAt(segments, seconds) {
   return found;
 }
 
-/** Winner headline, runner-up and file facts. */
-export function renderSummary(result, nodes) {
+/**
+ * How sure the headline can be: the result's `uncertainty.level`, or for results without
+ * one "mixed" when the top two genres are within 15 points or the top is under 40%.
+ * @returns {"confident"|"mixed"|"unknown"}
+ */
+export function uncertaintyLevel(result) {
+  if (result.uncertainty && result.uncertainty.level) return result.uncertainty.level;
   const [top, second] = result.genres || [];
-  nodes.genre.textContent = top ? genreTitle(top.genre) : "No result";
-  nodes.genre.style.setProperty("--genre-color", top ? genreColor(top.genre) : "currentColor");
-  nodes.confidence.textContent = top ? `${formatPercent(top.score)} confidence` : "";
-  nodes.runnerUp.textContent = second ? `· then ${genreTitle(second.genre)} ${formatPercent(second.score)}` : "";
-  nodes.name.textContent = result.filename || result.name || "Untitled";
-  nodes.name.title = result.filename || result.name || "";
+  if (!top) return "unknown";
+  return top.score - (second ? second.score : 0) < 0.15 || top.score < 0.4 ? "mixed" : "confident";
+}
+
+/** The headline of a result: {eyebrow, title, detail, color}. */
+export function headline(result) {
+  const genres = result.genres || [];
+  const [top, second] = genres;
+  if (!top) return { eyebrow: "Top genre", title: "No result", detail: "", color: "currentColor" };
+  const level = uncertaintyLevel(result);
+  const listed = (items) => items.map((g) => `${genreTitle(g.genre)} ${formatPercent(g.score)}`).join(", ");
+  if (level === "unknown") {
+    return {
+      eyebrow: "Not sure",
+      title: `None of these ${genres.length} genres`,
+      detail: `Probably outside what this model knows. Closest: ${listed(genres.slice(0, 3))}`,
+      color: "var(--muted)",
+    };
+  }
+  if (level === "mixed" && second) {
+    return {
+      eyebrow: "Between two genres",
+      title: `Mixed: ${genreTitle(top.genre)} / ${genreTitle(second.genre)}`,
+      detail: `${listed([top, second])}: too close to call`,
+      color: genreColor(top.genre),
+    };
+  }
+  return {
+    eyebrow: "Top genre",
+    title: genreTitle(top.genre),
+    detail: `${formatPercent(top.score)} confidence` + (second ? ` · then ${genreTitle(second.genre)} ${formatPercent(second.score)}` : ""),
+    color: genreColor(top.genre),
+  };
+}
+
+/** Headline, file name and facts (each fact kept on one line). */
+export function renderSummary(result, nodes) {
+  const head = headline(result);
+  nodes.eyebrow.textContent = head.eyebrow;
+  nodes.genre.textContent = head.title;
+  nodes.genre.style.setProperty("--genre-color", head.color);
+  nodes.genre.dataset.level = uncertaintyLevel(result);
+  nodes.confidence.textContent = head.detail;
+  const name = result.filename || result.name || "";
+  nodes.name.textContent = name;
+  nodes.name.title = name;
   const facts = [formatDuration(result.duration_s)];
   if (result.model) facts.push(`${result.model.name} ${result.model.version}`);
   if (result.created_at) facts.push(formatWhen(result.created_at));
   if (result.cached) facts.push("classified before");
-  nodes.facts.textContent = facts.join(" · ");
+  nodes.facts.replaceChildren(...facts.map((fact) => element("span", "fact", fact)));
 }
 
 /** One bar per genre, highest first; the winner is emphasised. */
@@ -103,59 +202,73 @@ export function renderGenreBars(list, genres) {
 }
 
 /**
- * The segment timeline: one button per segment, consecutive same-genre segments drawn as
- * one block (each keeps its own clickable span), a label per block.
- * @returns {HTMLButtonElement[]} the buttons, in segment order
+ * The timeline: one labelled button per band of one genre (hover: span, score and runner-up;
+ * click: play from its start), and a legend of the genres shown.
+ * @returns {{buttons: HTMLButtonElement[], bands: object[]}}
  */
-export function renderTimeline(container, segments, totalS, onSelect) {
+export function renderTimeline(container, legend, segments, totalS, onSelect) {
   container.replaceChildren();
-  const spans = segmentSpans(segments, totalS, MIN_SEGMENT_FRACTION);
-  const buttons = [];
-  let runStart = 0;
-  segments.forEach((segment, i) => {
+  legend.replaceChildren();
+  const bands = genreBands(segments);
+  const spans = segmentSpans(bands, totalS, MIN_SEGMENT_FRACTION);
+  const buttons = bands.map((band, i) => {
     const { left, right } = spans[i];
-    const previous = segments[i - 1];
-    const next = segments[i + 1];
-    const joinsPrevious = previous && previous.genre === segment.genre && Math.abs(spans[i - 1].right - left) < 1e-6;
-    const joinsNext = next && next.genre === segment.genre && Math.abs(spans[i + 1].left - right) < 1e-6;
-    if (!joinsPrevious) runStart = left;
+    const color = genreColor(band.genre);
     const button = element("button", "segment");
     button.type = "button";
-    if (joinsPrevious) button.classList.add("joins-previous");
-    if (joinsNext) button.classList.add("joins-next");
     button.style.left = `${(left * 100).toFixed(4)}%`;
     button.style.width = `${((right - left) * 100).toFixed(4)}%`;
-    button.style.setProperty("--genre-color", genreColor(segment.genre));
-    button.style.setProperty("--confidence", String(0.45 + 0.55 * Math.max(0, Math.min(1, segment.score))));
-    const label = `${formatSpan(segment.start_s, segment.end_s)} ${segment.genre} ${formatPercent(segment.score)}`;
-    button.setAttribute("aria-label", label);
-    button.title = `${formatSpan(segment.start_s, segment.end_s)} · ${genreTitle(segment.genre)} ${formatPercent(segment.score)}`;
-    button.dataset.start = String(segment.start_s);
-    button.dataset.genre = segment.genre;
-    button.addEventListener("click", () => onSelect(segment, i));
+    button.style.setProperty("--genre-color", color);
+    button.style.color = textColorOn(color);
+    const runnerUp = band.runnerUp ? `, then ${genreTitle(band.runnerUp.genre)} ${formatPercent(band.runnerUp.score)}` : "";
+    const text = `${formatSpan(band.start_s, band.end_s)} ${genreTitle(band.genre)} ${formatPercent(band.score)}${runnerUp}`;
+    button.setAttribute("aria-label", `${text}; play from ${formatTime(band.start_s)}`);
+    button.title = text;
+    button.dataset.start = String(band.start_s);
+    button.dataset.genre = band.genre;
+    button.append(element("span", "segment-text", genreTitle(band.genre)));
+    button.addEventListener("click", () => onSelect(band, i));
     container.append(button);
-    buttons.push(button);
-    if (!joinsNext) {
-      const runLabel = element("span", "segment-label");
-      runLabel.append(element("span", "", genreTitle(segment.genre)));
-      runLabel.setAttribute("aria-hidden", "true");
-      runLabel.style.left = `${(runStart * 100).toFixed(4)}%`;
-      runLabel.style.width = `${((right - runStart) * 100).toFixed(4)}%`;
-      container.append(runLabel);
-    }
+    return button;
   });
-  return buttons;
+  for (const genre of [...new Set(bands.map((band) => band.genre))]) {
+    const item = element("li", "legend-item");
+    const swatch = element("span", "legend-swatch");
+    swatch.style.setProperty("--genre-color", genreColor(genre));
+    swatch.setAttribute("aria-hidden", "true");
+    item.append(swatch, element("span", "", genreTitle(genre)));
+    legend.append(item);
+  }
+  return { buttons, bands };
 }
 
-/** Tag chips with scores; returns whether there were any. */
-export function renderTags(list, tags) {
+function tagChip(tag) {
+  const chip = element("li", "tag");
+  chip.append(element("span", "tag-name", tag.tag), element("span", "tag-score", formatPercent(tag.score)));
+  return chip;
+}
+
+/**
+ * Tags grouped by kind (the result's `tag_groups`: synonyms merged, weak tags dropped), or
+ * the flat list for results stored before groups existed. Returns whether there were any.
+ */
+export function renderTags(list, result) {
   list.replaceChildren();
-  for (const tag of tags || []) {
-    const chip = element("li", "tag");
-    chip.append(element("span", "tag-name", tag.tag), element("span", "tag-score", formatPercent(tag.score)));
-    list.append(chip);
+  const groups = result.tag_groups || [];
+  if (groups.length) {
+    for (const group of groups) {
+      const item = element("li", "tag-group");
+      item.dataset.group = group.group;
+      const chips = element("ul", "tags-in-group");
+      chips.setAttribute("aria-label", group.title);
+      chips.append(...group.tags.map(tagChip));
+      item.append(element("span", "tag-group-title", group.title), chips);
+      list.append(item);
+    }
+    return true;
   }
-  return Boolean(tags && tags.length);
+  list.append(...(result.tags || []).map(tagChip));
+  return Boolean(result.tags && result.tags.length);
 }
 
 const WARNING_HINTS = {

@@ -79,3 +79,52 @@ export class Spectrogram {
     context.drawImage(this.image, 0, 0, canvas.width, canvas.height);
   }
 }
+
+const AXIS_FREQUENCIES_HZ = [0, 250, 500, 1000, 2000, 4000, 8000, 16000]; // candidate frequency labels
+const DEFAULT_F_MAX_HZ = 11025; // top band edge of images stored without f_max_hz
+
+/** Slaney mel of a frequency in Hz (linear below 1 kHz, logarithmic above), as the server's image uses. */
+export function slaneyMel(hz) {
+  const linearStep = 200 / 3; // Hz per mel below 1 kHz
+  const logStep = Math.log(6.4) / 27;
+  return hz < 1000 ? hz / linearStep : 15 + Math.log(hz / 1000) / logStep;
+}
+
+/** "0:00", "0:30", ... every `step` seconds, a round step giving about 5 ticks. */
+export function timeTicks(durationS) {
+  if (!(durationS > 0)) return [];
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200];
+  const step = steps.find((s) => durationS / s <= 6) || 1800;
+  const ticks = [];
+  for (let t = 0; t <= durationS + 1e-6; t += step) ticks.push(t);
+  return ticks;
+}
+
+function label(text, property, fraction) {
+  const node = document.createElement("span");
+  node.textContent = text;
+  node.style.setProperty(property, `${(fraction * 100).toFixed(3)}%`);
+  return node;
+}
+
+/**
+ * Frequency labels (Hz, placed on the mel scale) beside the spectrogram and time labels under it.
+ * @param {HTMLElement} freqAxis
+ * @param {HTMLElement} timeAxis
+ * @param {{f_max_hz?: number}|null} mel the image (null clears the axes)
+ * @param {number} durationS
+ */
+export function renderSpectrogramAxes(freqAxis, timeAxis, mel, durationS) {
+  freqAxis.replaceChildren();
+  timeAxis.replaceChildren();
+  if (!mel) return;
+  const fMax = mel.f_max_hz || DEFAULT_F_MAX_HZ;
+  const top = slaneyMel(fMax);
+  for (const hz of AXIS_FREQUENCIES_HZ.filter((f) => f <= fMax)) {
+    freqAxis.append(label(hz >= 1000 ? `${hz / 1000}k` : String(hz), "bottom", slaneyMel(hz) / top));
+  }
+  for (const t of timeTicks(durationS)) {
+    const minutes = Math.floor(t / 60);
+    timeAxis.append(label(`${minutes}:${String(Math.round(t % 60)).padStart(2, "0")}`, "left", t / durationS));
+  }
+}
