@@ -7,12 +7,12 @@ import { History } from "./history.js";
 import { Player } from "./player.js";
 import { UploadQueue, droppedFiles } from "./queue.js";
 import {
-  bandAt,
   renderGenreBars,
   renderSummary,
   renderTags,
   renderTimeline,
   renderWarnings,
+  segmentAt,
   timelineNote,
 } from "./result.js";
 import { Spectrogram, renderSpectrogramAxes } from "./spectrogram.js";
@@ -222,7 +222,7 @@ function onTime(seconds) {
   waveform.setPosition(seconds);
   const fraction = state.durationS ? Math.min(1, seconds / state.durationS) : 0;
   nodes.melPlayhead.style.left = `${(fraction * 100).toFixed(3)}%`;
-  const index = bandAt(state.bands, seconds);
+  const index = segmentAt(state.bands, seconds);
   if (index !== state.currentBand) {
     if (state.bandButtons[state.currentBand]) state.bandButtons[state.currentBand].classList.remove("is-current");
     if (state.bandButtons[index]) state.bandButtons[index].classList.add("is-current");

@@ -92,11 +92,6 @@ export function genreBands(segments) {
   });
 }
 
-/** The band playing at `seconds` (index), or -1. */
-export function bandAt(bands, seconds) {
-  return bands.findIndex((band) => band.start_s <= seconds + 1e-6 && seconds < band.end_s + 1e-6);
-}
-
 /** Relative luminance of a "#rrggbb" colour (WCAG 2). */
 function luminance(hex) {
   const channels = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
@@ -110,7 +105,7 @@ export function textColorOn(hex) {
   return (light + 0.05) / 0.05 >= 1.05 / (light + 0.05) ? "#000000" : "#ffffff";
 }
 
-/** The segment playing at `seconds` (index), or -1. */
+/** The segment (or band) playing at `seconds` (index; the later one where two touch), or -1. */
 export function segmentAt(segments, seconds) {
   let found = -1;
   for (let i = 0; i < segments.length; i += 1) {

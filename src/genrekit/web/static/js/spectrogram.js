@@ -80,7 +80,7 @@ export class Spectrogram {
   }
 }
 
-const AXIS_FREQUENCIES_HZ = [0, 250, 500, 1000, 2000, 4000, 8000, 16000]; // candidate frequency labels
+const AXIS_FREQUENCIES_HZ = [500, 1000, 2000, 4000, 8000, 16000]; // frequency labels (Hz), those under the top band edge
 const DEFAULT_F_MAX_HZ = 11025; // top band edge of images stored without f_max_hz
 
 /** Slaney mel of a frequency in Hz (linear below 1 kHz, logarithmic above), as the server's image uses. */
@@ -90,11 +90,13 @@ export function slaneyMel(hz) {
   return hz < 1000 ? hz / linearStep : 15 + Math.log(hz / 1000) / logStep;
 }
 
-/** "0:00", "0:30", ... every `step` seconds, a round step giving about 5 ticks. */
-export function timeTicks(durationS) {
+const TICK_SPACING_PX = 56; // least room per time label
+
+/** Tick times (seconds) every round step, at most `maxTicks` + 1 of them from 0. */
+export function timeTicks(durationS, maxTicks = 6) {
   if (!(durationS > 0)) return [];
   const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200];
-  const step = steps.find((s) => durationS / s <= 6) || 1800;
+  const step = steps.find((s) => durationS / s <= maxTicks) || 1800;
   const ticks = [];
   for (let t = 0; t <= durationS + 1e-6; t += step) ticks.push(t);
   return ticks;
@@ -123,7 +125,8 @@ export function renderSpectrogramAxes(freqAxis, timeAxis, mel, durationS) {
   for (const hz of AXIS_FREQUENCIES_HZ.filter((f) => f <= fMax)) {
     freqAxis.append(label(hz >= 1000 ? `${hz / 1000}k` : String(hz), "bottom", slaneyMel(hz) / top));
   }
-  for (const t of timeTicks(durationS)) {
+  const maxTicks = Math.max(2, Math.min(6, Math.floor((timeAxis.clientWidth || 600) / TICK_SPACING_PX)));
+  for (const t of timeTicks(durationS, maxTicks)) {
     const minutes = Math.floor(t / 60);
     timeAxis.append(label(`${minutes}:${String(Math.round(t % 60)).padStart(2, "0")}`, "left", t / durationS));
   }
