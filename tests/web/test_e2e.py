@@ -105,10 +105,11 @@ class PageErrors:
 
 
 def open_page(
-    browser: Any, url: str, viewport: dict[str, int], *, config: dict[str, Any] | None = None
+    browser: Any, url: str, viewport: dict[str, int], *, config: dict[str, Any] | None = None, axe: bool = False
 ) -> tuple[Any, Any, PageErrors]:
-    """A new context and page at ``url``; ``config`` replaces the server's answer to ``GET /api/v1/config``."""
-    context = browser.new_context(viewport=viewport)
+    """A new context and page at ``url``; ``config`` replaces the server's answer to ``GET /api/v1/config``;
+    ``axe`` lets the test inject axe-core past the page's Content-Security-Policy."""
+    context = browser.new_context(viewport=viewport, bypass_csp=axe)
     context.set_default_timeout(TIMEOUT_MS)
     if config is not None:
         context.route("**/api/v1/config", lambda route: route.fulfill(json=config))
@@ -501,7 +502,7 @@ def test_a_full_song_fills_its_timeline_live_with_an_honest_headline(
 ) -> None:
     long_song = tmp_path_factory.mktemp("long") / "three-minutes.wav"
     long_song.write_bytes(make_song(180.0, sr=16000, seed=3))
-    context, page, errors = open_page(browser, f"{server_url}/", DESKTOP)
+    context, page, errors = open_page(browser, f"{server_url}/", DESKTOP, axe=True)
     try:
         page.evaluate(TIMELINE_LOG_JS)
         page.set_input_files("#file-input", str(long_song))
@@ -534,7 +535,7 @@ def test_a_full_song_fills_its_timeline_live_with_an_honest_headline(
         assert_accessible(page, "result, desktop")
 
         mixed = {**full, "uncertainty": {"level": "mixed", "ood_score": None}}
-        phone = browser.new_context(viewport=PHONE)
+        phone = browser.new_context(viewport=PHONE, bypass_csp=True)
         phone.route(f"**/api/v1/classifications/{result_id}", lambda route: route.fulfill(json=mixed))
         phone_page = phone.new_page()
         phone_errors = PageErrors(phone_page)
@@ -572,7 +573,7 @@ def test_many_files_export_history_playback_after_reload_and_delete(browser: Any
 
     names = [f"queue-{i} a long name for the history list.wav" for i in range(3)]
     files = [{"name": n, "data": base64.b64encode(make_song(4.0, seed=20 + i)).decode()} for i, n in enumerate(names)]
-    context, page, errors = open_page(browser, f"{server_url}/", DESKTOP)
+    context, page, errors = open_page(browser, f"{server_url}/", DESKTOP, axe=True)
     try:
         page.wait_for_function("() => document.getElementById('model-badge').textContent.startsWith('Model:')")
         assert "kept on this server for 30 days" in page.locator("#history-notice").inner_text()
