@@ -627,6 +627,12 @@ def test_many_files_export_history_playback_after_reload_and_delete(browser: Any
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=str(ARTIFACTS / "web-history-phone.png"), full_page=True)
         assert_accessible(page, "result from history, phone")
+        page.emulate_media(color_scheme="dark")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        wave = page.locator("#waveform").evaluate("n => getComputedStyle(n).getPropertyValue('--wave').trim()")
+        assert wave == "#7d8598"  # the dark theme's waveform colour, readable on the dark track
+        page.screenshot(path=str(ARTIFACTS / "web-history-phone-dark.png"), full_page=True)
+        assert_accessible(page, "result from history, phone, dark")
         assert errors.errors == []
     finally:
         context.close()
