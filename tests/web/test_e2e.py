@@ -154,6 +154,18 @@ def upload_and_wait(page: Any, path: Path) -> dict[str, Any]:
     return result
 
 
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio of two "#rrggbb" colours (1 to 21)."""
+
+    def luminance(color: str) -> float:
+        channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 def genre_bands(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Consecutive back-to-back segments of one genre merged (what the page draws as one band)."""
     bands: list[dict[str, Any]] = []
@@ -405,6 +417,8 @@ HELPERS_JS = """async () => {
       {start_s: 30, end_s: 33, genre: "rock", score: 0.5},
     ]),
     textColors: ["#7c2d12", "#eab308", "#ffffff", "#000000"].map(r.textColorOn),
+    labelPairs: ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock", "other"]
+      .map((g) => [f.genreColor(g), r.textColorOn(f.genreColor(g))]),
     levels: [
       r.uncertaintyLevel({genres: [{genre: "blues", score: 0.23}, {genre: "jazz", score: 0.21}]}),
       r.uncertaintyLevel({genres: [{genre: "blues", score: 0.8}, {genre: "jazz", score: 0.1}]}),
@@ -452,6 +466,10 @@ def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
     assert out["bands"][0]["score"] == pytest.approx(0.7) and out["bands"][0]["runnerUp"]["genre"] == "blues"
     assert out["bands"][0]["runnerUp"]["score"] == pytest.approx(0.15) and out["bands"][1]["runnerUp"] is None
     assert out["textColors"] == ["#ffffff", "#000000", "#000000", "#ffffff"]
+    for background, text in out["labelPairs"]:  # every band label meets WCAG AA (4.5:1) on its colour
+        assert contrast_ratio(background, text) >= 4.5, (background, text)
+    colors = [background for background, _ in out["labelPairs"]]
+    assert len(set(colors)) == len(colors) and colors[6] == "#7c2d12"  # metal: a colour of its own, not grey
     assert out["levels"] == ["mixed", "confident", "unknown"]
     assert out["heads"][0] == "Mixed: Blues / Jazz"
     assert out["heads"][1]["title"] == "None of these 3 genres" and "Closest: Blues 30%, Jazz 20%, Rock 10%" in out["heads"][1]["detail"]

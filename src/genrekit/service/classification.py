@@ -254,7 +254,7 @@ def timeline_of(row: Classification, timelines: TimelineJobs) -> dict[str, Any]:
     if row.result.get("complete", True):
         return {"state": "complete", "covered_s": float(row.result.get("duration_s", 0.0))}
     state = "running" if timelines.running(row.id) else "partial"
-    return {"state": state, "covered_s": covered_from_start(segments)}
+    return {"state": state, "covered_s": max(covered_from_start(segments), timelines.progress.get(row.id, 0.0))}
 
 
 def to_public(
