@@ -75,6 +75,7 @@ class Outcome:
     error_type: str | None = None
     error: str | None = None
     elapsed_s: float = 0.0
+    prediction: Any = None  # the Prediction itself, where the engine ran in Python (not from Ray rows)
 
     @property
     def ok(self) -> bool:
@@ -198,26 +199,15 @@ def _fileno(stream: Any) -> int | None:
 
 
 def load_classifier(config: EngineConfig) -> Any:
-    """The :class:`Classifier` a worker uses (its inference threads set first)."""
+    """The :class:`Classifier` a worker uses, with ``config.threads_per_worker`` inference threads."""
     for module in config.preload:
         importlib.import_module(module)
-    _set_threads(config.threads_per_worker)
     from genrekit.predict import Classifier
 
     options: dict[str, Any] = {}
     if config.batch_size is not None:
         options["batch_size"] = config.batch_size
-    return Classifier.load(config.model, runtime=config.runtime, **options)
-
-
-def _set_threads(n_threads: int) -> None:
-    """Inference threads of the sessions this process creates next (ONNX Runtime, and torch if loaded)."""
-    from genrekit.settings import THREADS_ENV
-
-    os.environ[THREADS_ENV] = str(max(1, n_threads))
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(max(1, n_threads))
+    return Classifier.load(config.model, runtime=config.runtime, threads=config.threads_per_worker, **options)
 
 
 def read_and_hash(path: str) -> tuple[bytes | None, str, int]:
@@ -281,7 +271,7 @@ def classify_job(classifier: Any, job: Job, predict_options: dict[str, Any]) -> 
             elapsed_s=time.perf_counter() - start,
         )
     return Outcome(job=job, result=prediction.to_dict(), sha256=sha256, size_bytes=size,
-                   elapsed_s=time.perf_counter() - start)
+                   elapsed_s=time.perf_counter() - start, prediction=prediction)
 
 
 _WORKER: dict[str, Any] = {}

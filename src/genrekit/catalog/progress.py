@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 PLAIN_INTERVAL_S = 10.0  # seconds between plain progress lines
@@ -15,6 +18,21 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+FALLBACK_SIZE = (80, 24)  # columns, lines assumed when a terminal reports no size (a fresh pseudo-terminal)
+
+
+def _terminal_size(stream: Any) -> tuple[int, int] | None:
+    """``None`` when the terminal reports its size (the bar follows it), else a fixed one.
+
+    tqdm draws nothing on a terminal that reports 0 lines, as a new pseudo-terminal does.
+    """
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return FALLBACK_SIZE
+    return None if size.columns > 0 and size.lines > 0 else FALLBACK_SIZE
 
 
 class Progress:
@@ -61,8 +79,9 @@ class Progress:
         if self.enabled and self.interactive and self.total > 0:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, desc=label, unit="song", file=self.stream, dynamic_ncols=True,
-                             smoothing=0.1)
+            size = _terminal_size(self.stream)
+            self._bar = tqdm(total=self.total, desc=label, unit="song", file=self.stream, smoothing=0.1,
+                             dynamic_ncols=size is None, ncols=size and size[0], nrows=size and size[1])
 
     @property
     def rate(self) -> float:
@@ -95,6 +114,17 @@ class Progress:
 
     def _plain_line(self) -> None:
         print(self.line(), file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Hide the bar while something else writes to the terminal (results on stdout)."""
+        if self._bar is None:
+            yield
+            return
+        from tqdm import tqdm
+
+        with tqdm.external_write_mode(file=self.stream):
+            yield
 
     def write(self, message: str) -> None:
         """Print a message line without breaking the bar."""

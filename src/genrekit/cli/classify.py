@@ -25,8 +25,15 @@ Outputs (standard output)
     column per genre (the model's label order), ``tags`` (``tag:score`` joined by ``;``),
     ``warnings`` (joined by ``;``) and ``error`` (``Type: message``; empty when it worked).
 
-A failed input is reported on standard error (``genrekit classify: NAME: message``), the
-others go on; the exit code is 1 if any input failed, else 0.
+Progress, errors and the summary (standard error)
+-------------------------------------------------
+Songs run on the batch engine (:mod:`genrekit.catalog.engine`; ``--workers N`` processes).
+With several inputs, a bar (count, ETA, songs/s) is drawn when standard error is a
+terminal, and plain progress lines are printed every 10 s otherwise. A failed input is
+reported once, ``genrekit classify: NAME: reason``, and the others go on; the run ends with
+``N classified, M failed``. What decoder libraries write on their own (e.g. libmpg123's
+"Xing stream size off by more than 1%") is silenced unless ``--verbose``; ``--quiet`` keeps
+only the summary. The exit code is 1 if any input failed, else 0.
 """
 
 from __future__ import annotations
@@ -66,7 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hop", metavar="S", type=_positive_float, default=None,
                         help="seconds between analysis windows (default: the window length, no overlap)")
     parser.add_argument("--batch-size", metavar="N", type=_positive_int, default=None, help="windows per forward pass")
-    parser.add_argument("--threads", metavar="N", type=_positive_int, default=None, help="CPU threads for inference")
+    parser.add_argument("--threads", metavar="N", type=_positive_int, default=None,
+                        help="CPU threads for inference, per worker (default: the cores divided among the workers)")
+    parser.add_argument("--workers", metavar="N", type=_positive_int, default=1,
+                        help="worker processes, one model each (default 1: in this process, two songs in flight)")
+    add_verbosity_arguments(parser)
     parser.add_argument("--max-duration", metavar="S", type=_positive_float, default=None,
                         help="reject inputs longer than S seconds (default: no limit)")
     windows = parser.add_mutually_exclusive_group()
@@ -78,6 +89,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
                         help="inference runtime (default auto: ONNX Runtime where available)")
     parser.set_defaults(func=run)
+
+
+def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--quiet`` / ``--verbose`` of the batch commands (classify, scan, tag)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress and no per-file error lines; the summary stays")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="also show what the decoders write on stderr (normally silenced)")
 
 
 def _positive_int(text: str) -> int:
@@ -129,42 +149,62 @@ def expand_inputs(inputs: list[str]) -> Iterator[tuple[str, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Classify every input and print the results; return the exit code."""
-    from genrekit.predict import Classifier
+    """Classify every input on the batch engine and print the results; return the exit code."""
+    from genrekit.bundle.io import read_card
+    from genrekit.catalog.engine import BatchEngine, EngineConfig, Job, native_stderr_silenced, registered_model_modules
+    from genrekit.catalog.progress import Progress
 
-    options: dict[str, Any] = {}
-    if args.batch_size is not None:
-        options["batch_size"] = args.batch_size
-    classifier = Classifier.load(args.model, runtime=args.runtime, threads=args.threads, **options)
-    writer = _make_writer(args.format, sys.stdout, classifier.labels, args.top)
+    labels = list(read_card(args.model).labels)
+    entries = list(expand_inputs(args.inputs))
+    config = EngineConfig(
+        model=args.model,
+        runtime=args.runtime,
+        workers=args.workers,
+        threads=args.threads,
+        batch_size=args.batch_size,
+        predict_options={"top_k": args.top, "hop_s": args.hop, "max_duration_s": args.max_duration,
+                         "max_windows": args.max_windows},
+        preload=registered_model_modules(),
+        verbose=args.verbose,
+    )
+    jobs = (
+        Job(source=sys.stdin.buffer.read() if name == STDIN_NAME else name, name=name)
+        for name, problem in entries
+        if problem is None
+    )
+    writer = _make_writer(args.format, sys.stdout, labels, args.top)
     n_failed = 0
-    for name, problem in expand_inputs(args.inputs):
-        if problem is not None:
-            n_failed += 1
-            _report_error(writer, name, "FileNotFoundError" if "no such" in problem else "NoAudioFiles", problem)
-            continue
-        try:
-            source: Any = sys.stdin.buffer.read() if name == STDIN_NAME else name
-            prediction = classifier.predict(
-                source,
-                name=name,
-                top_k=args.top,
-                hop_s=args.hop,
-                max_duration_s=args.max_duration,
-                max_windows=args.max_windows,
-            )
-        except (GenrekitError, OSError) as error:
-            n_failed += 1
-            _report_error(writer, name, type(error).__name__, str(error))
-            continue
-        writer.result(prediction)
-    writer.close()
+
+    def failed(name: str, error_type: str, reason: str) -> None:
+        nonlocal n_failed
+        n_failed += 1
+        if not args.quiet:
+            progress.write(f"genrekit classify: {name}: {reason}")
+        with progress.suspended():
+            writer.error(name, error_type, reason)
+        progress.update(failed=True)
+
+    with native_stderr_silenced(not args.verbose), BatchEngine(config) as engine:
+        progress = Progress(len(entries), label="classify", enabled=not args.quiet and len(entries) > 1)
+        outcomes = engine.run(jobs)
+        for name, problem in entries:
+            if problem is not None:
+                failed(name, "FileNotFoundError" if "no such" in problem else "NoAudioFiles", problem)
+                continue
+            outcome = next(outcomes)
+            if outcome.prediction is None:
+                failed(name, outcome.error_type or "Error", outcome.error or "failed")
+                continue
+            with progress.suspended():
+                writer.result(outcome.prediction)
+            progress.update()
+        progress.close()
+        writer.close()
+    n_ok = len(entries) - n_failed
+    if len(entries) > 1 or n_failed:
+        print(f"{n_ok} classified, {n_failed} failed" + (f" ({progress.rate:.2f} songs/s)" if n_ok else ""),
+              file=sys.stderr)
     return 1 if n_failed else 0
-
-
-def _report_error(writer: _Writer, name: str, error_type: str, message: str) -> None:
-    print(f"genrekit classify: {name}: {message}", file=sys.stderr)
-    writer.error(name, error_type, message)
 
 
 class _Writer:
@@ -258,8 +298,7 @@ class _TableWriter(_Writer):
         self.out.flush()
 
     def error(self, name: str, error_type: str, message: str) -> None:
-        self.out.write(f"{name}\n  error: {error_type}: {message}\n\n")
-        self.out.flush()
+        """Failures are reported once, on standard error (see :func:`run`), not in the table."""
 
 
 def _make_writer(fmt: str, out: TextIO, labels: list[str], top: int) -> _Writer:

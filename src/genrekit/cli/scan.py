@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import Any
 
-from genrekit.cli.classify import _non_negative_int, _positive_int
+from genrekit.cli.classify import _non_negative_int, _positive_int, add_verbosity_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,14 +52,6 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-windows", metavar="N", type=_non_negative_int, default=None,
                         help="windows per song, spread over it (default: the model's; 0: every window)")
     add_verbosity_arguments(parser)
-
-
-def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--quiet`` / ``--verbose``."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="no progress and no per-file errors; summary only")
-    group.add_argument("-v", "--verbose", action="store_true",
-                       help="also show what the decoders write (normally silenced)")
 
 
 def engine_config(args: argparse.Namespace, **predict_options: Any) -> Any:
