@@ -24,10 +24,10 @@ NGINX_LIMITS_SCRIPT = DEPLOY_DIR / "nginx" / "15-genrekit-limits.envsh"
 TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
-def song_wav(duration_s: float, sr: int = 22050) -> bytes:
+def song_wav(duration_s: float, sr: int = 22050, freq_hz: float = 220.0) -> bytes:
     """A WAV file (16-bit mono): a tremolo tone with an overtone, ``duration_s`` seconds long."""
     t = np.arange(int(duration_s * sr)) / sr
-    y = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t)) + 0.05 * np.sin(2 * np.pi * 1760 * t)
+    y = 0.3 * np.sin(2 * np.pi * freq_hz * t) * (1 + np.sin(2 * np.pi * 2 * t)) + 0.05 * np.sin(2 * np.pi * 8 * freq_hz * t)
     buffer = io.BytesIO()
     sf.write(buffer, y.astype(np.float32), sr, format="WAV", subtype="PCM_16")
     return buffer.getvalue()

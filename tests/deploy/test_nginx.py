@@ -1,6 +1,7 @@
 """nginx in front of genrekit: the config passes ``nginx -t``, its upload limit is the app's,
-and a real ``genrekit serve`` answers an upload through it (gzip, caching and security headers
-checked on the way)."""
+and the compose stack's shape runs on loopback: nginx in front of a real ``genrekit serve``
+(bundled model, key mode, PostgreSQL) answers an upload (gzip, caching, security headers and
+the hidden metrics checked on the way)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from genrekit.service import Settings
 from genrekit.service.uploads import MULTIPART_OVERHEAD_BYTES
@@ -28,6 +32,7 @@ from tests.deploy.conftest import (
     wait_for_http,
     write_nginx_config,
 )
+from tests.service.postgres import PostgresUnavailable, running_postgres
 
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).is_file()), None)
 needs_nginx = pytest.mark.skipif(
@@ -80,51 +85,72 @@ def _request(url: str, *, data: bytes | None = None, headers: dict[str, str] | N
         return error
 
 
+@dataclass
+class Stack:
+    """The compose stack's shape on loopback: nginx in front of ``genrekit serve`` in key mode."""
+
+    url: str  # nginx's
+    key: str  # an admin key
+    database_url: str  # PostgreSQL where a server could be started, else SQLite
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", **extra}
+
+
 @pytest.fixture(scope="module")
-def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``genrekit serve`` (bundled model, SQLite) behind nginx on loopback; yields nginx's URL."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """nginx + ``genrekit serve`` (bundled model, key mode, deployed) + PostgreSQL where a server
+    can be started (SQLite otherwise), set up as compose.yaml sets them up."""
     if NGINX is None:
         pytest.skip("nginx is not installed (scripts/test-setup.sh installs Debian's nginx as root)")
     tmp = tmp_path_factory.mktemp("nginx-front")
-    app_port, proxy_port = free_port(), free_port()
-    app_env = {"GENREKIT_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB), "GENREKIT_JOB_TIMEOUT_S": "120"}
-    env = {
-        **os.environ,
-        **app_env,
-        "GENREKIT_DATA_DIR": str(tmp / "data"),
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)]),
-    }
-    env.pop("GENREKIT_DATABASE_URL", None)
-    app_log = (tmp / "serve.log").open("w")
-    app = subprocess.Popen(
-        [sys.executable, "-m", "genrekit", "serve", "--host", "127.0.0.1", "--port", str(app_port), "--workers-jobs", "1"],
-        env=env,
-        stdout=app_log,
-        stderr=subprocess.STDOUT,
-    )
-    config = write_nginx_config(tmp, upstream=f"127.0.0.1:{app_port}", listen_port=proxy_port, app_env=app_env)
-    nginx = subprocess.Popen([str(NGINX), "-c", str(config), "-g", "daemon off;"], stderr=subprocess.PIPE)
+    with ExitStack() as cleanup:
+        try:
+            database_url = cleanup.enter_context(running_postgres("genrekit_stack"))
+        except PostgresUnavailable:
+            database_url = f"sqlite:///{tmp / 'genrekit.sqlite'}"
+        app_port, proxy_port = free_port(), free_port()
+        app_env = {"GENREKIT_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB), "GENREKIT_JOB_TIMEOUT_S": "120"}
+        env = {
+            **os.environ,
+            **app_env,
+            "GENREKIT_DATABASE_URL": database_url,
+            "GENREKIT_REQUIRE_KEYS": "1",
+            "GENREKIT_DEPLOYMENT": "deployed",
+            "GENREKIT_DATA_DIR": str(tmp / "data"),
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)]),
+        }
+        genrekit = [sys.executable, "-m", "genrekit"]
+        key = subprocess.run(
+            [*genrekit, "keys", "create", "--role", "admin"], env=env, capture_output=True, text=True, check=True, timeout=120
+        ).stdout.strip()
+        app_log = cleanup.enter_context((tmp / "serve.log").open("w"))
+        serve = [*genrekit, "serve", "--host", "127.0.0.1", "--port", str(app_port), "--workers-jobs", "1"]
+        app = subprocess.Popen(serve, env=env, stdout=app_log, stderr=subprocess.STDOUT)
+        cleanup.callback(_stop, app)
+        config = write_nginx_config(tmp, upstream=f"127.0.0.1:{app_port}", listen_port=proxy_port, app_env=app_env)
+        nginx = subprocess.Popen([str(NGINX), "-c", str(config), "-g", "daemon off;"], stderr=subprocess.PIPE)
+        cleanup.callback(_stop, nginx)
+        try:
+            wait_for_http(f"http://127.0.0.1:{app_port}/readyz", SERVE_READY_TIMEOUT_S, app)
+            wait_for_http(f"http://127.0.0.1:{proxy_port}/healthz", 30, nginx)
+        except (RuntimeError, TimeoutError) as error:
+            raise RuntimeError(f"{error}\n--- genrekit serve log ---\n{(tmp / 'serve.log').read_text()[-3000:]}") from error
+        yield Stack(f"http://127.0.0.1:{proxy_port}", key, database_url)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
     try:
-        wait_for_http(f"http://127.0.0.1:{app_port}/readyz", SERVE_READY_TIMEOUT_S, app)
-        wait_for_http(f"http://127.0.0.1:{proxy_port}/healthz", 30, nginx)
-        yield f"http://127.0.0.1:{proxy_port}"
-    except (RuntimeError, TimeoutError) as error:
-        raise RuntimeError(f"{error}\n--- genrekit serve log ---\n{(tmp / 'serve.log').read_text()[-3000:]}") from error
-    finally:
-        for process in (nginx, app):
-            process.terminate()
-        for process in (nginx, app):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        app_log.close()
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @pytest.mark.slow
-def test_upload_through_nginx_is_classified(proxied: str) -> None:
+def test_upload_through_nginx_is_classified(stack: Stack) -> None:
     body, content_type = multipart_upload("through-nginx.wav", song_wav(8.0))
-    response = _request(f"{proxied}/api/v1/classify", data=body, headers={"Content-Type": content_type})
+    response = _request(f"{stack.url}/api/v1/classify", data=body, headers=stack.headers(**{"Content-Type": content_type}))
     assert response.status == 200, response.read()[:500]
     result = json.loads(response.read())
     assert result["name"] == "through-nginx.wav"
@@ -135,10 +161,10 @@ def test_upload_through_nginx_is_classified(proxied: str) -> None:
 
 
 @pytest.mark.slow
-def test_nginx_refuses_what_the_app_would_refuse(proxied: str) -> None:
+def test_nginx_refuses_what_the_app_would_refuse(stack: Stack) -> None:
     too_big = b"\0" * int((UPLOAD_LIMIT_MB + 0.5) * 1024 * 1024)
     body, content_type = multipart_upload("too-big.wav", too_big)
-    response = _request(f"{proxied}/api/v1/classify", data=body, headers={"Content-Type": content_type})
+    response = _request(f"{stack.url}/api/v1/classify", data=body, headers=stack.headers(**{"Content-Type": content_type}))
     assert response.status == 413
     assert response.headers.get_all("X-Frame-Options") == ["DENY"]
     # nginx's own page, not the app's problem document: refused before reaching the app
@@ -146,8 +172,8 @@ def test_nginx_refuses_what_the_app_would_refuse(proxied: str) -> None:
 
 
 @pytest.mark.slow
-def test_static_assets_are_gzipped_and_cacheable(proxied: str) -> None:
-    response = _request(f"{proxied}/static/js/main.js", headers={"Accept-Encoding": "gzip"})
+def test_static_assets_are_gzipped_and_cacheable(stack: Stack) -> None:
+    response = _request(f"{stack.url}/static/js/main.js", headers={"Accept-Encoding": "gzip"})
     assert response.status == 200
     assert response.headers["Content-Encoding"] == "gzip"
     assert b"function" in gzip.decompress(response.read())
@@ -156,6 +182,32 @@ def test_static_assets_are_gzipped_and_cacheable(proxied: str) -> None:
 
 
 @pytest.mark.slow
-def test_metrics_are_not_published_through_the_proxy(proxied: str) -> None:
-    assert _request(f"{proxied}/metrics").status == 404
-    assert _request(f"{proxied}/readyz").status == 200
+def test_metrics_are_not_published_through_the_proxy(stack: Stack) -> None:
+    assert _request(f"{stack.url}/metrics").status == 404
+    assert _request(f"{stack.url}/readyz").status == 200
+
+
+@pytest.mark.slow
+def test_key_mode_holds_behind_the_proxy(stack: Stack) -> None:
+    body, content_type = multipart_upload("no-key.wav", song_wav(1.0))
+    assert _request(f"{stack.url}/api/v1/classify", data=body, headers={"Content-Type": content_type}).status == 401
+    history = _request(f"{stack.url}/api/v1/classifications", headers=stack.headers())
+    assert history.status == 200
+
+
+@pytest.mark.slow
+def test_the_stack_stores_in_postgresql(stack: Stack) -> None:
+    if not stack.database_url.startswith("postgresql"):
+        pytest.skip("no PostgreSQL server could be started here (apt-get install postgresql): the stack ran on SQLite")
+    engine = sqlalchemy.create_engine(stack.database_url)
+    count = sqlalchemy.text("SELECT count(*) FROM classifications")
+    try:
+        with engine.connect() as connection:
+            before = connection.execute(count).scalar_one()
+        body, content_type = multipart_upload("stored.wav", song_wav(3.0, freq_hz=330.0))
+        headers = stack.headers(**{"Content-Type": content_type})
+        assert _request(f"{stack.url}/api/v1/classify", data=body, headers=headers).status == 200
+        with engine.connect() as connection:
+            assert connection.execute(count).scalar_one() == before + 1
+    finally:
+        engine.dispose()
