@@ -96,7 +96,7 @@ def test_every_control_has_a_label_and_buttons_have_names(page: _Collector) -> N
         assert labelled, f"unlabelled control {control}"
     for tag, attrs in page.tags:
         if tag == "button" and not attrs.get("aria-label"):
-            assert attrs.get("id") in {"pick-file", "url-submit", "cancel", "copy-link", "history-more", "nav-history", "queue-cancel"}, attrs
+            assert attrs.get("id") in {"pick-file", "url-submit", "cancel", "copy-link", "history-more", "nav-history", "queue-cancel", "history-clear"}, attrs
     dropzone = next(a for t, a in page.tags if a.get("id") == "dropzone")
     assert dropzone.get("role") == "button" and dropzone.get("tabindex") == "0"  # named by its visible text
     status = next(a for t, a in page.tags if a.get("id") == "status")

@@ -106,6 +106,29 @@ export class History {
     }
   }
 
+  /**
+   * Delete every entry matching the filters (after one confirmation), with their audio.
+   * @param {(filters: object) => Promise<object[]>} fetchAll lists the matching entries
+   * @returns {Promise<number>} how many were deleted
+   */
+  async clear(fetchAll) {
+    const { genre, query } = this.filters;
+    const what = genre || query ? "every result shown by this filter" : "the whole history";
+    if (!window.confirm(`Delete ${what} and the kept audio? This cannot be undone.`)) return 0;
+    let deleted = 0;
+    try {
+      for (const item of await fetchAll(this.filters)) {
+        await deleteClassification(item.id);
+        deleted += 1;
+        this.onDeleted(item.id);
+      }
+    } catch (error) {
+      this.onError(error);
+    }
+    await this.load(true);
+    return deleted;
+  }
+
   /** Delete an entry on the server (after a confirmation), then from the list. */
   async remove(item, row) {
     if (!window.confirm(`Delete “${item.filename || item.id}” and its audio? This cannot be undone.`)) return;

@@ -1,7 +1,7 @@
 // genrekit web UI: upload or link in, result out; hash routes "#/" and "#/r/<id>".
 
 import { ApiError, CancelledError, audioUrl, classifyUrl, getClassification, getConfig, getModel, getVisuals } from "./api.js";
-import { exportHistory } from "./export.js";
+import { exportHistory, fetchAll } from "./export.js";
 import { formatDuration, formatPercent, formatSize, formatTime, genreColor, genreTitle } from "./format.js";
 import { History } from "./history.js";
 import { Player } from "./player.js";
@@ -80,6 +80,7 @@ const nodes = {
   historyNotice: $("history-notice"),
   exportCsv: $("export-csv"),
   exportJson: $("export-json"),
+  historyClear: $("history-clear"),
   navHistory: $("nav-history"),
 };
 
@@ -519,6 +520,10 @@ async function runExport(format) {
   }
 }
 nodes.exportCsv.addEventListener("click", () => runExport("csv"));
+nodes.historyClear.addEventListener("click", async () => {
+  const count = await history.clear(fetchAll);
+  if (count) announce(`Deleted ${count} result${count === 1 ? "" : "s"}.`);
+});
 nodes.exportJson.addEventListener("click", () => runExport("json"));
 
 nodes.urlForm.addEventListener("submit", (event) => {
