@@ -77,6 +77,17 @@ def test_app_runs_read_only_and_only_nginx_is_published(compose: dict[str, Any])
         assert all(str(port).startswith("127.0.0.1:") for port in compose["services"][service]["ports"])
 
 
+def test_retrain_shares_the_registry_and_reads_its_data(compose: dict[str, Any]) -> None:
+    retrain, app = compose["services"]["retrain"], compose["services"]["app"]
+    assert retrain["command"] == ["retrain"] and retrain["build"]["target"] == "train"
+    check_app_environment(retrain["environment"])
+    mounts = {v.split(":")[1]: v for v in retrain["volumes"]}
+    assert mounts[retrain["environment"]["GENREKIT_RETRAIN_DATA"]].endswith(":ro")
+    registry = retrain["environment"]["GENREKIT_MODEL_REGISTRY"]
+    assert mounts[registry].split(":")[0] == "models"
+    assert f"models:{registry}:rw" in app["volumes"]
+
+
 def _exported_metric_names() -> set[str]:
     metrics = ServiceMetrics()
     metrics.requests.labels("GET", "/", "200").inc()

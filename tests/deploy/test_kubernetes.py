@@ -146,6 +146,22 @@ def test_configmap_holds_only_known_settings(documents: list[dict[str, Any]]) ->
     check_app_environment(_one(documents, "ConfigMap")["data"])
 
 
+def test_retrain_job_sees_its_data_and_the_registry(documents: list[dict[str, Any]]) -> None:
+    config = _one(documents, "ConfigMap")["data"]
+    pod = _one(documents, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["retrain"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts[config["GENREKIT_RETRAIN_DATA"]].get("readOnly") is True
+    assert config["GENREKIT_MODEL_REGISTRY"] in mounts
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v}
+    app_pod = _one(documents, "Deployment")["spec"]["template"]["spec"]
+    app_claims = {v["persistentVolumeClaim"]["claimName"] for v in app_pod["volumes"] if "persistentVolumeClaim" in v}
+    registry_claim = claims[mounts[config["GENREKIT_MODEL_REGISTRY"]]["name"]]
+    assert registry_claim in app_claims  # the job promotes into the volume the app serves from
+    assert "ReadWriteMany" in _one(documents, "PersistentVolumeClaim", registry_claim)["spec"]["accessModes"]
+
+
 def _ingress_paths(documents: list[dict[str, Any]]) -> list[tuple[str, str]]:
     rules = _one(documents, "Ingress")["spec"]["rules"]
     return [(p["path"], p["pathType"]) for rule in rules for p in rule["http"]["paths"]]
