@@ -107,7 +107,7 @@ def untrained_bundle(directory: Path) -> Path:
     return save_bundle(directory / "untrained", card, tensors)
 
 
-def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 180.0) -> None:
+def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 180.0, poll_s: float = 0.5) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -117,7 +117,7 @@ def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 180.0) -
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
+        time.sleep(poll_s)
     raise RuntimeError("genrekit serve did not become ready")
 
 

@@ -4,6 +4,7 @@ tests that need it skip with a clear reason where it is absent."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,16 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "gtzan-dev").is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set GENREKIT_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture()
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread for the test: tiny tensors, and on a shared CPU extra threads
+    mostly wait for each other. Torch is imported here, not by this file, so tests of the
+    torch-free serving path do not load it."""
+    import torch
+
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -13,8 +11,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from genrekit.bundle import ModelCard, save_bundle
-from genrekit.models.registry import load_model
 from genrekit.errors import InvalidParameterError, NotFittedError
+from genrekit.models.registry import load_model
 from genrekit.models.baselines import (
     BASELINE_KINDS,
     KNNBaseline,
@@ -26,15 +24,7 @@ from genrekit.models.baselines import (
     make_baseline,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one torch thread is faster on a shared CPU."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 FAST_PARAMS = {"random_forest": {"n_estimators": 25}, "svm": {"n_calibration_folds": 3}}
 

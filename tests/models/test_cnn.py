@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
 
 from genrekit.bundle import ModelCard, save_bundle
-from genrekit.models.registry import load_model
 from genrekit.errors import InvalidParameterError
+from genrekit.models.registry import load_model
 from genrekit.models.cnn import (
     Cnn1dConfig,
     Cnn2dConfig,
@@ -20,15 +18,7 @@ from genrekit.models.cnn import (
 )
 from genrekit.models.neural import TorchWaveformClassifier, net_bundle_parts
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one torch thread is faster on a shared CPU."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 SR = 8000  # Hz, small to keep the tests fast
 N_SAMPLES = 8000  # one second

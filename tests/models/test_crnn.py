@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
 
 from genrekit.bundle import ModelCard, save_bundle
-from genrekit.models.registry import load_model
 from genrekit.errors import InvalidParameterError
 from genrekit.models.crnn import CrnnConfig, build_crnn
 from genrekit.models.neural import net_bundle_parts
+from genrekit.models.registry import load_model
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one torch thread is faster on a shared CPU."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 SR = 8000  # Hz
 PARAMS = {"n_fft": 256, "hop_length": 128, "n_mels": 16}

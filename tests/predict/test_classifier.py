@@ -15,8 +15,8 @@ import soundfile as sf
 import torch
 
 from genrekit.bundle import ModelCard, save_bundle
-from genrekit.models.registry import register_model_type
 from genrekit.errors import AudioTooLongError, EmptyAudioError, GenrekitError, InvalidParameterError
+from genrekit.models.registry import register_model_type
 from genrekit.predict import (
     WARNING_NOT_MUSIC,
     WARNING_SHORT,

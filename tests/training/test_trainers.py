@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genrekit.models.registry import load_model
 from genrekit.errors import DatasetError, InvalidParameterError
+from genrekit.models.registry import load_model
 from genrekit.training.config import resolve_config
 from genrekit.training.data import table_columns
 from genrekit.training.trainers import train

@@ -5,52 +5,30 @@ float32 waveform (optionally resampled and downmixed); ``iter_audio_blocks`` doe
 block by block for long audio; ``probe_audio`` reads the header only. The backend is chosen
 from the content (magic bytes), never from the file name. See :mod:`genrekit.audio.decode`
 for the failure policy.
+
+Names are imported lazily: reading :data:`AUDIO_EXTENSIONS` or :data:`SNIFF_BYTES` (the CLI
+parser, folder walks) loads neither NumPy nor the decoders.
 """
 
 from __future__ import annotations
 
-from genrekit.audio.decode import (
-    DEFAULT_BLOCK_S,
-    FROM_SETTINGS,
-    MIN_DECODED_FRACTION,
-    AudioInfo,
-    iter_audio_blocks,
-    load_audio,
-    probe_audio,
-)
-from genrekit.audio.excerpts import ExcerptReader
-from genrekit.audio.dsp import SILENCE_PEAK_DBFS, is_silent, peak_dbfs, resample, to_mono
-from genrekit.audio.ffmpeg import ffmpeg_exe
-from genrekit.audio.sniff import (
-    AUDIO_EXTENSIONS,
-    AUDIO_FORMATS,
-    NOT_AUDIO_FORMATS,
-    SNIFF_BYTES,
-    UNSUPPORTED_FORMATS,
-    identify_content,
-    sniff_format,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "AUDIO_EXTENSIONS",
-    "AUDIO_FORMATS",
-    "DEFAULT_BLOCK_S",
-    "FROM_SETTINGS",
-    "MIN_DECODED_FRACTION",
-    "NOT_AUDIO_FORMATS",
-    "SILENCE_PEAK_DBFS",
-    "SNIFF_BYTES",
-    "UNSUPPORTED_FORMATS",
-    "AudioInfo",
-    "ExcerptReader",
-    "ffmpeg_exe",
-    "identify_content",
-    "is_silent",
-    "iter_audio_blocks",
-    "load_audio",
-    "peak_dbfs",
-    "probe_audio",
-    "resample",
-    "sniff_format",
-    "to_mono",
-]
+_EXPORTS = {
+    "decode": ("DEFAULT_BLOCK_S", "FROM_SETTINGS", "MIN_DECODED_FRACTION", "AudioInfo", "iter_audio_blocks", "load_audio", "probe_audio"),
+    "excerpts": ("ExcerptReader",),
+    "dsp": ("SILENCE_PEAK_DBFS", "is_silent", "peak_dbfs", "resample", "to_mono"),
+    "ffmpeg": ("ffmpeg_exe",),
+    "sniff": ("AUDIO_EXTENSIONS", "AUDIO_FORMATS", "NOT_AUDIO_FORMATS", "SNIFF_BYTES", "UNSUPPORTED_FORMATS", "identify_content", "sniff_format"),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genrekit.audio' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"genrekit.audio.{module}"), name)

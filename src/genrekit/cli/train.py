@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from genrekit.cli.extras import require_train_extra
-from genrekit.training.families import FAMILIES
+from genrekit.models.families import FAMILIES
 
 SPLIT_CHOICES = ("auto", "filtered", "random", "kfold", "group_kfold", "dataset")
 

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
 
 from genrekit.errors import InvalidParameterError
 
@@ -234,6 +233,8 @@ def musicnn_input_np(
     strided = np.lib.stride_tricks.sliding_window_view(padded, MUSICNN_N_FFT, axis=-1)
     window, bank_t = _musicnn_constants()
     framed = strided[..., : frames * MUSICNN_HOP_LENGTH : MUSICNN_HOP_LENGTH, :] * window
+    import scipy.fft  # imported on first use: keeps importing the serving path cheap
+
     spectrum = scipy.fft.rfft(framed, axis=-1)
     power = spectrum.real * spectrum.real + spectrum.imag * spectrum.imag
     mel = power.astype(np.float32, copy=False) @ bank_t  # (..., frames, 96)

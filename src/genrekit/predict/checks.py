@@ -7,7 +7,6 @@ the warnings below.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 from genrekit.errors import InvalidParameterError
 
@@ -80,6 +79,8 @@ def music_evidence(windows: np.ndarray, sr: int) -> np.ndarray:
         raise InvalidParameterError(f"windows must hold at least {2 * n_fft} samples, got {windows.shape[1]}")
     frames = windows[:, : n_frames * n_fft].reshape(windows.shape[0], n_frames, n_fft)
     hann = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    import scipy.fft  # imported on first use: keeps importing the serving path cheap
+
     spectrum = scipy.fft.rfft(frames * hann, axis=-1)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     in_band = (freqs >= _EVIDENCE_BAND_HZ[0]) & (freqs <= _EVIDENCE_BAND_HZ[1])

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from genrekit.errors import InvalidParameterError
-from genrekit.training.families import BASELINE_FAMILIES, FAMILIES, NET_FAMILIES
+from genrekit.models.families import BASELINE_FAMILIES, FAMILIES, NET_FAMILIES
 from genrekit.models.neural import ConfigMixin, config_from_dict
 
 # Tables of a config file that other tools read and training ignores: ``search`` (the

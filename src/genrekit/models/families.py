@@ -1,4 +1,4 @@
-"""The model families ``genrekit train`` knows (no import: the CLI parser reads them without torch)."""
+"""The model families `genrekit train` knows: plain names, so the CLI parser lists them without importing torch or the training stack."""
 
 FAMILIES = (
     "knn",
