@@ -10,7 +10,8 @@ import pytest
 
 from genrekit.datasets.records import TrackRecord
 from genrekit.errors import InvalidParameterError
-from genrekit.evaluation.compare import CompareSettings, plan_folds, run_comparison, write_manifest
+from genrekit.evaluation.compare import CompareSettings, plan_folds, run_comparison
+from genrekit.training.folds import family_overrides, write_manifest
 
 
 def _records(with_test: bool = False, with_splits: bool = True):
@@ -92,8 +93,6 @@ def test_cross_dataset_plan_trains_on_train_valid_and_scores_known_labels_of_the
 
 
 def test_family_overrides_apply_to_all_or_to_one_family():
-    from genrekit.evaluation.compare import family_overrides
-
     items = ("seed=3", "cnn2d_logmel:epochs=5", "knn:model.n_neighbors=3")
     assert family_overrides(items, "cnn2d_logmel") == ["seed=3", "epochs=5"]
     assert family_overrides(items, "knn") == ["seed=3", "model.n_neighbors=3"]

@@ -24,7 +24,6 @@ bootstrap interval, training time, inference time per track and bundle size.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -231,35 +230,6 @@ def plan_folds(
     return [(0, fold)], protocol
 
 
-def write_manifest(path: Path, splits: Mapping[str, Sequence[Any]]) -> Path:
-    """A CSV manifest (path, label, split, group, track_id) of the train and valid records."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "label", "split", "group", "track_id"])
-        for side in ("train", "valid"):
-            for r in splits.get(side, []):
-                writer.writerow([str(Path(r.path).resolve()), r.label, side, r.group or "", r.track_id])
-    return path
-
-
-def family_overrides(overrides: Sequence[str], family: str) -> list[str]:
-    """The ``key=value`` overrides that apply to ``family``.
-
-    An item ``family:key=value`` applies to that family only; a plain ``key=value`` to all.
-    """
-    out = []
-    for item in overrides:
-        key = item.partition("=")[0]
-        if ":" in key:
-            prefix, _, rest = item.partition(":")
-            if prefix.strip() == family:
-                out.append(rest)
-        else:
-            out.append(item)
-    return out
-
-
 def bundle_size_mb(bundle_dir: Path) -> float:
     """Size (MB) of a bundle's card and weights."""
     from genrekit.bundle.io import CARD_FILENAME, WEIGHTS_FILENAME
@@ -295,24 +265,20 @@ def run_family_fold(
     """
     from genrekit.evaluation.inference import predict_tracks
     from genrekit.predict import Classifier
-    from genrekit.training.config import resolve_config
-    from genrekit.training.trainers import train
+    from genrekit.training.folds import train_family_fold
 
-    fold_dir = work_dir / family / f"fold{fold}"
-    manifest = write_manifest(fold_dir / "manifest.csv", splits)
-    options: dict[str, Any] = {
-        "seed": settings.seed,
-        "device": settings.device,
-        "n_jobs": settings.n_jobs,
-        "split": {"scheme": "dataset"},
-        "name": f"compare-{family}-fold{fold}",
-    }
-    if settings.epochs is not None:
-        options["epochs"] = settings.epochs
-    config = resolve_config(family, overrides=family_overrides(settings.overrides, family), options=options)
-    started = time.perf_counter()
-    result = train(config, manifest, out_dir=fold_dir / "bundle", cache_dir=settings.cache_dir, progress=False, log=log)
-    train_s = time.perf_counter() - started
+    result, train_s = train_family_fold(
+        family,
+        work_dir / family / f"fold{fold}",
+        splits,
+        seed=settings.seed,
+        device=settings.device,
+        n_jobs=settings.n_jobs,
+        epochs=settings.epochs,
+        overrides=settings.overrides,
+        cache_dir=settings.cache_dir,
+        log=log,
+    )
     classifier = Classifier.load(result.bundle_dir)
     if settings.score_from_cache and family in TABLE_FAMILIES:
         scores = score_table_from_cache(classifier, splits["test"], settings)

@@ -355,171 +355,226 @@ def fit_net(
     FitResult
         The net is left in eval mode at its best epoch, on the CPU.
     """
-    device = select_device(config.device)
-    net.to(device)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    use_amp = device.type == "cuda" and config.mixed_precision
-    amp_dtype = torch.bfloat16 if (use_amp and torch.cuda.is_bf16_supported()) else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    weights = class_weights(train.labels, n_labels).to(device) if config.balance == "weights" else None
-    n_samples = int(round(config.window_s * config.sample_rate))
-    aug = config.augment
-    rng = np.random.default_rng(config.seed)
-    config_dict = config.to_dict()
-
-    history: list[dict[str, float]] = []
-    start_epoch = 0
-    best_score: tuple[float, float] | None = None
-    best_epoch = 0
-    best_metrics: dict[str, float] = {}
-    bad_epochs = 0
+    run = _Run.start(net, train, config, n_labels=n_labels)
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    best_state = _state_cpu(net)
-
     if resume:
-        if ckpt is None or not has_checkpoint(ckpt):
-            raise InvalidParameterError(f"--resume: no checkpoint in {ckpt}")
-        meta = json.loads((ckpt / CHECKPOINT_STATE).read_text(encoding="utf-8"))
-        if _comparable(meta["config"]) != _comparable(config_dict):
-            changed = sorted(
-                k for k in set(meta["config"]) | set(config_dict) if meta["config"].get(k) != config_dict.get(k)
-            )
-            raise InvalidParameterError(
-                f"--resume: the checkpoint in {ckpt} was made with another config (differs in: {', '.join(changed)})"
-            )
-        tensors = load_file(str(ckpt / CHECKPOINT_TENSORS))
-        net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
-        # load_state_dict moves each state tensor to its parameter's device (``step`` stays on the CPU).
-        _optimizer_from_checkpoint(optimizer, tensors, meta["optimizer"])
-        torch.set_rng_state(tensors["rng.torch"])
-        if device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"])
-        rng.bit_generator.state = meta["numpy_rng"]
-        history = meta["history"]
-        start_epoch = int(meta["epoch"])
-        best_epoch = int(meta["best_epoch"])
-        best_metrics = meta["best_metrics"]
-        best_score = tuple(meta["best_score"]) if meta["best_score"] is not None else None  # type: ignore[assignment]
-        bad_epochs = int(meta["bad_epochs"])
-        best_path = ckpt / CHECKPOINT_BEST
-        best_state = load_file(str(best_path)) if best_path.is_file() else _state_cpu(net)
+        state = _restore(net, run, ckpt, config)
         if log:
-            log(f"resuming from epoch {start_epoch} ({ckpt})")
+            log(f"resuming from epoch {state.epoch} ({ckpt})")
     else:
         torch.manual_seed(config.seed)
-
+        state = _Progress(best_state=_state_cpu(net))
+    start_epoch = state.epoch
     started = time.perf_counter()
-    stopped_early = False
-    if config.patience and bad_epochs >= config.patience and start_epoch > 0:
-        stopped_early = True
-    epoch = start_epoch
-    while epoch < config.epochs and not stopped_early:
+    stopped_early = bool(config.patience and state.bad_epochs >= config.patience and start_epoch > 0)
+    while state.epoch < config.epochs and not stopped_early:
         epoch_started = time.perf_counter()
-        net.train()
-        n_items = len(train.labels) * (config.crops_per_track if train.tracks is not None else 1)
-        n_batches = math.ceil(n_items / config.batch_size)
-        total_loss, seen = 0.0, 0
-        bar = tqdm(
-            total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress, unit="batch"
-        )
-        for x, y in _batches(train, config, rng, n_samples):
-            x = x.to(device, non_blocking=True)
-            y = y.to(device)
-            features = net.features(x)
-            if features.ndim >= 3 and (aug.freq_mask_bins > 0 or aug.time_mask_frames > 0):
-                features = spec_augment(
-                    features,
-                    rng,
-                    freq_mask_bins=aug.freq_mask_bins,
-                    time_mask_frames=aug.time_mask_frames,
-                    n_freq_masks=aug.n_freq_masks,
-                    n_time_masks=aug.n_time_masks,
-                )
-            targets = F.one_hot(y, n_labels).float()
-            if aug.mixup_alpha > 0 and x.shape[0] > 1:
-                features, targets = mixup(features, targets, rng, alpha=aug.mixup_alpha)
-            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                logits = net.classify(features)
-            loss = F.cross_entropy(logits.float(), targets, weight=weights, label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            total_loss += float(loss.detach()) * x.shape[0]
-            seen += x.shape[0]
-            bar.update(1)
-            bar.set_postfix(loss=f"{total_loss / max(seen, 1):.3f}")
-        bar.close()
-        epoch += 1
-        entry: dict[str, float] = {"epoch": epoch, "train_loss": total_loss / max(seen, 1)}
+        train_loss = _train_epoch(net, train, config, run, epoch=state.epoch, progress=progress)
+        state.epoch += 1
+        entry: dict[str, float] = {"epoch": state.epoch, "train_loss": train_loss}
         if valid is not None:
-            metrics = evaluate(net, valid, device=device, batch_size=config.batch_size)
+            metrics = evaluate(net, valid, device=run.device, batch_size=config.batch_size)
             entry.update({f"valid_{k}": v for k, v in metrics.items()})
-            score = (metrics[config.monitor], -metrics["nll"])
-            if best_score is None or score > best_score:
-                best_score, best_epoch, best_metrics, bad_epochs = score, epoch, metrics, 0
-                best_state = _state_cpu(net)
-                if ckpt is not None:
-                    ckpt.mkdir(parents=True, exist_ok=True)
-                    _atomic_save_tensors(best_state, ckpt / CHECKPOINT_BEST)
-            else:
-                bad_epochs += 1
-            if config.patience and bad_epochs >= config.patience:
-                stopped_early = True
+            if state.record(net, metrics, config.monitor) and ckpt is not None:
+                ckpt.mkdir(parents=True, exist_ok=True)
+                _atomic_save_tensors(state.best_state, ckpt / CHECKPOINT_BEST)
+            stopped_early = bool(config.patience and state.bad_epochs >= config.patience)
         else:
-            best_epoch, best_state = epoch, _state_cpu(net)
+            state.best_epoch, state.best_state = state.epoch, _state_cpu(net)
         entry["seconds"] = time.perf_counter() - epoch_started
-        history.append(entry)
+        state.history.append(entry)
         if log:
-            line = f"epoch {epoch}/{config.epochs}: loss {entry['train_loss']:.4f}"
-            if valid is not None:
-                current = entry[f"valid_{config.monitor}"]
-                best = best_metrics.get(config.monitor, float("nan"))
-                line += f", valid {config.monitor} {current:.3f} (best {best:.3f} @ {best_epoch})"
-            log(line)
+            log(_epoch_line(entry, state, config, validated=valid is not None))
         if ckpt is not None:
-            ckpt.mkdir(parents=True, exist_ok=True)
-            tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
-            opt_tensors, opt_meta = _optimizer_to_checkpoint(optimizer)
-            tensors.update(opt_tensors)
-            tensors["rng.torch"] = torch.get_rng_state()
-            if device.type == "cuda":
-                tensors["rng.cuda"] = torch.cuda.get_rng_state()
-            _atomic_save_tensors(tensors, ckpt / CHECKPOINT_TENSORS)
-            _atomic_write_json(
-                {
-                    "epoch": epoch,
-                    "config": config_dict,
-                    "history": history,
-                    "best_epoch": best_epoch,
-                    "best_metrics": best_metrics,
-                    "best_score": list(best_score) if best_score is not None else None,
-                    "bad_epochs": bad_epochs,
-                    "optimizer": opt_meta,
-                    "numpy_rng": rng.bit_generator.state,
-                },
-                ckpt / CHECKPOINT_STATE,
-            )
+            _save_checkpoint(ckpt, net, run, state, config)
         if on_epoch is not None:
             on_epoch(dict(entry))
 
-    net.load_state_dict({k: v.to(device) for k, v in best_state.items()})
-    temperature = 1.0
-    final_metrics = dict(best_metrics)
-    if valid is not None and config.calibrate:
-        logits = predict_logits(net, valid.inputs, device=device, batch_size=config.batch_size)
-        window_labels = torch.from_numpy(valid.labels[valid.owner])
-        temperature = fit_temperature(logits, window_labels)
-        final_metrics = evaluate(net, valid, device=device, batch_size=config.batch_size, temperature=temperature)
+    net.load_state_dict({k: v.to(run.device) for k, v in state.best_state.items()})
+    temperature, final_metrics = _calibrate(net, valid, config, run.device, state.best_metrics)
     net.to("cpu").eval()
     return FitResult(
-        history=history,
-        best_epoch=best_epoch,
+        history=state.history,
+        best_epoch=state.best_epoch,
         best_metrics=final_metrics,
-        epochs_run=epoch,
+        epochs_run=state.epoch,
         stopped_early=stopped_early,
         seconds=time.perf_counter() - started,
-        device=str(device),
+        device=str(run.device),
         temperature=temperature,
         resumed_from_epoch=start_epoch if resume else 0,
     )
+
+
+@dataclass
+class _Run:
+    """What stays fixed during one :func:`fit_net` call: device, optimiser, mixed precision, loss weights."""
+
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    use_amp: bool
+    amp_dtype: torch.dtype
+    scaler: torch.amp.GradScaler
+    weights: torch.Tensor | None
+    n_samples: int
+    n_labels: int
+    rng: np.random.Generator
+
+    @classmethod
+    def start(cls, net: WaveformNet, train: TrainData, config: TrainConfig, *, n_labels: int) -> _Run:
+        device = select_device(config.device)
+        net.to(device)
+        use_amp = device.type == "cuda" and config.mixed_precision
+        amp_dtype = torch.bfloat16 if (use_amp and torch.cuda.is_bf16_supported()) else torch.float16
+        return cls(
+            device=device,
+            optimizer=torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay),
+            use_amp=use_amp,
+            amp_dtype=amp_dtype,
+            scaler=torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16),
+            weights=class_weights(train.labels, n_labels).to(device) if config.balance == "weights" else None,
+            n_samples=int(round(config.window_s * config.sample_rate)),
+            n_labels=n_labels,
+            rng=np.random.default_rng(config.seed),
+        )
+
+
+@dataclass
+class _Progress:
+    """What changes epoch after epoch, and what a checkpoint saves."""
+
+    best_state: dict[str, torch.Tensor]
+    history: list[dict[str, float]] = field(default_factory=list)
+    epoch: int = 0
+    best_score: tuple[float, float] | None = None
+    best_epoch: int = 0
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    bad_epochs: int = 0
+
+    def record(self, net: WaveformNet, metrics: dict[str, float], monitor: str) -> bool:
+        """Take this epoch's validation metrics; True when it is the best so far (its weights kept)."""
+        score = (metrics[monitor], -metrics["nll"])
+        if self.best_score is not None and score <= self.best_score:
+            self.bad_epochs += 1
+            return False
+        self.best_score, self.best_epoch, self.best_metrics, self.bad_epochs = score, self.epoch, metrics, 0
+        self.best_state = _state_cpu(net)
+        return True
+
+
+def _restore(net: WaveformNet, run: _Run, ckpt: Path | None, config: TrainConfig) -> _Progress:
+    """Load the net, optimiser, random states and progress of the checkpoint in ``ckpt``."""
+    if ckpt is None or not has_checkpoint(ckpt):
+        raise InvalidParameterError(f"--resume: no checkpoint in {ckpt}")
+    config_dict = config.to_dict()
+    meta = json.loads((ckpt / CHECKPOINT_STATE).read_text(encoding="utf-8"))
+    if _comparable(meta["config"]) != _comparable(config_dict):
+        changed = sorted(k for k in set(meta["config"]) | set(config_dict) if meta["config"].get(k) != config_dict.get(k))
+        raise InvalidParameterError(
+            f"--resume: the checkpoint in {ckpt} was made with another config (differs in: {', '.join(changed)})"
+        )
+    tensors = load_file(str(ckpt / CHECKPOINT_TENSORS))
+    net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    # load_state_dict moves each state tensor to its parameter's device (``step`` stays on the CPU).
+    _optimizer_from_checkpoint(run.optimizer, tensors, meta["optimizer"])
+    torch.set_rng_state(tensors["rng.torch"])
+    if run.device.type == "cuda" and "rng.cuda" in tensors:
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    run.rng.bit_generator.state = meta["numpy_rng"]
+    best_path = ckpt / CHECKPOINT_BEST
+    return _Progress(
+        best_state=load_file(str(best_path)) if best_path.is_file() else _state_cpu(net),
+        history=meta["history"],
+        epoch=int(meta["epoch"]),
+        best_score=tuple(meta["best_score"]) if meta["best_score"] is not None else None,  # type: ignore[arg-type]
+        best_epoch=int(meta["best_epoch"]),
+        best_metrics=meta["best_metrics"],
+        bad_epochs=int(meta["bad_epochs"]),
+    )
+
+
+def _train_epoch(net: WaveformNet, train: TrainData, config: TrainConfig, run: _Run, *, epoch: int, progress: bool) -> float:
+    """One pass over the training data (augmented, mixed up); returns the mean training loss."""
+    net.train()
+    aug = config.augment
+    n_items = len(train.labels) * (config.crops_per_track if train.tracks is not None else 1)
+    total_loss, seen = 0.0, 0
+    bar = tqdm(
+        total=math.ceil(n_items / config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+        disable=not progress, unit="batch",
+    )  # fmt: skip
+    for x, y in _batches(train, config, run.rng, run.n_samples):
+        x = x.to(run.device, non_blocking=True)
+        y = y.to(run.device)
+        features = net.features(x)
+        if features.ndim >= 3 and (aug.freq_mask_bins > 0 or aug.time_mask_frames > 0):
+            features = spec_augment(
+                features,
+                run.rng,
+                freq_mask_bins=aug.freq_mask_bins,
+                time_mask_frames=aug.time_mask_frames,
+                n_freq_masks=aug.n_freq_masks,
+                n_time_masks=aug.n_time_masks,
+            )
+        targets = F.one_hot(y, run.n_labels).float()
+        if aug.mixup_alpha > 0 and x.shape[0] > 1:
+            features, targets = mixup(features, targets, run.rng, alpha=aug.mixup_alpha)
+        with torch.autocast(device_type=run.device.type, dtype=run.amp_dtype, enabled=run.use_amp):
+            logits = net.classify(features)
+        loss = F.cross_entropy(logits.float(), targets, weight=run.weights, label_smoothing=config.label_smoothing)
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        total_loss += float(loss.detach()) * x.shape[0]
+        seen += x.shape[0]
+        bar.update(1)
+        bar.set_postfix(loss=f"{total_loss / max(seen, 1):.3f}")
+    bar.close()
+    return total_loss / max(seen, 1)
+
+
+def _epoch_line(entry: dict[str, float], state: _Progress, config: TrainConfig, *, validated: bool) -> str:
+    line = f"epoch {state.epoch}/{config.epochs}: loss {entry['train_loss']:.4f}"
+    if validated:
+        current = entry[f"valid_{config.monitor}"]
+        best = state.best_metrics.get(config.monitor, float("nan"))
+        line += f", valid {config.monitor} {current:.3f} (best {best:.3f} @ {state.best_epoch})"
+    return line
+
+
+def _save_checkpoint(ckpt: Path, net: WaveformNet, run: _Run, state: _Progress, config: TrainConfig) -> None:
+    """Write ``last.safetensors`` (net, optimiser, random states) and ``last.json`` (progress) atomically."""
+    ckpt.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
+    opt_tensors, opt_meta = _optimizer_to_checkpoint(run.optimizer)
+    tensors.update(opt_tensors)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if run.device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    _atomic_save_tensors(tensors, ckpt / CHECKPOINT_TENSORS)
+    _atomic_write_json(
+        {
+            "epoch": state.epoch,
+            "config": config.to_dict(),
+            "history": state.history,
+            "best_epoch": state.best_epoch,
+            "best_metrics": state.best_metrics,
+            "best_score": list(state.best_score) if state.best_score is not None else None,
+            "bad_epochs": state.bad_epochs,
+            "optimizer": opt_meta,
+            "numpy_rng": run.rng.bit_generator.state,
+        },
+        ckpt / CHECKPOINT_STATE,
+    )
+
+
+def _calibrate(
+    net: WaveformNet, valid: EvalData | None, config: TrainConfig, device: torch.device, best_metrics: dict[str, float]
+) -> tuple[float, dict[str, float]]:
+    """Temperature fitted on the validation windows (1 without calibration) and the metrics it gives."""
+    if valid is None or not config.calibrate:
+        return 1.0, dict(best_metrics)
+    logits = predict_logits(net, valid.inputs, device=device, batch_size=config.batch_size)
+    temperature = fit_temperature(logits, torch.from_numpy(valid.labels[valid.owner]))
+    return temperature, evaluate(net, valid, device=device, batch_size=config.batch_size, temperature=temperature)

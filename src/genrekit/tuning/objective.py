@@ -136,7 +136,7 @@ def prepare_data(data: str | Path, work_dir: Path) -> tuple[str | Path, list[Any
 
     A dataset with its own test split is rewritten as a manifest without those tracks.
     """
-    from genrekit.evaluation.compare import write_manifest
+    from genrekit.training.folds import write_manifest
     from genrekit.training import data as tdata
 
     loaded = tdata.load_training_data(data, scheme="kfold")
