@@ -6,7 +6,8 @@
 #       docker build --target train -t genrekit-train .
 #     PyPI's Linux torch wheels are CUDA builds that also run on CPU: on a GPU host run the
 #     training image with `docker run --gpus all` (podman: `--device nvidia.com/gpu=all`).
-#     For a smaller CPU-only training image give PyTorch's CPU wheel index:
+#     For a smaller CPU-only training image give PyTorch's CPU wheel index (TORCH_VERSION must
+#     stay the version pyproject.toml's train extra pins):
 #       --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 #   without a registry: BASE_IMAGE names a local Debian image with Python 3.11 and venv
 #     (scripts/build-base-image.sh makes one with debootstrap).
@@ -44,13 +45,13 @@ VOLUME ["/var/lib/genrekit"]
 
 FROM runtime AS train
 ARG TORCH_INDEX_URL=""
+ARG TORCH_VERSION=2.13.0
 COPY --from=build /opt/genrekit /opt/genrekit
-COPY --from=build /src /src
+COPY --from=build /src /opt/genrekit-src
 RUN if [ -n "${TORCH_INDEX_URL}" ]; then \
-        /opt/genrekit/bin/pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" torch; \
+        /opt/genrekit/bin/pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"; \
     fi \
-    && /opt/genrekit/bin/pip install --no-cache-dir "/src[train,onnx,postgres]" \
-    && rm -rf /src
+    && /opt/genrekit/bin/pip install --no-cache-dir "/opt/genrekit-src[train,postgres]"
 USER 10001:10001
 ENTRYPOINT ["genrekit"]
 CMD ["train", "--help"]

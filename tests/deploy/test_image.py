@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -66,6 +67,13 @@ def test_dockerfile_serving_stage_is_locked_down() -> None:
     build = next(stage for stage in stages if stage.split("\n", 1)[0].endswith(" AS build"))
     install_lines = [line for line in build.splitlines() if "pip install" in line]
     assert install_lines == ['RUN /opt/genrekit/bin/pip install ".[postgres]"'], "the serving install takes no other extra"
+
+
+def test_training_stage_pins_the_train_extras_torch() -> None:
+    train_extra = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"]
+    (torch_pin,) = [dep for dep in train_extra if dep.startswith("torch")]
+    assert f"ARG TORCH_VERSION={torch_pin.split('==')[1]}\n" in DOCKERFILE.read_text()
+    assert '"/opt/genrekit-src[train,postgres]"' in DOCKERFILE.read_text()
 
 
 def _engine() -> list[str]:
