@@ -12,8 +12,7 @@ parser, folder walks) loads neither NumPy nor the decoders.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from genrekit._lazy import lazy_exports
 
 _EXPORTS = {
     "decode": ("DEFAULT_BLOCK_S", "FROM_SETTINGS", "MIN_DECODED_FRACTION", "AudioInfo", "iter_audio_blocks", "load_audio", "probe_audio"),
@@ -22,13 +21,4 @@ _EXPORTS = {
     "ffmpeg": ("ffmpeg_exe",),
     "sniff": ("AUDIO_EXTENSIONS", "AUDIO_FORMATS", "NOT_AUDIO_FORMATS", "SNIFF_BYTES", "UNSUPPORTED_FORMATS", "identify_content", "sniff_format"),
 }  # fmt: skip
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'genrekit.audio' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"genrekit.audio.{module}"), name)
+__all__, __getattr__ = lazy_exports("genrekit.audio", _EXPORTS)

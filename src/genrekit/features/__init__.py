@@ -9,8 +9,7 @@ imports torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from genrekit._lazy import lazy_exports
 
 _EXPORTS = {
     "spectral": (
@@ -25,13 +24,4 @@ _EXPORTS = {
     "modules": ("MFCC", "LogMel", "MusicnnInput"),
     "table": ("TABLE_FEATURE_COLUMNS", "TABLE_SR", "table_features"),
 }  # fmt: skip
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'genrekit.features' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"genrekit.features.{module}"), name)
+__all__, __getattr__ = lazy_exports("genrekit.features", _EXPORTS)

@@ -220,30 +220,10 @@ def mel_filterbank(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Triangular mel filter bank, equal to ``librosa.filters.mel`` (bit for bit in float32).
+    """Triangular mel filter bank, equal to ``librosa.filters.mel`` (bit for bit in float32), as a tensor.
 
-    Parameters
-    ----------
-    sr : number > 0 (Hz)
-        Sample rate of the signal.
-    n_fft : int > 0
-        FFT size; the bank covers the ``1 + n_fft // 2`` one-sided FFT bins.
-    n_mels : int > 0
-        Number of mel bands.
-    f_min_hz, f_max_hz : float (Hz)
-        Lowest and highest band edges; ``0 <= f_min_hz < f_max_hz <= sr / 2``;
-        ``f_max_hz=None`` means ``sr / 2``.
-    htk : bool
-        HTK mel scale instead of Slaney's.
-    norm : {'slaney', None}
-        ``'slaney'`` divides each triangle by its width in Hz (constant energy per band);
-        ``None`` leaves triangles with peak 1.
-    dtype, device
-        Of the returned tensor.
-
-    Returns
-    -------
-    torch.Tensor [shape=(n_mels, 1 + n_fft // 2)]
+    Parameters are those of :func:`genrekit.features.spectral.mel_weights` (which computes it),
+    plus ``dtype`` and ``device`` of the returned tensor ``(n_mels, 1 + n_fft // 2)``.
     """
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
     weights = mel_weights(sr=sr, n_fft=n_fft, n_mels=n_mels, f_min_hz=f_min_hz, f_max_hz=f_max_hz, htk=htk, norm=norm, dtype=np_dtype)
