@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[train,dev,url,tune,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[train,dev,url,tune,ray,vector]'
 	touch $(STAMP)
 
 # `make run`: the serving set only (classifier, CLI, service on ONNX Runtime; no torch).

@@ -36,6 +36,8 @@ def test_upload_returns_the_shared_result_schema(client: TestClient, fake_classi
         "tag_groups",
         "timeline",
         "has_audio",
+        "embedding",
+        "segment_embeddings",
     }
     assert body["cached"] is False
     assert body["filename"] == "my song.wav" and body["name"] == "my song.wav"

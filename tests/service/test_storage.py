@@ -34,6 +34,12 @@ def _result(genre: str, duration_s: float = 1.0) -> dict:
     }
 
 
+DROP_ALL = (
+    "DROP TABLE IF EXISTS track_vectors_pgv, track_embeddings, api_keys, library_tracks, classification_audio, "
+    "classifications, alembic_version CASCADE"
+)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
@@ -43,7 +49,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     engine = create_db_engine(url)
     if request.param == "postgresql":
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS api_keys, library_tracks, classification_audio, classifications, alembic_version CASCADE"))
+            conn.execute(text(DROP_ALL))
     run_migrations(engine)
     yield engine
     engine.dispose()
@@ -71,6 +77,7 @@ def test_migrations_create_the_schema_and_are_idempotent(engine: Engine) -> None
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head
+    assert "track_embeddings" in inspector.get_table_names()
 
 
 def test_downgrade_removes_the_tables(engine: Engine) -> None:
@@ -148,7 +155,7 @@ def test_stored_audio_is_measured_and_read_in_slices_by_the_database(engine: Eng
 def test_the_whole_api_runs_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     engine = create_db_engine(postgres_url)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS api_keys, library_tracks, classification_audio, classifications, alembic_version CASCADE"))
+        conn.execute(text(DROP_ALL))
     engine.dispose()
     classifier = FakeClassifier()
     settings = make_settings(tmp_path, database_url=postgres_url, keep_audio=True)

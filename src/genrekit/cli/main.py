@@ -42,6 +42,7 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.organize",
     "genrekit.cli.tag",
     "genrekit.cli.explain",
+    "genrekit.cli.similar",
 )
 
 

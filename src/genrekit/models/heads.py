@@ -49,6 +49,7 @@ from genrekit.models.musicnn import (
     pretrained_metadata,
     pretrained_path,
 )
+from genrekit.predict.embedding import EmbeddingSpec, embedding_spec
 
 MODEL_TYPE = "musicnn_head"
 WINDOW_LENGTH = MUSICNN_WINDOW_LENGTH  # 47872 samples: one 187-frame musicnn patch
@@ -327,6 +328,46 @@ def extract_embeddings(
     return out
 
 
+class _WindowEmbedding(nn.Module):
+    """Head inputs + taggrams of windows -> their L2-normalised embedding (see :class:`EmbeddingSpec`)."""
+
+    index: Tensor
+
+    def __init__(self, spec: EmbeddingSpec, layout: Sequence[tuple[str, int]], head: MusicnnHead, backbones: Sequence[str]) -> None:
+        super().__init__()
+        offsets, start = {}, 0
+        for name, width in layout:
+            offsets[name] = (start, width)
+            start += width
+        columns: list[int] = []
+        self.tag_blocks: list[str] = []
+        for block in spec.blocks:
+            backbone, _, kind = block.partition("/")
+            if block in offsets:
+                if self.tag_blocks:
+                    raise InvalidParameterError("embedding blocks: head inputs must come before taggrams")
+                first, width = offsets[block]
+                columns.extend(range(first, first + width))
+            elif kind == "taggram" and backbone in backbones:
+                self.tag_blocks.append(backbone)
+            else:
+                raise InvalidParameterError(f"embedding block {block!r} is neither a head input nor a backbone's taggram")
+        self.register_buffer("index", torch.tensor(columns, dtype=torch.long), persistent=False)
+        self.head = head
+        self.standardise = bool(spec.standardise)
+
+    def forward(self, features: Tensor, taggrams: Mapping[str, Tensor]) -> Tensor:
+        parts = []
+        if self.index.numel():
+            x = features.index_select(1, self.index)
+            if self.standardise:
+                x = (x - self.head.mean.index_select(0, self.index)) / self.head.scale.index_select(0, self.index)
+            parts.append(x)
+        parts.extend(taggrams[name] for name in self.tag_blocks)
+        vectors = torch.cat(parts, dim=1)
+        return vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 class MusicnnHeadClassifier(nn.Module):
     """Frozen musicnn backbone(s) + trained head: a :class:`~genrekit.models.base.WaveformClassifier`.
 
@@ -342,6 +383,8 @@ class MusicnnHeadClassifier(nn.Module):
         Default: a freshly initialised head of the right width.
     batch_size : int
         Windows per forward pass.
+    embedding : EmbeddingSpec or None
+        The track embedding this model offers (:meth:`embed_all_windows`); ``None``: none.
     """
 
     sample_rate: int = SAMPLE_RATE
@@ -355,6 +398,7 @@ class MusicnnHeadClassifier(nn.Module):
         head: MusicnnHead | None = None,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        embedding: EmbeddingSpec | None = None,
     ) -> None:
         super().__init__()
         self.labels = list(labels)
@@ -377,6 +421,20 @@ class MusicnnHeadClassifier(nn.Module):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = batch_size
+        self.embedding = embedding
+        self.window_embedding = (
+            None
+            if embedding is None
+            else _WindowEmbedding(
+                embedding, embedding_dims(self.config.backbones, self.config.embeddings), self.head, names
+            )
+        )
+        if self.window_embedding is not None:
+            width = int(self.window_embedding.index.numel()) + sum(
+                len(models[n].tags) for n in self.window_embedding.tag_blocks
+            )
+            if width != embedding.dim:  # type: ignore[union-attr]
+                raise InvalidParameterError(f"embedding blocks are {width} wide, the spec says {embedding.dim}")  # type: ignore[union-attr]
         self.eval()
 
     @property
@@ -402,8 +460,17 @@ class MusicnnHeadClassifier(nn.Module):
         return self.head(features)
 
     def _run(self, windows: np.ndarray | Tensor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        probs, tags, _ = self._run_all(windows, embed=False)
+        return probs, tags
+
+    def _run_all(
+        self, windows: np.ndarray | Tensor, *, embed: bool
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
         x = _as_windows(windows)
+        if embed and self.window_embedding is None:
+            raise InvalidParameterError("this model has no embedding (its card declares none)")
         probs: list[Tensor] = []
+        vectors: list[Tensor] = []
         tags: dict[str, list[Tensor]] = {name: [] for name in self.config.all_backbones}
         was_training = self.training
         self.eval()
@@ -412,16 +479,21 @@ class MusicnnHeadClassifier(nn.Module):
                 for start in range(0, x.shape[0], self.batch_size):
                     features, taggrams = self.embedder(x[start : start + self.batch_size])
                     probs.append(self.head.predict_proba(features))
+                    if embed:
+                        vectors.append(self.window_embedding(features, taggrams))  # type: ignore[misc]
                     for name, value in taggrams.items():
                         tags[name].append(value)
         finally:
             self.train(was_training)
+        dim = self.embedding.dim if self.embedding is not None else 0
+        embeddings = (torch.cat(vectors).numpy().astype(np.float32) if vectors else np.zeros((0, dim), np.float32)) if embed else None
         if not probs:
             empty = {name: np.zeros((0, len(self.tag_names[name])), np.float32) for name in tags}
-            return np.zeros((0, len(self.labels)), np.float32), empty
+            return np.zeros((0, len(self.labels)), np.float32), empty, embeddings
         return (
             torch.cat(probs).numpy().astype(np.float32),
             {name: torch.cat(v).numpy().astype(np.float32) for name, v in tags.items()},
+            embeddings,
         )
 
     def predict_proba_windows(self, windows: np.ndarray) -> np.ndarray:
@@ -446,6 +518,19 @@ class MusicnnHeadClassifier(nn.Module):
     def predict_all_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Genre probabilities and tag probabilities in one pass (see the two methods above)."""
         return self._run(windows)
+
+    def embed_all_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Genre probabilities, tag probabilities and each window's L2-normalised embedding
+        ``(n_windows, embedding.dim)`` in one pass (see :class:`EmbeddingSpec`).
+
+        Raises
+        ------
+        InvalidParameterError
+            The model has no embedding.
+        """
+        probs, tags, vectors = self._run_all(windows, embed=True)
+        assert vectors is not None
+        return probs, tags, vectors
 
     def bundle_tensors(self) -> dict[str, Tensor]:
         """Every tensor a bundle needs: ``backbone.<name>.<weight>`` and ``head.<weight>``."""
@@ -472,6 +557,7 @@ class MusicnnHeadClassifier(nn.Module):
                 "n_inputs": self.n_inputs,
                 "embedding_blocks": [list(block) for block in embedding_dims(self.config.backbones, self.config.embeddings)],
                 "backbone_configs": {name: model.config.to_dict() for name, model in self.backbones.items()},
+                **({"embedding": self.embedding.to_dict()} if self.embedding is not None else {}),
             },
             "provenance": {"backbones": {name: _backbone_provenance(name) for name in self.config.all_backbones}},
             "tags": list(self.tag_names[self.config.backbones[0]]),
@@ -580,7 +666,11 @@ def from_bundle(card: ModelCard, tensors: Mapping[str, Tensor]) -> MusicnnHeadCl
     extra = sorted(k for k in tensors if not any(k.startswith(p) for p in known))
     if extra:
         raise BundleError(f"unexpected tensors in a musicnn head bundle: {extra[:5]}")
-    return MusicnnHeadClassifier(card.labels, config, backbones, head)
+    try:
+        embedding = embedding_spec(card.config)
+        return MusicnnHeadClassifier(card.labels, config, backbones, head, embedding=embedding)
+    except InvalidParameterError as error:
+        raise BundleError(f"musicnn head card embedding config does not fit the model: {error}") from error
 
 
 @register_model_type(MODEL_TYPE)

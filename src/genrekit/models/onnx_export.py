@@ -38,22 +38,40 @@ from genrekit.bundle.card import ModelCard
 from genrekit.bundle.io import ONNX_FILENAME, add_bundle_file, load_bundle
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.models.heads import MusicnnHeadClassifier, from_bundle
-from genrekit.models.onnx_runtime import INPUT_NAME, PROBS_NAME, OnnxMusicnnHead, from_onnx_graph, tag_output_name
+from genrekit.models.onnx_runtime import (
+    EMBEDDING_NAME,
+    INPUT_NAME,
+    PROBS_NAME,
+    OnnxMusicnnHead,
+    from_onnx_graph,
+    tag_output_name,
+)
 
 ONNX_OPSET = 17
 
 
 class _PatchesToOutputs(nn.Module):
-    """Patches ``(batch, 187, 96)`` -> (genre probabilities, taggram of each backbone)."""
+    """Patches ``(batch, 187, 96)`` -> (genre probabilities, taggram of each backbone[, window
+    embeddings where the model has an embedding])."""
 
     def __init__(self, model: MusicnnHeadClassifier) -> None:
         super().__init__()
         self.embedder = model.embedder
         self.head = model.head
+        self.window_embedding = model.window_embedding
 
     def forward(self, patches: Tensor) -> tuple[Tensor, ...]:
         features, taggrams = self.embedder.embed_patches(patches)
-        return (self.head.predict_proba(features), *taggrams.values())
+        outputs = (self.head.predict_proba(features), *taggrams.values())
+        if self.window_embedding is not None:
+            outputs = (*outputs, self.window_embedding(features, taggrams))
+        return outputs
+
+
+def output_names(model: MusicnnHeadClassifier) -> list[str]:
+    """The graph's outputs: ``probs``, ``tags.<backbone>`` each, then ``embedding`` if any."""
+    names = [PROBS_NAME, *(tag_output_name(name) for name in model.config.all_backbones)]
+    return names + ([EMBEDDING_NAME] if model.window_embedding is not None else [])
 
 
 def supports_onnx(model: Any) -> bool:
@@ -81,7 +99,7 @@ def export_onnx(model: MusicnnHeadClassifier, path: str | os.PathLike[str]) -> P
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _PatchesToOutputs(model).eval()
-    names = [PROBS_NAME, *(tag_output_name(name) for name in model.config.all_backbones)]
+    names = output_names(model)
     dummy = torch.zeros(2, model.embedder.backbones[model.config.backbones[0]].config.n_frames, 96)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".onnx.tmp", delete=False) as tmp:
         tmp_path = Path(tmp.name)
@@ -133,7 +151,8 @@ def add_onnx_graph(directory: str | os.PathLike[str]) -> ModelCard:
 def onnx_cache_path(card: ModelCard, model: MusicnnHeadClassifier) -> Path:
     """Cache file of a graph-less bundle's ONNX graph, keyed by its weights checksum and the versions."""
     weights = next(iter(card.sha256.values()), "") or hashlib.sha256(repr(model.config).encode()).hexdigest()
-    key = hashlib.sha256(f"{weights}|{__version__}|{torch.__version__}|{ONNX_OPSET}".encode()).hexdigest()[:24]
+    outputs = ",".join(output_names(model)) + (f"|{model.embedding.space}" if model.embedding is not None else "")
+    key = hashlib.sha256(f"{weights}|{__version__}|{torch.__version__}|{ONNX_OPSET}|{outputs}".encode()).hexdigest()[:24]
     return settings.cache_dir() / "onnx" / f"{card.name}-{key}.onnx"
 
 

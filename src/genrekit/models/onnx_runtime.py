@@ -22,14 +22,16 @@ import numpy as np
 
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.io import ONNX_FILENAME, checked_file
-from genrekit.errors import BundleError
+from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.features.spectral import MUSICNN_SR, MUSICNN_WINDOW_LENGTH, musicnn_window_patches
+from genrekit.predict.embedding import EmbeddingSpec, embedding_spec
 from genrekit.settings import inference_threads
 
 MODEL_TYPE = "musicnn_head"
 INPUT_NAME = "patches"  # graph input: (batch, 187, 96) float32 patches, time first
 PROBS_NAME = "probs"  # graph output: (batch, n_labels) genre probabilities
 TAGS_PREFIX = "tags."  # graph outputs "tags.<backbone>": (batch, n_tags) tag probabilities
+EMBEDDING_NAME = "embedding"  # last graph output where the card declares an embedding: (batch, dim) unit rows
 
 
 def tag_output_name(backbone: str) -> str:
@@ -58,6 +60,9 @@ class OnnxMusicnnHead:
         STFT centre padding of each window's musicnn input (the card's ``features.pad_mode``).
     n_threads : int or None
         ONNX Runtime intra-op threads; ``None``: :func:`genrekit.settings.inference_threads`.
+    embedding : EmbeddingSpec or None
+        The card's embedding: the graph then has a last output ``embedding`` (one unit vector
+        per window, see :meth:`embed_all_windows`).
     """
 
     sample_rate = MUSICNN_SR
@@ -71,6 +76,7 @@ class OnnxMusicnnHead:
         tag_names: dict[str, list[str]],
         pad_mode: str = "reflect",
         n_threads: int | None = None,
+        embedding: EmbeddingSpec | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -87,6 +93,8 @@ class OnnxMusicnnHead:
             raise BundleError(f"ONNX Runtime cannot load {onnx_path}: {error}") from error
         outputs = [o.name for o in self._session.get_outputs()]
         expected = [PROBS_NAME, *(tag_output_name(name) for name in self.tag_names)]
+        expected += [EMBEDDING_NAME] if embedding is not None else []
+        self.embedding = embedding
         if outputs != expected:
             raise BundleError(f"ONNX graph {onnx_path} has outputs {outputs}, the card implies {expected}")
         self._backbones = list(self.tag_names)
@@ -95,6 +103,24 @@ class OnnxMusicnnHead:
         """Genre probabilities ``(n, n_labels)`` and tag probabilities ``{backbone: (n, n_tags)}``
         of 16 kHz windows ``(n, samples)`` (at least 47616 samples each)."""
         return self.predict_patches(musicnn_window_patches(windows, pad_mode=self.pad_mode))
+
+    def embed_all_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Genre probabilities, tag probabilities and each window's unit embedding ``(n, dim)``.
+
+        Raises
+        ------
+        InvalidParameterError
+            The card declares no embedding.
+        """
+        if self.embedding is None:
+            raise InvalidParameterError("this model has no embedding (its card declares none)")
+        patches = np.ascontiguousarray(musicnn_window_patches(windows, pad_mode=self.pad_mode), dtype=np.float32)
+        if patches.shape[0] == 0:
+            probs, tags = self.predict_patches(patches)
+            return probs, tags, np.zeros((0, self.embedding.dim), np.float32)
+        outputs = self._session.run(None, {INPUT_NAME: patches})
+        tags = {name: np.asarray(out, dtype=np.float32) for name, out in zip(self._backbones, outputs[1:])}
+        return np.asarray(outputs[0], dtype=np.float32), tags, np.asarray(outputs[-1], dtype=np.float32)
 
     def predict_patches(self, patches: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The same from musicnn input patches ``(n, 187, 96)`` (time first)."""
@@ -135,7 +161,12 @@ def from_onnx_graph(
         raise BundleError(f"musicnn heads run {OnnxMusicnnHead.window_s} s windows at {MUSICNN_SR} Hz, the card says otherwise")
     pad_mode: Any = card.features.get("pad_mode", card.config.get("head", {}).get("pad_mode", "reflect"))
     return OnnxMusicnnHead(
-        onnx_path, labels=list(card.labels), tag_names=card_tag_names(card), pad_mode=str(pad_mode), n_threads=n_threads
+        onnx_path,
+        labels=list(card.labels),
+        tag_names=card_tag_names(card),
+        pad_mode=str(pad_mode),
+        n_threads=n_threads,
+        embedding=embedding_spec(card.config),
     )
 
 

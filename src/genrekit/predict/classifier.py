@@ -32,6 +32,7 @@ from genrekit.predict.checks import (
 )
 from genrekit.predict.schema import AudioSource, GenreScore, ModelInfo, Prediction, Segment, TagGroup, TagScore
 from genrekit.predict.tag_groups import check_tag_table, default_tag_table, group_tags
+from genrekit.predict.embedding import EmbeddingSpec, as_json_vector, as_json_vectors, embedding_spec, track_embedding
 from genrekit.predict.uncertainty import assess_uncertainty, uncertainty_thresholds
 from genrekit.predict.windows import _Window, _WindowSlicer, spread_starts
 
@@ -143,6 +144,8 @@ class _Accumulator:
     levels_db: list[np.ndarray] = field(default_factory=list)
     evidence: list[np.ndarray] = field(default_factory=list)
     tags: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    embed: bool = False  # also gather each window's embedding
+    embeddings: list[np.ndarray] = field(default_factory=list)
     sum_squares: float = 0.0
     n_measured: int = 0  # samples whose squares are in sum_squares
 
@@ -255,6 +258,9 @@ class Classifier:
         self.uncertainty_thresholds = uncertainty_thresholds(card.config if card is not None else None)
         card_table = (card.config if card is not None else {}).get("tag_groups")
         self.tag_table = check_tag_table(card_table) if card_table else default_tag_table()
+        self.embedding: EmbeddingSpec | None = (
+            embedding_spec(card.config) if card is not None else getattr(model, "embedding", None)
+        )
 
     @classmethod
     def load(
@@ -330,6 +336,7 @@ class Classifier:
         batch_size: int | None = None,
         max_duration_s: float | None = None,
         max_windows: int | None = None,
+        embed: bool = False,
     ) -> Prediction:
         """Classify one song.
 
@@ -360,6 +367,10 @@ class Classifier:
             seeking; formats that do not (M4A/AAC, WebM, ...) are decoded in full and the
             same spread windows cut from the stream, and a damaged file whose excerpts fail to
             decode goes through the full decoder and its failure policy. 0: every window. ``None``: the classifier's :attr:`max_windows`.
+        embed : bool
+            Also fill ``embedding`` (the track's L2-normalised vector in the model's
+            :attr:`embedding` space) and ``segment_embeddings`` (one unit vector per segment).
+            Raises ``InvalidParameterError`` where the model has no embedding.
 
         Returns
         -------
@@ -377,6 +388,8 @@ class Classifier:
             raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
         if max_duration_s is not None and not max_duration_s > 0:
             raise InvalidParameterError(f"max_duration_s must be > 0 or None, got {max_duration_s}")
+        if embed and self.embedding is None:
+            raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding (its card declares none)")
         label = name if name is not None else _source_name(source)
         n_windows = self.max_windows if max_windows is None else _check_max_windows(max_windows)
         if isinstance(source, np.ndarray):
@@ -392,7 +405,7 @@ class Classifier:
                     source = source.read()
                 spread, n_total = self._predict_excerpts(
                     source, name=label, top_k=int(top_k), hop_length=hop_length, batch_size=size,
-                    max_duration_s=max_duration_s, max_windows=n_windows,
+                    max_duration_s=max_duration_s, max_windows=n_windows, embed=bool(embed),
                 )
                 if spread is not None:
                     return spread
@@ -403,7 +416,8 @@ class Classifier:
                 slicer = _WindowSlicer(self.window_length, hop_length, starts)
         blocks = self._blocks(source, max_duration_s)
         return self._classify_blocks(
-            blocks, slicer=slicer, name=label, top_k=int(top_k), batch_size=size, max_duration_s=max_duration_s
+            blocks, slicer=slicer, name=label, top_k=int(top_k), batch_size=size, max_duration_s=max_duration_s,
+            embed=bool(embed),
         )
 
     def iter_predict(
@@ -484,6 +498,7 @@ class Classifier:
         batch_size: int,
         max_duration_s: float | None,
         max_windows: int,
+        embed: bool = False,
     ) -> tuple[Prediction | None, int | None]:
         """Classify from ``max_windows`` spread windows decoded by seeking, and the song's length
         at the model's rate from its header (an estimate for formats ffmpeg decodes; ``None``
@@ -507,7 +522,7 @@ class Classifier:
                 windows = np.stack([reader.read(int(s), length) for s in starts])
             except AudioDecodeError:
                 return None, n_samples
-        acc = _Accumulator()
+        acc = _Accumulator(embed=embed)
         acc.sum_squares = float(np.sum(np.square(windows, dtype=np.float64)))
         acc.n_measured = windows.size
         want_tags = top_k > 0 and bool(self.tag_names)
@@ -535,8 +550,9 @@ class Classifier:
         top_k: int,
         batch_size: int,
         max_duration_s: float | None,
+        embed: bool = False,
     ) -> Prediction:
-        acc = _Accumulator()
+        acc = _Accumulator(embed=embed)
         want_tags = top_k > 0 and bool(self.tag_names)
         max_samples = None if max_duration_s is None else int(math.ceil(max_duration_s * self.sample_rate))
         pending: list[_Window] = []
@@ -574,7 +590,11 @@ class Classifier:
 
     def _run_batch(self, windows: list[_Window], acc: _Accumulator, want_tags: bool) -> None:
         batch = np.stack([w.samples for w in windows]).astype(np.float32, copy=False)
-        probs, tags = self._infer(batch, want_tags)
+        if acc.embed:
+            probs, tags, vectors = self._infer_with_embedding(batch)
+            acc.embeddings.append(vectors)
+        else:
+            probs, tags = self._infer(batch, want_tags)
         starts = np.array([w.start for w in windows], dtype=np.int64)
         acc.starts.append(starts)
         acc.ends.append(starts + np.array([w.n_valid for w in windows], dtype=np.int64))
@@ -606,6 +626,19 @@ class Classifier:
         if tags is not None:
             tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
         return probs, tags
+
+    def _infer_with_embedding(self, batch: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Genre and tag probabilities and window embeddings ``(batch, dim)`` in one pass."""
+        embed_windows: Callable[..., Any] | None = getattr(self.model, "embed_all_windows", None)
+        if embed_windows is None or self.embedding is None:
+            raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding")
+        probs, tags, vectors = embed_windows(batch)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.shape != (batch.shape[0], self.embedding.dim):
+            raise GenrekitError(f"model returned embeddings of shape {vectors.shape}, expected {(batch.shape[0], self.embedding.dim)}")
+        probs = np.asarray(probs, dtype=np.float32)
+        tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
+        return probs, tags, vectors
 
     def _finalize(
         self, acc: _Accumulator, n_samples: int, *, name: str, top_k: int, complete: bool
@@ -657,6 +690,11 @@ class Classifier:
             ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
             tags = [TagScore(tag=t, score=float(s)) for t, s in ranked]
             tag_groups = group_tags(merged, self.tag_table)
+        embedding = segment_embeddings = None
+        if acc.embeddings:
+            vectors = np.concatenate(acc.embeddings)
+            embedding = as_json_vector(track_embedding(vectors, weights))
+            segment_embeddings = as_json_vectors(vectors)
         return Prediction(
             name=name,
             duration_s=round(duration_s, 3),
@@ -668,4 +706,6 @@ class Classifier:
             warnings=warnings,
             uncertainty=uncertainty,
             complete=complete,
+            embedding=embedding,
+            segment_embeddings=segment_embeddings,
         )

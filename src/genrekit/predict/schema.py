@@ -101,7 +101,10 @@ class Prediction:
         Whether ``segments`` cover the whole input (``False`` for spread windows: the
         timeline has gaps).
     embedding : list of float or None
-        The track's L2-normalised embedding, where it was asked for.
+        The track's L2-normalised embedding, where it was asked for (``embed=True``); its
+        space (model embedding name and version) is the card's ``config["embedding"]``.
+    segment_embeddings : list of list of float or None
+        One L2-normalised embedding per segment (same order), where it was asked for.
     """
 
     name: str
@@ -115,6 +118,7 @@ class Prediction:
     uncertainty: Uncertainty | None = None
     complete: bool = True
     embedding: list[float] | None = None
+    segment_embeddings: list[list[float]] | None = None
 
     @property
     def top_genre(self) -> str:

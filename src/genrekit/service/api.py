@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from genrekit.service.routes import classifications, classify, config, explanations, keys, models, sharing
+from genrekit.service.routes import classifications, classify, config, discovery, explanations, keys, models, sharing
 
 API_PREFIX = "/api/v1"
 
@@ -12,6 +12,7 @@ api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(classify.router)
 api_router.include_router(classifications.router)
 api_router.include_router(explanations.router)
+api_router.include_router(discovery.router)
 api_router.include_router(models.router)
 api_router.include_router(config.router)
 api_router.include_router(sharing.owner_router)

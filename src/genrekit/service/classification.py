@@ -83,10 +83,17 @@ def run_classification(
     """
     start = time.perf_counter()
     try:
-        prediction = classifier.predict(str(path), name=name, max_duration_s=max_duration_s)
+        options = {"embed": True} if embedding_space(classifier) is not None else {}
+        prediction = classifier.predict(str(path), name=name, max_duration_s=max_duration_s, **options)
     except GenrekitError as error:
         raise _renamed(error, str(path), name) from error
     return JobOutput(prediction.to_dict(), time.perf_counter() - start)
+
+
+def embedding_space(classifier: ServiceClassifier) -> str | None:
+    """The classifier's embedding space (``name@version``), or None where it has no embedding."""
+    spec = getattr(classifier, "embedding", None)
+    return spec.space if spec is not None else None
 
 
 def _renamed(error: GenrekitError, temp_name: str, name: str) -> GenrekitError:
@@ -217,10 +224,12 @@ async def _compute_and_store(
     )
     output = await state.require_pool().run(job)
     state.metrics.inference_time.observe(output.elapsed_s)
-    return await run_in_threadpool(_store, state, incoming, output, owner_key_id)
+    return await run_in_threadpool(_store, state, incoming, output, owner_key_id, embedding_space(classifier))
 
 
-def _store(state: ServiceState, incoming: IncomingAudio, output: JobOutput, owner_key_id: str | None) -> Classification:
+def _store(
+    state: ServiceState, incoming: IncomingAudio, output: JobOutput, owner_key_id: str | None, space: str | None
+) -> Classification:
     settings = state.settings
     keep = settings.keeps_audio and incoming.n_bytes <= settings.audio_max_file_mb * MEGABYTE
     audio = incoming.read_bytes() if keep else None
@@ -238,6 +247,7 @@ def _store(state: ServiceState, incoming: IncomingAudio, output: JobOutput, owne
             audio=audio,
             audio_media_type=media_type,
             owner_key_id=owner_key_id,
+            embedding_space=space,
         )
         if audio is not None:
             crud.prune_audio(

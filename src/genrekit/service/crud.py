@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from genrekit.service.errors import BadRequestError
 from genrekit.service.models import Classification, ClassificationAudio
+from genrekit.service.vectors import store_embedding
 
 
 class _AllOwners:
@@ -48,6 +49,7 @@ def create_classification(
     audio: bytes | None = None,
     audio_media_type: str = "application/octet-stream",
     owner_key_id: str | None = None,
+    embedding_space: str | None = None,
 ) -> Classification:
     """Store one classification (and its audio when given) and commit.
 
@@ -60,7 +62,14 @@ def create_classification(
         The display data of :func:`genrekit.service.visuals.compute_visuals`.
     owner_key_id : str or None
         Public id of the API key that submitted it (``None`` in open mode); only that key sees it.
+    embedding_space : str or None
+        The model's embedding space (``name@version``): where ``result`` holds an
+        ``embedding``, it (and ``segment_embeddings``) move from the stored result into
+        the vector store (:func:`genrekit.service.vectors.store_embedding`).
     """
+    result = dict(result)
+    vector = result.pop("embedding", None)
+    segment_vectors = result.pop("segment_embeddings", None)
     genres = result.get("genres") or [{"genre": "", "score": 0.0}]
     row = Classification(
         id=classification_id,
@@ -77,6 +86,11 @@ def create_classification(
         owner_key_id=owner_key_id,
     )
     session.add(row)
+    if vector and embedding_space:
+        session.flush()
+        store_embedding(
+            session, classification_id=classification_id, space=embedding_space, vector=vector, segment_vectors=segment_vectors
+        )
     if audio is not None:
         session.add(
             ClassificationAudio(classification_id=classification_id, media_type=audio_media_type, content=audio)

@@ -6,6 +6,7 @@ The schema is created and upgraded by Alembic (``upgrade head``), run programmat
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ def create_db_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        module = _sqlite_module()
+        if module is not None:
+            kwargs["module"] = module
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -46,8 +50,46 @@ def create_db_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            _load_sqlite_vec(dbapi_connection)
 
     return engine
+
+
+def _sqlite_module() -> Any | None:
+    """The DB-API module for SQLite when the standard one will not do, else None.
+
+    Python builds without loadable SQLite extensions (no ``enable_load_extension``) cannot
+    load sqlite-vec; ``pysqlite3`` (the same module with its own SQLite, from the
+    ``pysqlite3-binary`` wheel) can, and is used where installed.
+    """
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return None
+    try:
+        import pysqlite3.dbapi2 as module  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return module
+
+
+def _load_sqlite_vec(dbapi_connection: Any) -> bool:
+    """Load the sqlite-vec extension into a SQLite connection (vector search in SQL).
+
+    Returns False, leaving the connection as it was, where the package is missing or this
+    Python's sqlite3 cannot load extensions (search then runs in NumPy).
+    """
+    try:
+        import sqlite_vec
+    except ImportError:
+        return False
+    try:
+        dbapi_connection.enable_load_extension(True)
+        try:
+            sqlite_vec.load(dbapi_connection)
+        finally:
+            dbapi_connection.enable_load_extension(False)
+    except Exception:  # noqa: BLE001 - AttributeError or the driver's own error: no extension, fall back
+        return False
+    return True
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

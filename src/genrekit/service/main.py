@@ -27,6 +27,7 @@ from genrekit.service.access import AccessMiddleware
 from genrekit.service.api import api_router
 from genrekit.service.config import Settings
 from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
+from genrekit.service.vectors import prepare_vector_search
 from genrekit.service.jobs import JobPool
 from genrekit.service.metrics import MetricsMiddleware, ServiceMetrics
 from genrekit.service.pages import install_pages
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.resolved_database_url)
         await run_in_threadpool(run_migrations, engine)
+        search_method = await run_in_threadpool(prepare_vector_search, engine)
+        logger.info("similarity search: %s", search_method)
         state.engine = engine
         state.session_factory = make_session_factory(engine)
         if classifier is not None:

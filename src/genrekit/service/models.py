@@ -145,3 +145,27 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class TrackEmbedding(Base):
+    """The embedding of a classification: the searchable copy of its track vector.
+
+    ``space`` is the model's embedding ``name@version`` (see
+    :class:`genrekit.predict.embedding.EmbeddingSpec`): only vectors of one space are
+    compared. ``vector`` is the unit vector as little-endian float32 bytes (``dim`` of them),
+    the format sqlite-vec reads; ``segment_vectors`` the segments' vectors, row after row.
+    On PostgreSQL with pgvector, :mod:`genrekit.service.vectors` keeps a ``vector``-typed
+    copy next to it for the search.
+    """
+
+    __tablename__ = "track_embeddings"
+
+    classification_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("classifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    space: Mapped[str] = mapped_column(String(300), nullable=False)
+    dim: Mapped[int] = mapped_column(Integer, nullable=False)
+    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    segment_vectors: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    __table_args__ = (Index("ix_track_embeddings_space", "space"),)

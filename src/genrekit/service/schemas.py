@@ -89,6 +89,13 @@ class ClassificationBase(_Output):
         default=None, description="How far to trust the top genre (null for results stored before it existed)."
     )
     complete: bool = Field(default=True, description="Whether the segments cover the whole input (false: spread windows, gaps).")
+    embedding: list[float] | None = Field(
+        default=None,
+        description="The track's unit embedding. Null in API responses: the service keeps it in its vector index (see /similar).",
+    )
+    segment_embeddings: list[list[float]] | None = Field(
+        default=None, description="One unit embedding per segment; null in API responses (kept in the vector index)."
+    )
 
 
 class TimelinePublic(_Output):
@@ -262,3 +269,61 @@ class KeysPublic(BaseModel):
     """Every API key, oldest first."""
 
     data: list[KeyPublic]
+
+
+class SimilarTrack(BaseModel):
+    """One neighbour of a track."""
+
+    id: str
+    name: str | None = Field(description="File name or URL of the neighbour.")
+    score: float = Field(ge=-1.0, le=1.0, description="Cosine similarity of the embeddings (1: same direction).")
+    top_genre: str
+    genres: list[GenreScorePublic] = Field(description="The neighbour's genres, highest first.")
+
+
+class SimilarPublic(BaseModel):
+    """The nearest stored tracks of a classification."""
+
+    id: str = Field(description="The query classification.")
+    space: str = Field(description="Embedding space searched (model embedding name@version).")
+    data: list[SimilarTrack] = Field(description="Neighbours, most similar first.")
+
+
+class SearchHit(ClassificationSummary):
+    """A catalog search hit: the history entry plus its top tags."""
+
+    tags: list[TagScorePublic] = Field(default_factory=list)
+
+
+class SearchPublic(BaseModel):
+    """One page of catalog search results, newest first."""
+
+    data: list[SearchHit]
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null on the last page.")
+
+
+class CatalogStatsPublic(BaseModel):
+    """Catalog size and genre distribution."""
+
+    total: int = Field(description="Stored classifications.")
+    genres: dict[str, int] = Field(description="Count per top genre.")
+    spaces: dict[str, int] = Field(description="Stored track embeddings per embedding space.")
+
+
+class MapPointPublic(BaseModel):
+    """One track on the catalog map."""
+
+    id: str
+    name: str | None
+    genre: str
+    score: float
+    x: float
+    y: float
+
+
+class CatalogMapPublic(BaseModel):
+    """The catalog's embeddings projected to 2-D (PCA)."""
+
+    space: str | None = Field(description="Embedding space shown (null: the catalog has no embeddings).")
+    explained_variance: list[float] = Field(description="Fraction of the variance on each axis.")
+    points: list[MapPointPublic]

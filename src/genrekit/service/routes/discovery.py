@@ -1,0 +1,140 @@
+"""Discovery: ``/classifications/{id}/similar``, ``/search`` and the ``/catalog`` views."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from genrekit.service import catalog, crud
+from genrekit.service.classification import embedding_space, to_summary
+from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
+from genrekit.service.errors import NotFoundError
+from genrekit.service.problems import problem_responses
+from genrekit.service.schemas import (
+    CatalogMapPublic,
+    CatalogStatsPublic,
+    MapPointPublic,
+    SearchHit,
+    SearchPublic,
+    SimilarPublic,
+    SimilarTrack,
+)
+from genrekit.service.vectors import from_blob, get_embedding, search_similar
+
+router = APIRouter(tags=["discovery"])
+
+MAX_NEIGHBOURS = 100
+MAX_PAGE = 100
+MAX_MAP_POINTS = 20000
+
+GenreQuery = Annotated[str | None, Query(max_length=200, description="Only tracks whose top genre is this label.")]
+
+
+@router.get(
+    "/classifications/{classification_id}/similar",
+    response_model=SimilarPublic,
+    summary="Stored tracks that sound most like this one",
+    responses=problem_responses(404, 422),
+)
+def similar(
+    classification_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    k: Annotated[int, Query(ge=1, le=MAX_NEIGHBOURS, description="Number of neighbours.")] = 10,
+    genre: GenreQuery = None,
+) -> SimilarPublic:
+    owner = principal.key_id
+    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=owner)
+    if row is None:
+        raise NotFoundError(f"no classification {classification_id!r}")
+    stored = get_embedding(session, classification_id=classification_id)
+    if stored is None:
+        raise NotFoundError(
+            f"classification {classification_id!r} has no embedding (stored before embeddings, or by a model without one)"
+        )
+    hits = search_similar(
+        session,
+        space=stored.space,
+        query=from_blob(stored.vector),
+        k=k,
+        genre=genre or None,
+        exclude_id=row.id,
+        exclude_sha256=row.sha256,
+        owner_key_id=owner,
+    )
+    neighbours = (crud.get_classification(session, classification_id=h.classification_id, owner_key_id=owner) for h in hits)
+    rows = {r.id: r for r in neighbours if r is not None}
+    data = [
+        SimilarTrack(
+            id=h.classification_id,
+            name=rows[h.classification_id].filename,
+            score=max(-1.0, min(1.0, h.score)),
+            top_genre=rows[h.classification_id].top_genre,
+            genres=rows[h.classification_id].result.get("genres", []),
+        )
+        for h in hits
+        if h.classification_id in rows
+    ]
+    return SimilarPublic(id=row.id, space=stored.space, data=data)
+
+
+@router.get(
+    "/search",
+    response_model=SearchPublic,
+    summary="Search the catalog by genre, tag, score and name",
+    responses=problem_responses(400, 422),
+)
+def search(
+    session: SessionDep,
+    principal: PrincipalDep,
+    genre: GenreQuery = None,
+    tag: Annotated[str | None, Query(max_length=200, description="One of the track's top tags (case-insensitive).")] = None,
+    min_score: Annotated[
+        float, Query(ge=0.0, le=1.0, description="Least score of the genre/tag filter (of the top genre without them).")
+    ] = 0.0,
+    q: Annotated[str | None, Query(max_length=200, description="Substring of the file name or URL (case-insensitive).")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 20,
+    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page (opaque).")] = None,
+) -> SearchPublic:
+    rows, next_cursor = catalog.search_classifications(
+        session, genre=genre or None, tag=tag or None, min_score=min_score, q=q or None, limit=limit, cursor=cursor or None,
+        owner_key_id=principal.key_id,
+    )
+    hits = [SearchHit(**to_summary(row).model_dump(), tags=row.result.get("tags", [])) for row in rows]
+    return SearchPublic(data=hits, next_cursor=next_cursor)
+
+
+@router.get("/catalog/stats", response_model=CatalogStatsPublic, summary="Catalog size and genre distribution")
+def catalog_stats(session: SessionDep, principal: PrincipalDep) -> CatalogStatsPublic:
+    genres = catalog.genre_counts(session, owner_key_id=principal.key_id)
+    return CatalogStatsPublic(
+        total=sum(genres.values()), genres=genres, spaces=catalog.spaces(session, owner_key_id=principal.key_id)
+    )
+
+
+@router.get(
+    "/catalog/map",
+    response_model=CatalogMapPublic,
+    summary="2-D map of the catalog's embeddings (PCA), newest tracks first",
+    responses=problem_responses(422),
+)
+def catalog_map(
+    session: SessionDep,
+    state: StateDep,
+    principal: PrincipalDep,
+    space: Annotated[
+        str | None, Query(max_length=300, description="Embedding space; default: the loaded model's, else the largest.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_MAP_POINTS, description="Most tracks shown.")] = 5000,
+) -> CatalogMapPublic:
+    counts = catalog.spaces(session, owner_key_id=principal.key_id)
+    if space is None:
+        current = embedding_space(state.classifier) if state.classifier is not None else None
+        space = current if current in counts else max(counts, key=lambda s: counts[s], default=None)
+    if space is None:
+        return CatalogMapPublic(space=None, explained_variance=[], points=[])
+    points, explained = catalog.catalog_map(session, space=space, limit=limit, owner_key_id=principal.key_id)
+    return CatalogMapPublic(
+        space=space, explained_variance=explained, points=[MapPointPublic(**vars(p)) for p in points]
+    )
