@@ -8,7 +8,8 @@ import pytest
 
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.predict import Classifier
-from genrekit.predict.embedding import EmbeddingSpec, embedding_spec, track_embedding
+from genrekit.bundle.embedding import EmbeddingSpec, embedding_spec
+from genrekit.predict.embedding import track_embedding
 
 SR = 16000  # Hz
 

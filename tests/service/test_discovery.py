@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from genrekit.audio import load_audio
 from genrekit.predict import Prediction
-from genrekit.predict.embedding import EmbeddingSpec
+from genrekit.bundle.embedding import EmbeddingSpec
 from genrekit.service import create_app
 from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
 from genrekit.service.vectors import prepare_vector_search, search_similar, store_embedding

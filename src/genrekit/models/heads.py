@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from genrekit.bundle.card import ModelCard
+from genrekit.bundle.embedding import EmbeddingSpec, embedding_spec
 from genrekit.bundle.io import register_artifact_writer
 from genrekit.models.registry import register_model_type
 from genrekit.errors import BundleError, InvalidParameterError
@@ -49,7 +50,6 @@ from genrekit.models.musicnn import (
     pretrained_metadata,
     pretrained_path,
 )
-from genrekit.predict.embedding import EmbeddingSpec, embedding_spec
 
 MODEL_TYPE = "musicnn_head"
 WINDOW_LENGTH = MUSICNN_WINDOW_LENGTH  # 47872 samples: one 187-frame musicnn patch

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from genrekit.bundle.card import ModelCard
+from genrekit.bundle.embedding import EmbeddingSpec, embedding_spec
 from genrekit.bundle.io import ONNX_FILENAME, checked_file
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.features.spectral import MUSICNN_SR, MUSICNN_WINDOW_LENGTH, musicnn_window_patches
-from genrekit.predict.embedding import EmbeddingSpec, embedding_spec
 from genrekit.settings import inference_threads
 
 MODEL_TYPE = "musicnn_head"

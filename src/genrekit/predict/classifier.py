@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genrekit.bundle.embedding import EmbeddingSpec, embedding_spec
 from genrekit.errors import (
     AudioTooLongError,
     BundleError,
@@ -30,9 +31,9 @@ from genrekit.predict.checks import (
     music_evidence,
     rms_dbfs,
 )
+from genrekit.predict.embedding import as_json_vector, as_json_vectors, track_embedding
 from genrekit.predict.schema import AudioSource, GenreScore, ModelInfo, Prediction, Segment, TagGroup, TagScore
 from genrekit.predict.tag_groups import check_tag_table, default_tag_table, group_tags
-from genrekit.predict.embedding import EmbeddingSpec, as_json_vector, as_json_vectors, embedding_spec, track_embedding
 from genrekit.predict.uncertainty import assess_uncertainty, uncertainty_thresholds
 from genrekit.predict.windows import _Window, _WindowSlicer, spread_starts
 
