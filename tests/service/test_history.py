@@ -106,3 +106,14 @@ def test_messages_a_person_understands(tmp_path: Path) -> None:
         wrong_field = client.post("/api/v1/classify", files={"audio": ("song.wav", make_wav(0.5), "audio/wav")})
         detail = assert_problem(wrong_field, 400)["detail"]
         assert "field 'file'" in detail and "'audio'" in detail
+
+
+def test_a_timeline_cut_short_resumes_from_the_kept_audio(tmp_path: Path) -> None:
+    classifier = FakeClassifier(spread_windows=2)
+    with TestClient(create_app(make_settings(tmp_path, full_timeline=False), classifier=classifier)) as before:
+        partial = upload(before, make_wav(12.0, seed=8)).json()  # as if the server stopped before the job ran
+        assert partial["timeline"]["state"] == "partial"
+    with TestClient(create_app(make_settings(tmp_path), classifier=classifier)) as after:
+        assert after.get(f"/api/v1/classifications/{partial['id']}").json()["timeline"]["state"] in ("running", "complete")
+        full = _wait_complete(after, partial["id"])
+        assert full["complete"] is True and len(full["segments"]) == 12

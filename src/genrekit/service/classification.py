@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import os
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio.from_thread
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from genrekit.errors import GenrekitError
@@ -198,6 +202,26 @@ def follow_with_visuals(state: ServiceState, row: Classification, incoming: Inco
     if row.visuals is not None or state.visuals.running(row.id):
         return False
     return state.visuals.start(state, classification_id=row.id, path=incoming.copy())
+
+
+def resume_full_timeline(state: ServiceState, session: Session, row: Classification) -> bool:
+    """From a worker thread: restart the full timeline of a stored result left with gaps (its job
+    was cut short by a restart, or it predates full timelines), from its kept audio.
+
+    Returns whether a job started (never without kept audio).
+    """
+    if not state.settings.full_timeline or row.result.get("complete", True) or state.timelines.running(row.id):
+        return False
+    audio = crud.get_audio(session, classification_id=row.id)
+    if audio is None:
+        return False
+    fd, name = tempfile.mkstemp(prefix="genrekit-kept-", suffix=".audio")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(audio.content)
+    start = functools.partial(
+        state.timelines.start, state, classification_id=row.id, path=Path(name), name=row.filename or row.result["name"]
+    )
+    return bool(anyio.from_thread.run_sync(start))
 
 
 def follow_with_full_timeline(state: ServiceState, row: Classification, incoming: IncomingAudio, *, name: str) -> bool:

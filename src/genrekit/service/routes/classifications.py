@@ -9,8 +9,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from genrekit.service import crud
-from genrekit.service.classification import to_public, to_summary
-from genrekit.service.classification import MEDIA_TYPES
+from genrekit.service.classification import MEDIA_TYPES, resume_full_timeline, to_public, to_summary
 from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
@@ -64,6 +63,8 @@ def get_classification(
     if row is None:
         raise NotFoundError(f"no classification {classification_id!r}")
     has_audio = state.settings.keeps_audio and crud.has_audio(session, classification_id=classification_id)
+    if has_audio:
+        resume_full_timeline(state, session, row)
     return to_public(row, cached=True, timelines=state.timelines, has_audio=has_audio)
 
 
