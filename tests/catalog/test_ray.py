@@ -50,7 +50,7 @@ def rows(db_url: str) -> dict[str, tuple]:
     return out
 
 
-def test_ray_engine_stores_the_same_results_as_the_local_engine(
+def test_ray_engine_stores_like_the_local_engine_and_writes_parquet(
     ray_local, capsys, small_library: Path, tmp_path: Path, tiny_bundle: str
 ) -> None:
     ray_db = f"sqlite:///{tmp_path / 'ray.sqlite'}"
@@ -63,12 +63,8 @@ def test_ray_engine_stores_the_same_results_as_the_local_engine(
     assert rows(ray_db) == rows(local_db)
     assert rows(ray_db)["broken.mp3"][0] == "error"
 
-
-def test_ray_engine_writes_a_parquet_dataset(ray_local, capsys, small_library: Path, tmp_path: Path, tiny_bundle: str) -> None:
     out_dir = tmp_path / "results.parquet"
-    code = main(["scan", str(small_library), "--engine", "ray", "--parquet", str(out_dir), "--model", tiny_bundle,
-                 "--workers", "1"])
-    assert code == 1
+    assert main(["scan", str(small_library), "--engine", "ray", "--parquet", str(out_dir), *common]) == 1
     table = pa_parquet.read_table(out_dir)
     assert tuple(table.column_names) == RECORD_COLUMNS
     records = {Path(r["path"]).name: r for r in table.to_pylist()}

@@ -106,6 +106,9 @@ class EngineConfig:
         custom model types).
     verbose : bool
         Let decoder libraries write to standard error.
+    embed : bool or None
+        Passed to :meth:`Classifier.predict` as ``embed=`` when not None (track embeddings
+        in the result); None leaves it out, for classifiers without the option.
     """
 
     model: str | None = None
@@ -116,10 +119,18 @@ class EngineConfig:
     predict_options: dict[str, Any] = field(default_factory=dict)
     preload: tuple[str, ...] = ()
     verbose: bool = False
+    embed: bool | None = None
 
     def __post_init__(self) -> None:
         if int(self.workers) < 1:
             raise InvalidParameterError(f"workers must be >= 1, got {self.workers}")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The keyword options of each :meth:`Classifier.predict` call."""
+        if self.embed is None:
+            return dict(self.predict_options)
+        return {**self.predict_options, "embed": self.embed}
 
     @property
     def in_flight(self) -> int:
@@ -283,7 +294,7 @@ def _init_worker(config: EngineConfig) -> None:
         os.dup2(devnull, 2)
         os.close(devnull)
     _WORKER["classifier"] = load_classifier(config)
-    _WORKER["options"] = dict(config.predict_options)
+    _WORKER["options"] = config.options
 
 
 def _run_in_worker(job: Job) -> Outcome:
@@ -323,7 +334,7 @@ class BatchEngine:
     def _submit(self, job: Job) -> futures.Future[Outcome]:
         assert self._executor is not None, "use BatchEngine as a context manager"
         if self.config.workers == 1:
-            return self._executor.submit(classify_job, self.classifier, job, self.config.predict_options)
+            return self._executor.submit(classify_job, self.classifier, job, self.config.options)
         return self._executor.submit(_run_in_worker, job)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:

@@ -46,7 +46,7 @@ class SongClassifier:
         columns: dict[str, list[Any]] = {key: [] for key in (*RECORD_COLUMNS, *_EXTRA_COLUMNS)}
         for path, name, library in zip(batch["path"], batch["name"], batch["library"]):
             path, name = str(path), str(name)
-            outcome = classify_job(self.classifier, Job(source=path, name=name), self.config.predict_options)
+            outcome = classify_job(self.classifier, Job(source=path, name=name), self.config.options)
             try:
                 info = os.stat(path)
                 size, mtime = int(info.st_size), int(info.st_mtime_ns)
