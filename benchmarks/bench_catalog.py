@@ -71,7 +71,7 @@ def child(config: str, library: str, out: str) -> None:
         bundle = str(save_decode_floor_bundle(work / f"floor-bundle-{config}"))
     workers = int(config[-1])
     engine_config = EngineConfig(model=bundle, workers=workers, preload=registered_model_modules())
-    _, sessions = store.open_database(f"sqlite:///{work / f'{config}.sqlite'}")
+    _, sessions = store.open_database(f"sqlite:///{work / (Path(out).stem + '.sqlite')}")  # one database per run
     model = store.model_identity_of(bundle)
     times: list[float] = []
     start = time.perf_counter()
@@ -123,8 +123,8 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
-def measure(config: str, library: Path, work: Path) -> dict[str, float]:
-    out = work / f"{config}.json"
+def measure(config: str, library: Path, work: Path, index: int) -> dict[str, float]:
+    out = work / f"{config}-{index}.json"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])}
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.bench_catalog", "--child", config, "--library", str(library), "--out", str(out)],
@@ -160,8 +160,8 @@ def main() -> None:
             raise SystemExit(f"no clips under {args.data} (set --data or GENREKIT_SHARED_DATA)")
         print(f"{n_songs} songs from {args.data}; {os.cpu_count()} CPUs (shared machine: compare ratios)")
         results = {}
-        for config in args.configs.split(","):
-            results[config] = measure(config, work / "library", work)
+        for index, config in enumerate(args.configs.split(",")):
+            results[config] = measure(config, work / "library", work, index)
             r = results[config]
             print(f"{config:7s} {r['n_songs']:3d} songs ({r['n_failed']} failed)  end-to-end {r['end_to_end_songs_per_s']:6.2f} songs/s"
                   f"  steady {r['steady_songs_per_s']:6.2f} songs/s  wall {r['wall_s']:6.1f} s  peak RSS {r['peak_rss_mb']:7.0f} MB",

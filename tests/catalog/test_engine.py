@@ -56,3 +56,21 @@ def test_embed_is_passed_only_when_given(library: Path) -> None:
 def test_plain_reason_drops_the_path() -> None:
     assert plain_reason(ValueError("/x/y.mp3: cannot decode"), "/x/y.mp3") == "cannot decode"
     assert plain_reason(FileNotFoundError(2, "No such file or directory"), "/x") == "No such file or directory"
+
+
+@pytest.mark.slow
+def test_a_crashing_worker_fails_only_its_file_and_the_run_goes_on(tmp_path: Path, library: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from tests.catalog.crashing_model import save_crashing_bundle
+    from tests.predict.test_classifier import TINY_SR
+
+    bundle = str(save_crashing_bundle(tmp_path / "crash"))
+    sf.write(tmp_path / "silence.wav", np.zeros(2 * TINY_SR, dtype=np.float32), TINY_SR)
+    jobs = [Job(source=str(tmp_path / "silence.wav"), name="silence"), Job(source=str(library / "a.wav"), name="a")]
+    config = EngineConfig(model=bundle, workers=2, preload=registered_model_modules())
+    with BatchEngine(config) as engine:
+        outcomes = {o.job.name: o for o in engine.run(jobs)}
+    assert outcomes["silence"].error_type == "WorkerCrash"
+    assert outcomes["a"].ok

@@ -38,6 +38,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -318,13 +319,16 @@ class BatchEngine:
             self.classifier = load_classifier(self.config)
             self._executor = futures.ThreadPoolExecutor(SONGS_PER_WORKER, thread_name_prefix="genrekit-song")
         else:
-            self._executor = futures.ProcessPoolExecutor(
-                self.config.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.config,),
-            )
+            self._executor = self._process_pool()
         return self
+
+    def _process_pool(self) -> futures.ProcessPoolExecutor:
+        return futures.ProcessPoolExecutor(
+            self.config.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.config,),
+        )
 
     def __exit__(self, *exc_info: Any) -> None:
         if self._executor is not None:
@@ -332,13 +336,34 @@ class BatchEngine:
             self._executor = None
 
     def _submit(self, job: Job) -> futures.Future[Outcome]:
-        assert self._executor is not None, "use BatchEngine as a context manager"
+        if self._executor is None:
+            raise GenrekitError("use BatchEngine as a context manager")
         if self.config.workers == 1:
             return self._executor.submit(classify_job, self.classifier, job, self.config.options)
         return self._executor.submit(_run_in_worker, job)
 
+    def _restart(self) -> None:
+        """A new process pool after a worker died (the old one is unusable)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._process_pool()
+
+    def _run_alone(self, job: Job) -> Outcome:
+        """Classify one job with nothing else in flight, so a crash is this file's."""
+        try:
+            return self._submit(job).result()
+        except BrokenProcessPool:
+            self._restart()
+            return Outcome(job=job, result=None, error_type="WorkerCrash",
+                           error="the worker process died while decoding or classifying this file")
+
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
-        """Classify ``jobs`` (pulled lazily), yielding one :class:`Outcome` per job, in job order."""
+        """Classify ``jobs`` (pulled lazily), yielding one :class:`Outcome` per job, in job order.
+
+        If a worker process dies (a decoder crashing on a bad file), the pool is restarted
+        and the songs that were in flight are redone one at a time: the one that kills its
+        worker again comes back as a ``WorkerCrash`` failure, and the run goes on.
+        """
         pending: deque[tuple[Job, futures.Future[Outcome]]] = deque()
         job_iter = iter(jobs)
         exhausted = False
@@ -353,12 +378,13 @@ class BatchEngine:
             if not pending:
                 return
             job, future = pending.popleft()
-            yield _outcome_of(job, future)
-
-
-def _outcome_of(job: Job, future: futures.Future[Outcome]) -> Outcome:
-    """The future's outcome; a crashed worker process becomes this job's error."""
-    try:
-        return future.result()
-    except futures.process.BrokenProcessPool as error:
-        raise GenrekitError(f"a worker process died while classifying {job.name}: {error}") from error
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                suspects = [job, *(j for j, _ in pending)]
+                pending.clear()
+                self._restart()
+                for suspect in suspects:
+                    yield self._run_alone(suspect)
+                continue
+            yield outcome

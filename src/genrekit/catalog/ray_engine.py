@@ -16,6 +16,7 @@ must see the files under the same paths (a shared file system). See docs/catalog
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -104,9 +105,6 @@ class RayRunner:
         if not ray.is_initialized():
             ray.init(**kwargs)
             self._started = True
-        if not self.config.verbose:
-            for name in ("ray", "ray.data"):
-                logging.getLogger(name).setLevel(logging.ERROR)
         ray.data.DataContext.get_current().enable_progress_bars = self.config.verbose
         return self
 
@@ -117,10 +115,19 @@ class RayRunner:
             ray.shutdown()
             self._started = False
 
+    def _quiet_logs(self) -> None:
+        """Ray's and Ray Data's info lines off the terminal (our progress bar is there) unless verbose."""
+        if self.config.verbose:
+            return
+        for name in list(logging.root.manager.loggerDict):
+            if name == "ray" or name.startswith(("ray.", "ray_")):
+                logging.getLogger(name).setLevel(logging.ERROR)
+
     def dataset(self, jobs: list[Job], *, library: str = "") -> Any:
         """The lazy Ray dataset of ``jobs``' records (paths only: the actors read the files)."""
         import ray
 
+        self._quiet_logs()
         rows = []
         for job in jobs:
             if isinstance(job.source, bytes):
@@ -156,7 +163,9 @@ class RayRunner:
         """Classify every audio file of ``library`` into a Parquet dataset in ``out_dir``.
 
         The database is not used: this is the path for a catalog kept on a cluster's
-        storage (``out_dir`` may be any path or URI Ray's ``write_parquet`` takes).
+        storage (``out_dir`` may be any path or URI Ray's ``write_parquet`` takes). The
+        walk is consumed :data:`JOBS_PER_DATASET` files at a time, so the driver's memory
+        does not grow with the catalog; each chunk adds its own files to the dataset.
 
         Returns
         -------
@@ -166,10 +175,11 @@ class RayRunner:
         from genrekit.catalog.walk import walk_library
 
         root = library_root(library)
-        jobs = [Job(source=str(path), name=os.path.relpath(path, root)) for path in walk_library(root)]
-        if not jobs:
-            return 0, 0
-        records = self.dataset(jobs, library=root).select_columns(list(RECORD_COLUMNS)).materialize()
-        records.write_parquet(out_dir)
-        n_failed = sum(1 for row in records.iter_rows() if row["status"] != "ok")
-        return len(jobs), int(n_failed)
+        paths = iter(walk_library(root))
+        n_files = n_failed = 0
+        while chunk := [Job(source=str(p), name=os.path.relpath(p, root)) for p in itertools.islice(paths, JOBS_PER_DATASET)]:
+            records = self.dataset(chunk, library=root).select_columns(list(RECORD_COLUMNS)).materialize()
+            records.write_parquet(out_dir)
+            n_files += len(chunk)
+            n_failed += sum(1 for row in records.iter_rows() if row["status"] != "ok")
+        return n_files, n_failed

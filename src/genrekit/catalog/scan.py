@@ -21,7 +21,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -267,8 +266,3 @@ def genre_counts(session: Session, *, library: str) -> dict[str, int]:
         .group_by(LibraryTrack.top_genre)
     )
     return {str(genre): int(count) for genre, count in session.execute(statement)}
-
-
-def resolve_library(path: str) -> Path:
-    """``path`` as a library folder (absolute, symlinks kept)."""
-    return Path(library_root(path))

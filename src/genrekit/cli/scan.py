@@ -48,7 +48,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="BUNDLE", default=None, help="model bundle (default: the bundled model)")
     parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto", help="inference runtime")
     parser.add_argument("--workers", metavar="N", type=_positive_int, default=None,
-                        help="worker processes, one model each (default: one per CPU core)")
+                        help="worker processes (Ray actors with --engine ray), one model each (default: one per CPU core)")
     parser.add_argument("--max-windows", metavar="N", type=_non_negative_int, default=None,
                         help="windows per song, spread over it (default: the model's; 0: every window)")
     add_verbosity_arguments(parser)
