@@ -15,7 +15,8 @@ STEP_DELAY_S = 0.3  # the fake classifier's time per call: the 2-step timeline t
 
 def _stored_after_shutdown(tmp_path: Path, wait_s: float) -> dict:
     """Upload a song, stop the app at once, and read its result back from a fresh app."""
-    settings = make_settings(tmp_path, timeline_shutdown_wait_s=wait_s)
+    # deployed: no audio is kept, so a timeline cut short cannot resume later from it
+    settings = make_settings(tmp_path, timeline_shutdown_wait_s=wait_s, deployment="deployed")
     with TestClient(create_app(settings, classifier=FakeClassifier(delay_s=STEP_DELAY_S, spread_windows=2))) as client:
         quick = upload(client, make_wav(12.0)).json()
         assert quick["complete"] is False
