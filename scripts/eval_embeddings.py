@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_default_model as tdm  # noqa: E402 - the shared clip list, extraction and cache
 
 from genrekit.bundle import default_bundle_path  # noqa: E402
-from genrekit.bundle.io import load_model  # noqa: E402
+from genrekit.models.registry import load_model  # noqa: E402
 
 KS = (5, 10)
 MAX_WINDOWS = tdm.MAX_WINDOWS
