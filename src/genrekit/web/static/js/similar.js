@@ -6,7 +6,7 @@ const K = 8;
 let shownFor = null;
 
 function panel() {
-  let section = document.getElementById("similar-panel");
+  let section = document.querySelector("#similar-panel"); // created below on the first result
   if (section) return section;
   const host = document.getElementById("result-panels");
   if (!host) return null;
