@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.catalog.library import make_library
+from tests.service.conftest import postgres_url  # noqa: F401 - the service tests' throwaway PostgreSQL
 from tests.predict.test_classifier import save_tiny_bundle
 
 

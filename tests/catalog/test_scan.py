@@ -161,3 +161,22 @@ def test_scan_resumes_after_kill_9_without_losing_or_redoing_work(tmp_path: Path
     with Session(create_engine(db_url)) as session:
         n_classifications = session.scalar(select(func.count()).select_from(Classification))
     assert n_classifications == len({row.sha256 for row in ok.values()})
+
+
+@pytest.mark.postgres
+def test_scan_into_postgresql(capsys, library: Path, tiny_bundle: str, request: pytest.FixtureRequest) -> None:
+    from sqlalchemy import text
+
+    from genrekit.service.models import Base
+    url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    code, out, _ = scan(capsys, library, url, tiny_bundle)
+    assert f"{len(AUDIO_TRACKS)} classified" in out and "3 failed" in out
+    code, out, _ = scan(capsys, library, url, tiny_bundle)
+    assert f"{len(AUDIO_TRACKS)} unchanged" in out
+    rows = tracks(url)
+    assert {Path(t).name for t in AUDIO_TRACKS} <= {name for name, row in rows.items() if row.status == "ok"}
