@@ -4,7 +4,8 @@ Each file is one :class:`~genrekit.service.models.LibraryTrack` row, keyed by it
 A classified file points at a :class:`~genrekit.service.models.Classification` row (the
 same table the REST service writes), shared by every file with the same content (SHA-256)
 and model version, so the service's history and permalinks show scanned tracks and an
-upload of the same bytes is answered from the cache. Every outcome is committed as soon as
+upload of the same bytes is answered from the cache. Scanned results have no API-key owner
+(they are local, like uploads without keys). Every outcome is committed as soon as
 it is known: a run killed at any moment (``kill -9`` included) loses at most the song in
 progress.
 """
@@ -115,7 +116,7 @@ def record_result(
     """Store a classified file (reusing the classification of identical content) and commit."""
     model = result["model"]
     existing = crud.find_by_content(
-        session, sha256=sha256, model_name=str(model["name"]), model_version=str(model["version"])
+        session, sha256=sha256, model_name=str(model["name"]), model_version=str(model["version"]), owner_key_id=None
     )
     if existing is None:
         existing = Classification(
@@ -204,16 +205,19 @@ def find_classification(session: Session, *, sha256: str, model: ModelIdentity) 
     """A stored classification of this content by this model, or None.
 
     Content is matched by the hash the classification was made from, or by a file's
-    current hash (a file genrekit tagged keeps its result under its new hash).
+    current hash (a file genrekit tagged keeps its result under its new hash). Only local
+    results (no API-key owner) are reused: a scan never links to a key's private result.
     """
-    found = crud.find_by_content(session, sha256=sha256, model_name=model.name, model_version=model.version)
+    found = crud.find_by_content(session, sha256=sha256, model_name=model.name, model_version=model.version,
+                                 owner_key_id=None)
     if found is not None:
         return found
     statement = (
         select(Classification)
         .join(LibraryTrack, LibraryTrack.classification_id == Classification.id)
         .where(LibraryTrack.sha256 == sha256, LibraryTrack.model_name == model.name,
-               LibraryTrack.model_version == model.version, LibraryTrack.status == STATUS_OK)
+               LibraryTrack.model_version == model.version, LibraryTrack.status == STATUS_OK,
+               Classification.owner_key_id.is_(None))
         .limit(1)
     )
     return session.scalars(statement).first()
