@@ -27,7 +27,10 @@ def test_models_describes_the_loaded_card(client: TestClient) -> None:
                 "limitations": ["fake model for tests"],
                 "tags": ["guitar", "calm"],
             }
-        ]
+        ],
+        "champion": None,
+        "versions": [],
+        "history": [],
     }
 
 

@@ -35,7 +35,7 @@ def _result(genre: str, duration_s: float = 1.0) -> dict:
 
 
 DROP_ALL = (
-    "DROP TABLE IF EXISTS track_vectors_pgv, track_embeddings, api_keys, library_tracks, classification_audio, "
+    "DROP TABLE IF EXISTS corrections, track_vectors_pgv, track_embeddings, api_keys, library_tracks, classification_audio, "
     "classifications, alembic_version CASCADE"
 )
 

@@ -34,6 +34,8 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.train",
     "genrekit.cli.serve",
     "genrekit.cli.keys",
+    "genrekit.cli.models",
+    "genrekit.cli.retrain",
     "genrekit.cli.evaluate",
     "genrekit.cli.compare",
     "genrekit.cli.tune",

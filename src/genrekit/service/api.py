@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from genrekit.service.routes import classifications, classify, config, discovery, explanations, keys, models, sharing
+from genrekit.service.routes import (
+    classifications,
+    classify,
+    config,
+    discovery,
+    explanations,
+    feedback,
+    keys,
+    models,
+    sharing,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -18,3 +28,4 @@ api_router.include_router(config.router)
 api_router.include_router(sharing.owner_router)
 api_router.include_router(sharing.public_router)
 api_router.include_router(keys.router)
+api_router.include_router(feedback.router)

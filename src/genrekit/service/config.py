@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     cors_origins : str
         Comma-separated origins allowed to call the API from a browser
         (``https://app.example.org``); empty (the default) allows none but the server's own.
+    model_registry : Path or None
+        Model registry folder (:mod:`genrekit.lifecycle.registry`); ``None`` means
+        ``<data_dir>/models``. Its champion, when it has one, is served instead of ``model``.
+    model_poll_s : float
+        Seconds between checks of the registry's champion (hot reload); 0 checks only when a
+        promotion or rollback goes through this server's API.
+    feedback_keep_audio : bool
+        Corrections keep a copy of the corrected input's audio (when the server kept it), so
+        that retraining can use it; off, they keep only the result and its embedding.
     """
 
     model_config = SettingsConfigDict(env_prefix="GENREKIT_", extra="forbid", frozen=True)
@@ -119,6 +128,9 @@ class Settings(BaseSettings):
     threads: int | None = Field(default=None, ge=1)
     require_keys: bool = False
     cors_origins: str = ""
+    model_registry: Path | None = None
+    model_poll_s: float = Field(default=5.0, ge=0)
+    feedback_keep_audio: bool = False
 
     @field_validator("max_duration_s", mode="before")
     @classmethod
@@ -138,6 +150,11 @@ class Settings(BaseSettings):
     def keeps_audio(self) -> bool:
         """Whether submitted audio is stored: ``keep_audio``, or by default only in local mode."""
         return self.keep_audio if self.keep_audio is not None else self.deployment == "local"
+
+    @property
+    def registry_dir(self) -> Path:
+        """The model registry folder: ``model_registry`` or ``<data_dir>/models``."""
+        return self.model_registry if self.model_registry is not None else self.data_dir / "models"
 
     @property
     def cors_origin_list(self) -> list[str]:

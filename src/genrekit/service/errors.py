@@ -73,6 +73,22 @@ class ForbiddenError(ServiceError):
     title = "Forbidden"
 
 
+class InvalidFeedbackError(ServiceError):
+    """The correction names a genre the model does not know."""
+
+    status = 422
+    slug = "invalid-feedback"
+    title = "Invalid correction"
+
+
+class RegistryConflictError(ServiceError):
+    """The model registry cannot make this change now (no champion, nothing to roll back to)."""
+
+    status = 409
+    slug = "registry-conflict"
+    title = "Registry conflict"
+
+
 class NotFoundError(ServiceError):
     """The resource does not exist."""
 

@@ -11,9 +11,11 @@ worker pool; a model that fails to load leaves the app up but not ready (``/read
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from genrekit._version import __version__
 from genrekit.errors import GenrekitError
+from genrekit.lifecycle.registry import ModelRegistry
 from genrekit.service.access import AccessMiddleware
 from genrekit.service.api import api_router
 from genrekit.service.config import Settings
@@ -30,6 +33,7 @@ from genrekit.service.db import create_db_engine, make_session_factory, run_migr
 from genrekit.service.vectors import prepare_vector_search
 from genrekit.service.jobs import JobPool
 from genrekit.service.metrics import MetricsMiddleware, ServiceMetrics
+from genrekit.service.model_reload import ModelWatcher
 from genrekit.service.pages import install_pages
 from genrekit.service.problems import Problem, install_problem_handlers, problem_responses
 from genrekit.service.ratelimit import RateLimiter
@@ -58,11 +62,14 @@ DESCRIPTION = """Music genre classification over HTTP.
 """
 
 
-def _load_classifier(settings: Settings) -> ServiceClassifier:
+def _load_classifier(settings: Settings, bundle: Path | None = None) -> ServiceClassifier:
+    """The classifier of ``bundle`` (a registry version), else of ``settings.model``."""
     from genrekit.predict import Classifier
 
     threads = settings.threads or max(1, inference_threads() // settings.max_concurrent_jobs)
-    return Classifier.load(settings.model, max_windows=settings.max_windows, threads=threads)
+    return Classifier.load(
+        bundle if bundle is not None else settings.model, max_windows=settings.max_windows, threads=threads
+    )
 
 
 def create_app(settings: Settings | None = None, classifier: ServiceClassifier | None = None) -> FastAPI:
@@ -93,20 +100,31 @@ def create_app(settings: Settings | None = None, classifier: ServiceClassifier |
         logger.info("similarity search: %s", search_method)
         state.engine = engine
         state.session_factory = make_session_factory(engine)
+        watcher = ModelWatcher(
+            state,
+            ModelRegistry(settings.registry_dir),
+            functools.partial(_load_classifier, settings),
+            settings.model_poll_s,
+        )
+        state.model_watcher = watcher
         if classifier is not None:
             state.classifier = classifier
+            watcher.serving = await run_in_threadpool(watcher.registry.champion_id)
         else:
             try:
-                state.classifier = await run_in_threadpool(_load_classifier, settings)
+                if not await watcher.check():
+                    state.classifier = await run_in_threadpool(_load_classifier, settings)
             except (GenrekitError, OSError) as error:
                 state.classifier_error = str(error)
                 logger.error("model not loaded, the service is not ready: %s", error)
+        watcher.start()
         state.pool = JobPool(
             settings.max_concurrent_jobs, settings.max_queue, settings.job_timeout_s, on_change=metrics.set_jobs
         )
         try:
             yield
         finally:
+            await watcher.stop()
             await state.visuals.shutdown()
             await state.timelines.shutdown(settings.timeline_shutdown_wait_s)
             state.pool.shutdown()

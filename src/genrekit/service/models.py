@@ -169,3 +169,35 @@ class TrackEmbedding(Base):
     segment_vectors: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (Index("ix_track_embeddings_space", "space"),)
+
+
+class Correction(Base):
+    """An editor's correction of a classification: the right genre, with what retraining needs.
+
+    One per classification (correcting again replaces it). ``embedding`` is the result's track
+    embedding when the model gave one; ``audio`` a copy of the input's audio, only when
+    ``feedback_keep_audio`` is set and the server had kept it.
+    """
+
+    __tablename__ = "corrections"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    classification_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("classifications.id", ondelete="CASCADE"), nullable=False
+    )
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    genre: Mapped[str] = mapped_column(String(200), nullable=False)
+    predicted_genre: Mapped[str] = mapped_column(String(200), nullable=False)
+    model_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(100), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    embedding: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    media_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("classification_id", name="uq_corrections_classification"),
+        Index("ix_corrections_status", "status", "created_at"),
+    )

@@ -198,10 +198,26 @@ class ModelPublic(_Output):
     tags: list[str] = Field(default_factory=list, description="Tag vocabulary of the backbone, if any.")
 
 
+class ModelVersionPublic(_Output):
+    """A version in the model registry."""
+
+    id: str = Field(description="Registry id (the card's version).")
+    name: str
+    registered_at: str = Field(description="When it was registered (ISO 8601, UTC).")
+    source: str = Field(description="Where it came from (retrain, import).")
+    parent: str | None = Field(description="The version it was retrained from.")
+    evaluation: dict[str, Any] = Field(default_factory=dict, description="Champion-versus-challenger evaluation.")
+
+
 class ModelsPublic(_Output):
-    """The models this server runs (one today)."""
+    """The model this server runs, and the registry it follows."""
 
     data: list[ModelPublic]
+    champion: str | None = Field(default=None, description="Registry id of the champion (null: no registry version).")
+    versions: list[ModelVersionPublic] = Field(default_factory=list, description="Registered versions, oldest first.")
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, description="Registry changes (register, promote, refuse, rollback), oldest first."
+    )
 
 
 class ConfigPublic(_Output):
@@ -327,3 +343,25 @@ class CatalogMapPublic(BaseModel):
     space: str | None = Field(description="Embedding space shown (null: the catalog has no embeddings).")
     explained_variance: list[float] = Field(description="Fraction of the variance on each axis.")
     points: list[MapPointPublic]
+
+
+class FeedbackCreate(BaseModel):
+    """Body of ``POST /classifications/{id}/feedback``: the right genre."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    genre: str = Field(min_length=1, max_length=200, description="The right genre: one of the model's labels.")
+
+
+class CorrectionPublic(BaseModel):
+    """A stored correction."""
+
+    id: str
+    classification_id: str
+    genre: str = Field(description="The right genre, as the editor said.")
+    predicted_genre: str = Field(description="What the model answered.")
+    model: ModelInfoPublic = Field(description="The model version that answered.")
+    has_embedding: bool = Field(description="The result's track embedding is stored with the correction.")
+    audio_kept: bool = Field(description="A copy of the audio is stored for retraining (GENREKIT_FEEDBACK_KEEP_AUDIO).")
+    status: str
+    created_at: dt.datetime

@@ -59,6 +59,7 @@ class ServiceState:
     inflight: dict[tuple[str, str, str, str], asyncio.Future[Any]] = field(default_factory=dict)
     timelines: TimelineJobs = field(default_factory=TimelineJobs)
     visuals: VisualsJobs = field(default_factory=VisualsJobs)
+    model_watcher: Any = None  # genrekit.service.model_reload.ModelWatcher, set at startup
 
     def require_classifier(self) -> ServiceClassifier:
         """The loaded classifier; raises :class:`ModelNotReadyError` (503) when there is none."""

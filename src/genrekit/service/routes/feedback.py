@@ -1,0 +1,49 @@
+"""``POST /classifications/{id}/feedback``: an editor marks a result wrong and gives the right genre."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from genrekit.service import crud
+from genrekit.service.deps import EditorDep, SessionDep, SettingsDep
+from genrekit.service.errors import InvalidFeedbackError, NotFoundError
+from genrekit.service.feedback import record_correction
+from genrekit.service.problems import problem_responses
+from genrekit.service.schemas import CorrectionPublic, FeedbackCreate, ModelInfoPublic
+
+router = APIRouter(prefix="/classifications", tags=["feedback"])
+
+
+@router.post(
+    "/{classification_id}/feedback",
+    response_model=CorrectionPublic,
+    status_code=201,
+    summary="Correct a classification: the right genre (editor role)",
+    description="Stores the right genre with the result's embedding (and a copy of its audio when the server "
+    "is configured to keep it for retraining). Correcting again replaces the earlier correction. "
+    "`genrekit retrain` learns from these.",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+def give_feedback(
+    classification_id: str, body: FeedbackCreate, session: SessionDep, settings: SettingsDep, editor: EditorDep
+) -> CorrectionPublic:
+    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=editor.key_id)
+    if row is None:
+        raise NotFoundError(f"no classification {classification_id!r}")
+    labels = [str(g["genre"]) for g in row.result.get("genres", [])]
+    if body.genre not in labels:
+        raise InvalidFeedbackError(f"{body.genre!r} is not a genre of model {row.model_name}; choose one of {', '.join(labels)}")
+    correction = record_correction(
+        session, row=row, genre=body.genre, key_id=editor.key_id, keep_audio=settings.feedback_keep_audio
+    )
+    return CorrectionPublic(
+        id=correction.id,
+        classification_id=row.id,
+        genre=correction.genre,
+        predicted_genre=correction.predicted_genre,
+        model=ModelInfoPublic(name=correction.model_name, version=correction.model_version),
+        has_embedding=correction.embedding is not None,
+        audio_kept=correction.audio is not None,
+        status=correction.status,
+        created_at=correction.created_at,
+    )
