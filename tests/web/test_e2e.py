@@ -658,6 +658,44 @@ def test_many_files_export_history_playback_after_reload_and_delete(browser: Any
         assert wave == "#7d8598"  # the dark theme's waveform colour, readable on the dark track
         page.screenshot(path=str(ARTIFACTS / "web-history-phone-dark.png"), full_page=True)
         assert_accessible(page, "result from history, phone, dark")
+
+
+def test_key_prompt_sends_the_key_and_an_editor_corrects_a_result(browser: Any, server_url: str, song: Path) -> None:
+    """js/access.js asks for a key on a 401 and then sends it with every API call; js/feedback.js
+    sends a correction. The 401 comes from a route stand-in for ``GET /models`` (this server runs
+    in open mode, which ignores keys)."""
+    seen: list[str] = []
+
+    def gate(route: Any) -> None:
+        authorization = route.request.headers.get("authorization", "")
+        seen.append(authorization)
+        if not authorization:
+            route.fulfill(status=401, json={"title": "Unauthorized", "detail": "needs a key", "status": 401})
+        else:
+            route.continue_()
+
+    created = httpx.post(
+        f"{server_url}/api/v1/classify", files={"file": (song.name, song.read_bytes(), "audio/wav")}, timeout=120
+    )
+    assert created.status_code == 200, created.text
+    result = created.json()
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/api/v1/models", gate)
+    page = context.new_page()
+    errors = PageErrors(page)
+    try:
+        page.goto(f"{server_url}/#/r/{result['id']}")
+        page.wait_for_selector("dialog.key-dialog[open]")
+        page.fill("#key-input", "gk_browser-test-key")
+        page.click("dialog.key-dialog button[type=submit]")
+        page.wait_for_selector("#result:not([hidden])")
+        assert seen[0] == "" and "Bearer gk_browser-test-key" in seen
+        page.wait_for_selector(".feedback:not([hidden]) #feedback-genre option", state="attached")
+        right = page.eval_on_selector("#feedback-genre", "s => s.value")
+        assert right != result["genres"][0]["genre"]  # the runner-up is offered first
+        page.click(".feedback-form button[type=submit]")
+        page.wait_for_function("() => /Thanks: marked as/.test(document.querySelector('.feedback-status').textContent)")
         assert errors.errors == []
     finally:
         context.close()
