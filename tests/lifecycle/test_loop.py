@@ -126,6 +126,7 @@ def test_classify_correct_retrain_promote_refuse_and_roll_back(base_data: Path, 
         with app.state.genrekit.new_session() as session:
             editor = {"Authorization": f"Bearer {keys.create_key(session, role='editor')[1]}"}
             reader = {"Authorization": f"Bearer {keys.create_key(session, role='read')[1]}"}
+            admin = {"Authorization": f"Bearer {keys.create_key(session, role='admin')[1]}"}
         wait_for_version(client, editor, "1")
 
         # classify and correct (a read key may classify but not correct)
@@ -174,5 +175,9 @@ def test_classify_correct_retrain_promote_refuse_and_roll_back(base_data: Path, 
         assert cli_main(["models", "--registry", str(registry.root), "rollback"]) == 0
         wait_for_version(client, editor, "1")
         assert classify(client, editor, "tone", 950)["model"]["version"] == "1"
-        # and promote again through the API (admin only)
+        # and promote again through the API (admin only): served at once
         assert client.post(f"/api/v1/models/{good.challenger}/promote", headers=editor).status_code == 403
+        promoted = client.post(f"/api/v1/models/{good.challenger}/promote", headers=admin)
+        assert promoted.status_code == 200, promoted.text
+        assert client.get("/api/v1/models", headers=reader).json()["data"][0]["version"] == good.challenger
+        assert client.post("/api/v1/models/nope/promote", headers=admin).status_code == 404

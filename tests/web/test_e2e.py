@@ -658,6 +658,9 @@ def test_many_files_export_history_playback_after_reload_and_delete(browser: Any
         assert wave == "#7d8598"  # the dark theme's waveform colour, readable on the dark track
         page.screenshot(path=str(ARTIFACTS / "web-history-phone-dark.png"), full_page=True)
         assert_accessible(page, "result from history, phone, dark")
+        assert errors.errors == []
+    finally:
+        context.close()
 
 
 def test_key_prompt_sends_the_key_and_an_editor_corrects_a_result(browser: Any, server_url: str, song: Path) -> None:

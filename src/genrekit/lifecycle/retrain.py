@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genrekit.bundle.io import CARD_FILENAME, read_card
+from genrekit.bundle.io import CARD_FILENAME, read_card, sha256_file
 from genrekit.errors import DatasetError, InvalidParameterError
 from genrekit.lifecycle.registry import ModelRegistry, RegistryError
 
@@ -86,14 +85,6 @@ def track_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence
             continue
         f1s.append(0.0 if tp == 0 else 2 * tp / (n_true + n_pred))
     return {"accuracy": round(accuracy, 6), "macro_f1": round(sum(f1s) / len(f1s), 6), "n_tracks": n}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _predict_labels(bundle: Path, paths: Sequence[Path]) -> list[str]:
@@ -210,7 +201,7 @@ def retrain(
         log(f"{n_seen} held-out track(s) were in the champion's own training data and are left out of the comparison")
     if not held_out:
         raise DatasetError("no held-out tracks left to compare the models on; give more base data or a larger test_fraction")
-    held_out_hashes = {_sha256(Path(r.path)) for r in held_out}
+    held_out_hashes = {sha256_file(r.path) for r in held_out}
 
     corrections = _corrections(database_url, labels)
     rows: list[dict[str, str]] = []
