@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from genrekit.service.models import Classification, ClassificationAudio, Correction
+from genrekit.service.vectors import from_blob, get_embedding
 
 ACCEPTED = "accepted"  # status of a correction retraining uses
 
@@ -25,7 +26,8 @@ def record_correction(
     Parameters
     ----------
     row : Classification
-        The corrected classification (its result gives the predicted genre, model and embedding).
+        The corrected classification (its result gives the predicted genre and model; the
+        vector store its track embedding, when the model has one).
     genre : str
         The right genre, one of the model's labels.
     key_id : str or None
@@ -34,6 +36,8 @@ def record_correction(
         Copy the input's stored audio into the correction (when the server kept it).
     """
     audio = session.get(ClassificationAudio, row.id) if keep_audio else None
+    stored = get_embedding(session, classification_id=row.id)
+    embedding = [float(v) for v in from_blob(stored.vector)] if stored is not None else None
     correction = session.scalars(select(Correction).where(Correction.classification_id == row.id)).first()
     if correction is None:
         correction = Correction(id=uuid.uuid4().hex, classification_id=row.id)
@@ -44,8 +48,7 @@ def record_correction(
     correction.model_name = row.model_name
     correction.model_version = row.model_version
     correction.sha256 = row.sha256
-    embedding = row.result.get("embedding")
-    correction.embedding = [float(v) for v in embedding] if embedding else None
+    correction.embedding = embedding
     correction.audio = bytes(audio.content) if audio is not None else None
     correction.media_type = audio.media_type if audio is not None else None
     correction.status = ACCEPTED
