@@ -92,17 +92,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _upsert_track(session: Session, *, path: str, values: dict[str, Any]) -> LibraryTrack:
-    row = session.scalars(select(LibraryTrack).where(LibraryTrack.path == path)).first()
-    if row is None:
-        row = LibraryTrack(path=path, **values)
-        session.add(row)
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-    return row
-
-
 def record_result(
     session: Session,
     *,
@@ -139,31 +128,52 @@ def record_result(
     )
 
 
+def _save_track(
+    session: Session,
+    *,
+    path: str,
+    library: str,
+    size_bytes: int,
+    mtime_ns: int,
+    classification: Classification | None,
+    sha256: str | None = None,
+    model: ModelIdentity | None = None,
+    error: str | None = None,
+) -> LibraryTrack:
+    """Insert or update a file's row: classified (``classification``) or failed (``error``); commits."""
+    ok = classification is not None
+    values = {
+        "library": library,
+        "size_bytes": size_bytes,
+        "mtime_ns": mtime_ns,
+        "sha256": classification.sha256 if ok else sha256,
+        "duration_s": classification.duration_s if ok else None,
+        "model_name": classification.model_name if ok else model.name,
+        "model_version": classification.model_version if ok else model.version,
+        "status": STATUS_OK if ok else STATUS_ERROR,
+        "error": None if ok else (error or "")[:MAX_ERROR_CHARS],
+        "top_genre": classification.top_genre if ok else None,
+        "top_score": classification.top_score if ok else None,
+        "classification_id": classification.id if ok else None,
+        "scanned_at": _now(),
+    }
+    row = session.scalars(select(LibraryTrack).where(LibraryTrack.path == path)).first()
+    if row is None:
+        row = LibraryTrack(path=path, **values)
+        session.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    session.commit()
+    return row
+
+
 def link_classification(
     session: Session, *, path: str, library: str, size_bytes: int, mtime_ns: int, classification: Classification
 ) -> LibraryTrack:
     """Point a file at an existing classification (same content, same model) and commit."""
-    row = _upsert_track(
-        session,
-        path=path,
-        values={
-            "library": library,
-            "size_bytes": size_bytes,
-            "mtime_ns": mtime_ns,
-            "sha256": classification.sha256,
-            "duration_s": classification.duration_s,
-            "model_name": classification.model_name,
-            "model_version": classification.model_version,
-            "status": STATUS_OK,
-            "error": None,
-            "top_genre": classification.top_genre,
-            "top_score": classification.top_score,
-            "classification_id": classification.id,
-            "scanned_at": _now(),
-        },
-    )
-    session.commit()
-    return row
+    return _save_track(session, path=path, library=library, size_bytes=size_bytes, mtime_ns=mtime_ns,
+                       classification=classification)
 
 
 def record_failure(
@@ -178,27 +188,8 @@ def record_failure(
     error: str,
 ) -> LibraryTrack:
     """Store a file that could not be classified, with its error, and commit."""
-    row = _upsert_track(
-        session,
-        path=path,
-        values={
-            "library": library,
-            "size_bytes": size_bytes,
-            "mtime_ns": mtime_ns,
-            "sha256": sha256,
-            "duration_s": None,
-            "model_name": model.name,
-            "model_version": model.version,
-            "status": STATUS_ERROR,
-            "error": error[:MAX_ERROR_CHARS],
-            "top_genre": None,
-            "top_score": None,
-            "classification_id": None,
-            "scanned_at": _now(),
-        },
-    )
-    session.commit()
-    return row
+    return _save_track(session, path=path, library=library, size_bytes=size_bytes, mtime_ns=mtime_ns,
+                       classification=None, sha256=sha256, model=model, error=error)
 
 
 def find_classification(session: Session, *, sha256: str, model: ModelIdentity) -> Classification | None:
