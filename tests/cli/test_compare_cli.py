@@ -79,3 +79,25 @@ def test_compare_rejects_bad_cv_and_unknown_family(tmp_path, capsys):
     with pytest.raises(SystemExit) as excinfo:
         main(["compare", "--data", str(tmp_path / "data"), "--cv", "3", "--split", "dataset"])
     assert excinfo.value.code == 2
+
+
+@pytest.mark.slow
+def test_compare_lists_a_tuned_config_beside_the_defaults(tmp_path, capsys):
+    data, out, cache = tmp_path / "data", tmp_path / "out", tmp_path / "cache"
+    _write_dataset(data)
+    tuned = tmp_path / "knn-tuned.toml"
+    tuned.write_text(
+        'family = "knn"\nwindow_s = 2.0\n\n[model]\nn_neighbors = 1\nweights = "uniform"\n\n'
+        '[search]\n"model.n_neighbors" = { low = 1, high = 4 }\n\n[tuned]\nstudy = "s"\ntrial = 3\n'
+    )
+    code = main(
+        [
+            "compare", "--data", str(data), "--cv", "2", "--families", "knn", "--config", str(tuned), "--out", str(out),
+            "--set", "window_s=2.0", "--n-bootstrap", "50", "--cache-dir", str(cache), "--score-from-cache",
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    rows = {r["family"]: r for r in csv.DictReader((out / "leaderboard.csv").open())}
+    assert set(rows) == {"knn", "knn (knn-tuned)"}
+    report = json.loads((out / "leaderboard.json").read_text())
+    assert report["protocol"]["families"] == ["knn", "knn (knn-tuned)"]

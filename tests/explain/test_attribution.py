@@ -55,9 +55,11 @@ def test_deletion_check_passes_for_true_saliency_and_fails_for_wrong_saliency() 
     spec = toy_spec()
     true_saliency = torch.zeros_like(spec)
     true_saliency[:, BAND[0], BAND[1]] = 1.0
-    good = deletion_check(band_score, spec, true_saliency, fraction=0.1)
+    good = deletion_check(band_score, spec, true_saliency, fraction=0.1, patch_bins=4, patch_frames=10)
     assert good["passed"] and good["deletion_drop"] > good["random_drop"] > 0
-    bad = deletion_check(band_score, spec, -true_saliency + torch.rand(spec.shape) * 0.01, fraction=0.1)
+    bad = deletion_check(
+        band_score, spec, -true_saliency + torch.rand(spec.shape) * 0.01, fraction=0.1, patch_bins=4, patch_frames=10
+    )
     assert not bad["passed"]
 
 

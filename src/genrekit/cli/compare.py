@@ -58,6 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="table families: score from the trainer's cached features (much faster; inference timed on 3 tracks per fold)",
     )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also compare a training config file (e.g. from genrekit tune) beside the defaults; repeatable",
+    )
     parser.add_argument("--keep-bundles", action="store_true", help="keep every fold's bundle under OUT/runs")
     parser.set_defaults(func=run)
 
@@ -86,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         leaky=args.leaky,
         score_from_cache=args.score_from_cache,
         cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        config_files=tuple(args.config),
     )
     dataset = load_dataset(args.data, split_scheme="filtered" if args.split == "filtered" else None)
     out = Path(args.out) if args.out else DEFAULT_OUT

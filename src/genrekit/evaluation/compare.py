@@ -100,6 +100,9 @@ class CompareSettings:
         the 57 table features of a 30 s clip take seconds on one CPU core.
     n_timing_tracks : int
         Tracks per fold timed through the Classifier when scoring from the cache.
+    config_files : tuple of str
+        Training config files (e.g. the output of ``genrekit tune``), each compared as one
+        more row named ``family (file stem)``, beside the families' default settings.
     """
 
     families: tuple[str, ...] = DEFAULT_FAMILIES
@@ -118,6 +121,7 @@ class CompareSettings:
     leaky_repeats: int = 5
     score_from_cache: bool = False
     n_timing_tracks: int = 3
+    config_files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -255,8 +259,13 @@ def run_family_fold(
     work_dir: Path,
     *,
     log: Callable[[str], None],
+    config_file: str | None = None,
+    row_name: str | None = None,
 ) -> tuple[FoldRun, list[Any], np.ndarray]:
     """Train one family on one fold and score its held-out tracks.
+
+    ``config_file`` trains with that file's settings instead of the family's defaults;
+    ``row_name`` names the row (default: the family).
 
     Returns
     -------
@@ -265,11 +274,13 @@ def run_family_fold(
     """
     from genrekit.evaluation.inference import predict_tracks
     from genrekit.predict import Classifier
+    from genrekit.training.config import load_config_file
     from genrekit.training.folds import train_family_fold
 
+    row_name = row_name or family
     result, train_s = train_family_fold(
         family,
-        work_dir / family / f"fold{fold}",
+        work_dir / row_name.replace(" ", "_").replace("(", "").replace(")", "") / f"fold{fold}",
         splits,
         seed=settings.seed,
         device=settings.device,
@@ -278,6 +289,7 @@ def run_family_fold(
         overrides=settings.overrides,
         cache_dir=settings.cache_dir,
         log=log,
+        file_data=load_config_file(config_file) if config_file else None,
     )
     classifier = Classifier.load(result.bundle_dir)
     if settings.score_from_cache and family in TABLE_FAMILIES:
@@ -293,7 +305,7 @@ def run_family_fold(
     else:
         accuracy = macro_f1 = math.nan
     run = FoldRun(
-        family=family,
+        family=row_name,
         fold=fold,
         n_train=len(splits["train"]),
         n_valid=len(splits["valid"]),
@@ -390,11 +402,11 @@ def run_comparison(
     unknown = [f for f in settings.families if f not in FAMILIES]
     if unknown:
         raise InvalidParameterError(f"unknown families {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
-    if not settings.families:
+    if not settings.families and not settings.config_files:
         raise InvalidParameterError("no family to compare")
     folds, protocol = plan_folds(records, settings, test_records=test_records)
     labels = sorted({r.label for _, fold in folds for side in fold.values() for r in side})
-    protocol.update({"families": list(settings.families), "labels": labels, "n_bootstrap": settings.n_bootstrap})
+    protocol.update({"families": [name for name, _, _ in comparison_rows(settings)], "labels": labels, "n_bootstrap": settings.n_bootstrap})
     if settings.score_from_cache:
         protocol["scoring"] = (
             "table families scored from the trainer's cached window features; their inference time "
@@ -405,18 +417,20 @@ def run_comparison(
     rows: list[LeaderboardRow] = []
     failures: list[str] = []
     try:
-        for family in settings.families:
+        for name, family, config_file in comparison_rows(settings):
             runs: list[FoldRun] = []
             scored: list[Any] = []
             probas: list[np.ndarray] = []
             notes: list[str] = []
             for fold, splits in folds:
-                log(f"{family}: fold {fold + 1}/{len(folds)} ({len(splits['train'])} train, "
+                log(f"{name}: fold {fold + 1}/{len(folds)} ({len(splits['train'])} train, "
                     f"{len(splits['valid'])} valid, {len(splits['test'])} scored tracks)")
                 try:
-                    run, fold_records, proba = run_family_fold(family, fold, splits, labels, settings, root, log=log)
+                    run, fold_records, proba = run_family_fold(
+                        family, fold, splits, labels, settings, root, log=log, config_file=config_file, row_name=name
+                    )
                 except GenrekitError as e:
-                    message = f"{family} fold {fold}: {type(e).__name__}: {e}"
+                    message = f"{name} fold {fold}: {type(e).__name__}: {e}"
                     failures.append(message)
                     notes.append(message)
                     log(message)
@@ -424,19 +438,38 @@ def run_comparison(
                 runs.append(run)
                 scored.extend(fold_records)
                 probas.append(proba)
-                log(f"{family}: fold {fold + 1}: accuracy {run.accuracy:.3f}, macro-F1 {run.macro_f1:.3f}, "
+                log(f"{name}: fold {fold + 1}: accuracy {run.accuracy:.3f}, macro-F1 {run.macro_f1:.3f}, "
                     f"{run.train_s:.1f} s training")
             pooled = None
             if scored:
                 pooled = evaluate_predictions(
                     [r.label for r in scored], np.concatenate(probas), labels, n_bootstrap=settings.n_bootstrap, seed=settings.seed
                 )
-            rows.append(LeaderboardRow(family=family, folds=runs, pooled=pooled, notes=notes))
+            rows.append(LeaderboardRow(family=name, folds=runs, pooled=pooled, notes=notes))
         leakage = run_leakage_demo(records, settings, log=log) if settings.leaky else []
     finally:
         if temporary:
             shutil.rmtree(root, ignore_errors=True)
     return ComparisonResult(rows=rows, protocol=protocol, leakage=leakage, failures=failures)
+
+
+def comparison_rows(settings: CompareSettings) -> list[tuple[str, str, str | None]]:
+    """``(row name, family, config file or None)``: each family with its defaults, then each config file.
+
+    Raises
+    ------
+    InvalidParameterError
+        A config file without a known ``family``.
+    """
+    from genrekit.training.config import FAMILIES, load_config_file
+
+    rows: list[tuple[str, str, str | None]] = [(family, family, None) for family in settings.families]
+    for path in settings.config_files:
+        family = load_config_file(path).get("family")
+        if family not in FAMILIES:
+            raise InvalidParameterError(f"config {path} names no known family (family = {family!r})")
+        rows.append((f"{family} ({Path(path).stem})", family, str(path)))
+    return rows
 
 
 def run_leakage_demo(records: Sequence[Any], settings: CompareSettings, *, log: Callable[[str], None]) -> list[LeakageComparison]:

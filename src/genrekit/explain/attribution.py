@@ -99,17 +99,40 @@ def top_fraction_mask(saliency: Tensor, fraction: float) -> Tensor:
     return mask.reshape(saliency.shape)
 
 
+def patch_mask(patch_scores: Tensor, fraction: float, *, patch_bins: int, patch_frames: int, shape: tuple[int, int]) -> Tensor:
+    """Cells of each window's ``fraction`` highest-scoring patches, shape ``(n, *shape)``.
+
+    ``patch_scores`` is ``(n, n_patch_rows, n_patch_cols)``; edge patches are cut to ``shape``.
+    """
+    coarse = top_fraction_mask(patch_scores, fraction)
+    cells = coarse.repeat_interleave(patch_bins, dim=1).repeat_interleave(patch_frames, dim=2)
+    return cells[:, : shape[0], : shape[1]]
+
+
 def deletion_check(
-    score: Score, spec: Tensor, saliency: Tensor, *, fraction: float = 0.1, n_random: int = 5, seed: int = 0
+    score: Score,
+    spec: Tensor,
+    saliency: Tensor,
+    *,
+    patch_bins: int,
+    patch_frames: int,
+    fraction: float = 0.1,
+    n_random: int = 5,
+    seed: int = 0,
 ) -> dict[str, float]:
-    """Faithfulness: masking the most salient cells must hurt more than masking random ones.
+    """Faithfulness: masking the most salient patches must hurt more than masking random ones.
+
+    Both masks are made of the same ``patch_bins x patch_frames`` patches (the saliency is
+    averaged per patch to rank them), so they differ only in *where* they are: the same
+    number of cells, the same shape of holes.
 
     Parameters
     ----------
     score : callable
     spec, saliency : Tensor [shape=(n_windows, n_bins, n_frames)]
+    patch_bins, patch_frames : int >= 1
     fraction : float in (0, 1)
-        Share of each window's cells masked (set to the quiet baseline).
+        Share of each window's patches masked (set to the quiet baseline).
     n_random : int >= 1
         Random masks of the same size, averaged.
     seed : int
@@ -118,19 +141,26 @@ def deletion_check(
     -------
     dict
         ``deletion_drop`` and ``random_drop``: mean score drop over windows (probability
-        points of the explained genre), and ``passed``: ``deletion_drop > random_drop``.
+        points of the explained genre), ``fraction``, and ``passed``:
+        ``deletion_drop > random_drop``.
     """
+    if patch_bins < 1 or patch_frames < 1:
+        raise InvalidParameterError(f"patch sizes must be >= 1, got {patch_bins} x {patch_frames}")
+    shape = (spec.shape[1], spec.shape[2])
     base = quiet_baseline(spec)
+    pooled = torch.nn.functional.avg_pool2d(
+        saliency.unsqueeze(1), (patch_bins, patch_frames), ceil_mode=True
+    ).squeeze(1)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         reference = score(spec)
-        salient = torch.where(top_fraction_mask(saliency, fraction), base, spec)
-        deletion = float((reference - score(salient)).mean())
+        salient = patch_mask(pooled, fraction, patch_bins=patch_bins, patch_frames=patch_frames, shape=shape)
+        deletion = float((reference - score(torch.where(salient, base, spec))).mean())
         drops = []
         for _ in range(n_random):
-            noise = torch.rand(saliency.shape, generator=generator)
-            masked = torch.where(top_fraction_mask(noise, fraction), base, spec)
-            drops.append(float((reference - score(masked)).mean()))
+            noise = torch.rand(pooled.shape, generator=generator)
+            masked = patch_mask(noise, fraction, patch_bins=patch_bins, patch_frames=patch_frames, shape=shape)
+            drops.append(float((reference - score(torch.where(masked, base, spec))).mean()))
     random_drop = float(np.mean(drops))
     return {"deletion_drop": deletion, "random_drop": random_drop, "fraction": fraction, "passed": deletion > random_drop}
 

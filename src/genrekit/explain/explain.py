@@ -12,8 +12,9 @@ probabilities are computed; the song's are their aggregate (the card's ``aggrega
   genre, on the spectrogram the model reads.
 * **Feature contributions** (table models): Shapley values of the 57 table features,
   against the training mean.
-* **Faithfulness**: masking the most salient 10 % (cells, or features) must lower the
-  predicted genre's probability more than masking a random 10 %.
+* **Faithfulness**: masking the most salient 10 % (of the occlusion patches, or of the
+  features) must lower the predicted genre's probability more than masking a random 10 %
+  of the same patches.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def explain_waveform(
     Returns
     -------
     Explanation
-        ``data`` holds ``name``, ``model``, ``labels``, ``aggregation``, ``predicted``,
+        ``data`` holds ``name``, ``duration_s``, ``model``, ``labels``, ``aggregation``, ``predicted``,
         ``probabilities``, ``windows`` (``index``, ``start_s``, ``end_s``,
         ``probabilities``, ``top``, ``share``, ``decisive``), ``saliency`` (or ``None``),
         ``feature_contributions`` (or ``None``), ``faithfulness``
@@ -191,6 +192,7 @@ def explain_waveform(
     n = len(starts)
     data: dict[str, Any] = {
         "name": name,
+        "duration_s": round(len(y) / sr, 3),
         "model": {"name": card.name, "version": card.version, "model_type": card.model_type},
         "labels": labels,
         "aggregation": aggregation,
@@ -227,13 +229,12 @@ def _explain_spectrogram(explanation: Explanation, view: Any, spec: Any, target:
         return view.proba(batch)[:, target]
 
     n_windows, n_bins, n_frames = spec.shape
+    patch = {"patch_bins": max(1, n_bins // 12), "patch_frames": max(1, int(round(settings.patch_s * view.frame_rate_hz)))}
     maps = {
-        "occlusion": occlusion_saliency(
-            score, spec, patch_bins=max(1, n_bins // 12), patch_frames=max(1, int(round(settings.patch_s * view.frame_rate_hz)))
-        ),
+        "occlusion": occlusion_saliency(score, spec, **patch),
         "integrated_gradients": integrated_gradients(score, spec, n_steps=settings.ig_steps),
     }
-    checks = {m: deletion_check(score, spec, maps[m], fraction=settings.fraction, seed=settings.seed) for m in METHODS}
+    checks = {m: deletion_check(score, spec, maps[m], fraction=settings.fraction, seed=settings.seed, **patch) for m in METHODS}
     window_s = n_frames / view.frame_rate_hz
     out_frames = max(1, int(round(window_s * settings.map_frame_rate_hz)))
     pooled = {}

@@ -7,6 +7,7 @@ the classification's stored audio, so it only works where the server keeps audio
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -16,9 +17,10 @@ from genrekit.service.errors import NotFoundError, ServiceError
 from genrekit.service.state import ServiceState, model_identity
 
 MAX_CACHED = 32  # explanations kept in memory per app (LRU)
-SERVICE_MAX_WINDOWS = 4  # windows explained per song
+SERVICE_MAX_WINDOWS = 4  # windows explained per song (GENREKIT_EXPLAIN_MAX_WINDOWS overrides it)
+MAX_WINDOWS_ENV = "GENREKIT_EXPLAIN_MAX_WINDOWS"
 SERVICE_IG_STEPS = 8  # integrated-gradients steps (the service favours speed)
-SERVICE_PATCH_S = 0.5  # occlusion patch length (s)
+SERVICE_PATCH_S = 0.25  # occlusion patch length (s); coarser patches hide spread-out evidence
 
 
 class ExplanationUnavailableError(ServiceError):
@@ -76,6 +78,20 @@ class ExplanationCache:
                 ) from error
             self._model = load_model(bundle)
         return self._model
+
+
+def service_max_windows() -> int:
+    """Windows explained per song: ``GENREKIT_EXPLAIN_MAX_WINDOWS`` (read at call time), else 4."""
+    text = os.environ.get(MAX_WINDOWS_ENV, "").strip()
+    if not text:
+        return SERVICE_MAX_WINDOWS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ServiceError(f"{MAX_WINDOWS_ENV} must be a positive integer, got {text!r}")
+    return value
 
 
 def cache_of(app_state: Any) -> ExplanationCache:
@@ -148,7 +164,7 @@ def explain_stored(
             raise ExplanationNotSupportedError(
                 "explanations need PyTorch, which this server does not have installed"
             ) from error
-        settings = ExplainSettings(max_windows=SERVICE_MAX_WINDOWS, ig_steps=SERVICE_IG_STEPS, patch_s=SERVICE_PATCH_S)
+        settings = ExplainSettings(max_windows=service_max_windows(), ig_steps=SERVICE_IG_STEPS, patch_s=SERVICE_PATCH_S)
         explanation = explain_file(content, settings=settings, loaded=cache.model(state.settings.model))
         data = dict(explanation.data)
         data["name"] = filename or data.get("name") or ""

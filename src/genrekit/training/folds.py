@@ -54,8 +54,11 @@ def train_family_fold(
     overrides: Sequence[str],
     cache_dir: str | Path | None,
     log: Callable[[str], None],
+    file_data: Mapping[str, Any] | None = None,
 ) -> tuple[Any, float]:
     """Train ``family`` on the fold's train/valid records into ``fold_dir / "bundle"``.
+
+    ``file_data`` (a config file's content, e.g. a tuned config) replaces the family's defaults.
 
     Returns
     -------
@@ -75,7 +78,7 @@ def train_family_fold(
     }
     if epochs is not None:
         options["epochs"] = epochs
-    config = resolve_config(family, overrides=family_overrides(overrides, family), options=options)
+    config = resolve_config(family, file_data=file_data, overrides=family_overrides(overrides, family), options=options)
     started = time.perf_counter()
     result = train(config, manifest, out_dir=fold_dir / "bundle", cache_dir=cache_dir, progress=False, log=log)
     return result, time.perf_counter() - started

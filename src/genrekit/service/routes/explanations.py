@@ -32,6 +32,7 @@ class ExplanationPublic(BaseModel):
 
     classification_id: str
     name: str
+    duration_s: float = Field(description="Length of the explained audio (seconds).")
     model: dict[str, str]
     labels: list[str]
     aggregation: str
