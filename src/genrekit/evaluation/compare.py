@@ -241,7 +241,7 @@ def bundle_size_mb(bundle_dir: Path) -> float:
     return sum((bundle_dir / name).stat().st_size for name in (CARD_FILENAME, WEIGHTS_FILENAME)) / MB
 
 
-def _align(proba: np.ndarray, model_labels: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+def align_columns(proba: np.ndarray, model_labels: Sequence[str], labels: Sequence[str]) -> np.ndarray:
     """Columns of ``proba`` (model labels) placed in ``labels`` order; absent labels get 0."""
     out = np.zeros((proba.shape[0], len(labels)))
     index = {lab: i for i, lab in enumerate(labels)}
@@ -298,7 +298,7 @@ def run_family_fold(
         scores.inference_s = timed.inference_s
     else:
         scores = predict_tracks(classifier, splits["test"], on_failure=lambda p, m: log(f"{p}: {m}; skipped"))
-    proba = _align(scores.proba, classifier.labels, labels) if scores.records else np.zeros((0, len(labels)))
+    proba = align_columns(scores.proba, classifier.labels, labels) if scores.records else np.zeros((0, len(labels)))
     if scores.records:
         fold_eval = evaluate_predictions([r.label for r in scores.records], proba, labels, n_bootstrap=0)
         accuracy, macro_f1 = fold_eval.accuracy.value, fold_eval.macro_f1.value

@@ -186,6 +186,7 @@ def cross_validate(
     InvalidParameterError, DatasetError
         Bad settings or data; a fold that scores no track.
     """
+    from genrekit.evaluation.compare import align_columns
     from genrekit.models.registry import load_model
     from genrekit.predict import Classifier
     from genrekit.training import data as tdata
@@ -228,7 +229,7 @@ def cross_validate(
             scored, proba = score_held_out(classifier, splits["test"], loaded, config, settings)
             if not scored:
                 raise DatasetError(f"fold {fold}: no held-out track could be scored")
-            proba = _align(proba, classifier.labels, labels)
+            proba = align_columns(proba, classifier.labels, labels)
             score = fold_score([r.label for r in scored], proba, labels, settings.metric)
             fold_scores.append(score)
             track_ids += [r.track_id for r in scored]
@@ -320,12 +321,3 @@ def score_head_from_cache(
     with torch.inference_mode():
         proba = np.stack([model.head.predict_proba(torch.from_numpy(r)).numpy().mean(axis=0) for r in rows])
     return kept, proba.astype(np.float64)
-
-
-def _align(proba: np.ndarray, model_labels: Sequence[str], labels: Sequence[str]) -> np.ndarray:
-    """Columns of ``proba`` (model labels) placed in ``labels`` order; absent labels get 0."""
-    index = {lab: i for i, lab in enumerate(labels)}
-    out = np.zeros((proba.shape[0], len(labels)))
-    for j, lab in enumerate(model_labels):
-        out[:, index[lab]] = proba[:, j]
-    return out
