@@ -121,8 +121,8 @@ def write_nginx_config(
 
 
 # Variables the deploy files set that are not fields of genrekit.service.Settings: uvicorn's
-# trusted proxies, retrain's data, and the model registry (issue 14's model lifecycle).
-SETTINGS_OUTSIDE_THE_SERVICE = {"FORWARDED_ALLOW_IPS", "GENREKIT_RETRAIN_DATA", "GENREKIT_MODEL_REGISTRY"}
+# trusted proxies, and the base training data of `genrekit retrain`.
+SETTINGS_OUTSIDE_THE_SERVICE = {"FORWARDED_ALLOW_IPS", "GENREKIT_RETRAIN_DATA"}
 
 
 def check_app_environment(environment: dict[str, str]) -> None:
