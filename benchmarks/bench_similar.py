@@ -137,7 +137,10 @@ def bench_postgres(
 ) -> dict[str, Any]:
     engine = create_db_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {PGV_TABLE}, track_embeddings, classification_audio, classifications, alembic_version"))
+        conn.execute(text(
+            f"DROP TABLE IF EXISTS {PGV_TABLE}, track_embeddings, api_keys, library_tracks, classification_audio, "
+            "classifications, alembic_version CASCADE"
+        ))
     run_migrations(engine)
     method = prepare_vector_search(engine)
     load_s = fill(engine, vectors, pgvector=method == "pgvector")

@@ -98,6 +98,7 @@ def scan_library(
     retry_failed: bool = False,
     progress: Callable[[int], Progress] | None = None,
     on_failure: Callable[[str, str], None] | None = None,
+    embedding_space: str | None = None,
 ) -> ScanSummary:
     """Scan ``root`` into the database and return the summary.
 
@@ -117,6 +118,9 @@ def scan_library(
         ``progress(total) -> Progress`` for the songs to do.
     on_failure : callable or None
         ``on_failure(path, reason)`` for each file that fails, as it fails.
+    embedding_space : str or None
+        The model's embedding space: results carrying an embedding (the runner predicts with
+        ``embed=True``) store it for similarity search.
     """
     start = time.monotonic()
     library = library_root(root)
@@ -149,7 +153,8 @@ def scan_library(
                 item = by_path[str(outcome.job.source)]
                 if outcome.ok and outcome.sha256 is not None and outcome.result is not None:
                     store.record_result(session, path=item.path, library=library, size_bytes=item.size_bytes,
-                                        mtime_ns=item.mtime_ns, sha256=outcome.sha256, result=outcome.result)
+                                        mtime_ns=item.mtime_ns, sha256=outcome.sha256, result=outcome.result,
+                                        embedding_space=embedding_space)
                     summary.n_classified += 1
                     if bar is not None:
                         bar.update()

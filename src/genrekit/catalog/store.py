@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from genrekit.service import crud
 from genrekit.service.models import Classification, LibraryTrack
+from genrekit.service.vectors import store_embedding
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
@@ -55,6 +56,15 @@ class ModelIdentity:
 
     name: str
     version: str
+
+
+def embedding_space_of(bundle: str | os.PathLike[str] | None) -> str | None:
+    """The embedding space (``name@version``) a bundle's card declares, or None; reads no weights."""
+    from genrekit.bundle.embedding import embedding_spec
+    from genrekit.bundle.io import read_card
+
+    spec = embedding_spec(read_card(bundle).config)
+    return spec.space if spec is not None else None
 
 
 def model_identity_of(bundle: str | os.PathLike[str] | None) -> ModelIdentity:
@@ -101,8 +111,16 @@ def record_result(
     mtime_ns: int,
     sha256: str,
     result: dict[str, Any],
+    embedding_space: str | None = None,
 ) -> LibraryTrack:
-    """Store a classified file (reusing the classification of identical content) and commit."""
+    """Store a classified file (reusing the classification of identical content) and commit.
+
+    The result's ``embedding`` and ``segment_embeddings`` go to the vector store (under
+    ``embedding_space``, the model's ``name@version`` embedding), not into the stored result.
+    """
+    result = dict(result)
+    vector = result.pop("embedding", None)
+    segment_vectors = result.pop("segment_embeddings", None)
     model = result["model"]
     existing = crud.find_by_content(
         session, sha256=sha256, model_name=str(model["name"]), model_version=str(model["version"]), owner_key_id=None
@@ -123,6 +141,10 @@ def record_result(
         )
         session.add(existing)
         session.flush()
+        if vector and embedding_space:
+            store_embedding(
+                session, classification_id=existing.id, space=embedding_space, vector=vector, segment_vectors=segment_vectors
+            )
     return link_classification(
         session, path=path, library=library, size_bytes=size_bytes, mtime_ns=mtime_ns, classification=existing
     )

@@ -13,6 +13,7 @@ and the run goes on. Exit code 1 if any file failed in this run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = engine_config(args)
     model = store.model_identity_of(config.model)
+    space = store.embedding_space_of(config.model)
+    if space is not None and not args.parquet:  # keep each track's embedding for similarity search
+        config = dataclasses.replace(config, embed=True)
     if args.parquet and args.engine != "ray":
         print("genrekit scan: --parquet needs --engine ray", file=sys.stderr)
         return 2
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 return 1 if n_failed else 0
             summary = scan_library(args.library, sessions=sessions, runner=runner.run, model=model,
                                    rescan_stale=args.rescan_stale, retry_failed=args.retry_failed,
-                                   progress=progress, on_failure=on_failure)
+                                   progress=progress, on_failure=on_failure, embedding_space=space)
         for line in summary.lines():
             print(line)
     return 1 if summary.n_failed else 0
