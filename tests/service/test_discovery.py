@@ -201,3 +201,30 @@ def test_vectors_of_other_spaces_never_mix_and_fallback_search_agrees(tmp_path: 
         with pytest.raises(ValueError):
             store_embedding(session, classification_id="id00", space="m@1", vector=[float("nan")] * 8)
     engine.dispose()
+
+
+def test_search_map_and_neighbours_never_show_another_keys_tracks(tmp_path: Path) -> None:
+    from genrekit.service import catalog, crud
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    run_migrations(engine)
+    sessions = make_session_factory(engine)
+    vectors = np.eye(4)[[0, 0, 1, 1]] + 0.01
+    with sessions() as session:
+        for i, (v, owner) in enumerate(zip(vectors, ["k1", "k2", "k1", None])):
+            crud.create_classification(
+                session, classification_id=f"id{i}", created_at=dt.datetime.now(dt.timezone.utc), sha256=f"{i:064d}",
+                filename=f"t{i}.wav", visuals=None, embedding_space="m@1", owner_key_id=owner,
+                result={"duration_s": 1.0, "model": {"name": "m", "version": "1"}, "genres": [{"genre": "rock", "score": 0.9}],
+                        "tags": [{"tag": "guitar", "score": 0.9}], "embedding": list(v / np.linalg.norm(v))},
+            )
+        hits = search_similar(session, space="m@1", query=vectors[0] / np.linalg.norm(vectors[0]), k=10, exclude_id="id0", owner_key_id="k1")
+        assert [h.classification_id for h in hits] == ["id2"]  # id1 is nearer but belongs to k2
+        open_hits = search_similar(session, space="m@1", query=vectors[0], k=10, owner_key_id=None)
+        assert [h.classification_id for h in open_hits] == ["id3"]
+        rows, _ = catalog.search_classifications(session, tag="guitar", owner_key_id="k2")
+        assert [r.id for r in rows] == ["id1"]
+        points, _ = catalog.catalog_map(session, space="m@1", owner_key_id="k1")
+        assert sorted(p.id for p in points) == ["id0", "id2"]
+        assert catalog.genre_counts(session, owner_key_id="k2") == {"rock": 1}
+    engine.dispose()
