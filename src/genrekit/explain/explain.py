@@ -7,7 +7,7 @@ probabilities are computed; the song's are their aggregate (the card's ``aggrega
 * **Share of the decision**: each window's term in the aggregate of the predicted genre
   (its probability for a mean, its log-probability above chance for a log-mean),
   normalised over windows (:func:`decision_shares`). A window is *decisive* when its own
-  top genre is the song's and its share is at least an even share (``1 / n_windows``).
+  top genre is the song's and its share is at least half an even share (``0.5 / n_windows``).
 * **Saliency** (spectrogram models): occlusion and integrated gradients for the predicted
   genre, on the spectrogram the model reads.
 * **Feature contributions** (table models): Shapley values of the 57 table features,
@@ -31,6 +31,7 @@ from genrekit.errors import InvalidParameterError
 DEFAULT_MAX_WINDOWS = 4
 METHODS = ("occlusion", "integrated_gradients")
 PRIMARY_METHOD = "occlusion"
+DECISIVE_SHARE = 0.5  # a deciding window carries at least half an even share (1 / n_windows) of the evidence
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ def explain_waveform(
                 "probabilities": _probabilities(labels, window_probs[i]),
                 "top": labels[int(np.argmax(window_probs[i]))],
                 "share": round(float(shares[i]), 4),
-                "decisive": bool(int(np.argmax(window_probs[i])) == target and shares[i] >= 1.0 / n - 1e-9),
+                "decisive": bool(int(np.argmax(window_probs[i])) == target and shares[i] >= DECISIVE_SHARE / n),
             }
             for i in range(n)
         ],

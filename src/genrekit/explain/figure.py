@@ -9,6 +9,8 @@ import numpy as np
 from genrekit.explain.explain import Explanation
 
 TOP_FEATURES = 15  # bars in a table model's picture
+DISPLAY_PERCENTILE = 99.0  # saliency at or above this percentile of the positive cells shows at full strength
+DPI = 80
 
 
 def render_png(explanation: Explanation, path: str | Path) -> Path:
@@ -36,7 +38,7 @@ def render_png(explanation: Explanation, path: str | Path) -> Path:
         )
     if explanation.spectrogram is None:
         rows = data["feature_contributions"][:TOP_FEATURES][::-1]
-        fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+        fig, ax = plt.subplots(figsize=(8, 5), dpi=DPI)
         values = [r["contribution"] for r in rows]
         ax.barh([r["feature"] for r in rows], values, color=["#d62728" if v > 0 else "#1f77b4" for v in values])
         ax.set_xlabel(f"contribution to p({data['predicted']}) (Shapley, probability points)")
@@ -48,12 +50,14 @@ def render_png(explanation: Explanation, path: str | Path) -> Path:
     spec = np.concatenate(list(explanation.spectrogram), axis=1)
     windows = data["windows"]
     n_frames = explanation.spectrogram.shape[2]
-    fig, axes = plt.subplots(3, 1, figsize=(11, 7.5), dpi=100, gridspec_kw={"height_ratios": [3, 3, 1.4]}, sharex=False)
+    fig, axes = plt.subplots(3, 1, figsize=(11, 7.5), dpi=DPI, gridspec_kw={"height_ratios": [3, 3, 1.4]}, sharex=False)
     extent = (0, len(windows), 0, spec.shape[0])
     for ax, method, label in ((axes[0], "occlusion", "occlusion"), (axes[1], "integrated_gradients", "integrated gradients")):
         saliency = np.concatenate(list(explanation.maps[method]), axis=1)
-        peak = float(np.abs(saliency).max()) or 1.0
-        positive = np.clip(saliency / peak, 0, 1)
+        positive = np.clip(saliency, 0, None)
+        # integrated gradients are peaky per cell: scale by a high percentile, not the maximum
+        peak = float(np.percentile(positive[positive > 0], DISPLAY_PERCENTILE)) if (positive > 0).any() else 1.0
+        positive = np.clip(positive / (peak or 1.0), 0, 1)
         ax.imshow(spec, origin="lower", aspect="auto", cmap="gray_r", extent=extent, interpolation="nearest")
         overlay = np.zeros((*positive.shape, 4))
         overlay[..., 0] = 1.0

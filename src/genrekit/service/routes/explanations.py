@@ -24,7 +24,7 @@ class WindowExplanation(BaseModel):
     probabilities: dict[str, float] = Field(description="The window's genre probabilities.")
     top: str = Field(description="The window's own top genre.")
     share: float = Field(description="Share of the song's evidence for the genre (sums to 1 over windows).")
-    decisive: bool = Field(description="Its top genre is the song's and its share is at least an even share.")
+    decisive: bool = Field(description="Its top genre is the song's and its share is at least half an even share.")
 
 
 class ExplanationPublic(BaseModel):

@@ -77,7 +77,7 @@ class WhyOverlay {
     this.status.className = "why-status";
     this.status.setAttribute("aria-live", "polite");
     this.bar.append(this.button, this.status);
-    frame.insertAdjacentElement("afterend", this.bar);
+    (melCanvas.closest("figure") || frame).insertAdjacentElement("afterend", this.bar);
     this.button.addEventListener("click", () => this.toggle());
     new ResizeObserver(() => this.draw()).observe(frame);
     window.addEventListener("hashchange", () => this.follow());
