@@ -52,7 +52,7 @@ def search_classifications(
     min_score : float in [0, 1]
         Threshold of the genre and tag scores; without either, of the top genre's score.
     q : str or None
-        Case-insensitive substring of the file name (or URL) or the result's name.
+        Case-insensitive substring of the file name (or URL).
     limit : int
         Page size.
     cursor : str or None
@@ -74,12 +74,7 @@ def search_classifications(
         statement = statement.where(Classification.top_score >= min_score)
     if q:
         pattern = f"%{_escape_like(q.lower())}%"
-        statement = statement.where(
-            or_(
-                func.lower(Classification.filename).like(pattern, escape="\\"),
-                func.lower(Classification.id).like(pattern, escape="\\"),
-            )
-        )
+        statement = statement.where(func.lower(Classification.filename).like(pattern, escape="\\"))
     if cursor:
         created_at, row_id = decode_cursor(cursor)
         statement = statement.where(
