@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from genrekit.cli.classify import compact_timeline, expand_inputs, format_time
+from genrekit.cli.classify import compact_timeline, describe_uncertainty, expand_inputs, format_time
 from genrekit.cli.main import main
-from genrekit.predict import Segment
+from genrekit.predict import GenreScore, Segment, Uncertainty
 from tests.predict.test_classifier import TINY_LABELS, TINY_SR, music_like, save_tiny_bundle
 
 
@@ -51,6 +51,8 @@ def test_json_output_is_one_array_in_the_result_schema(capsys, bundle: str, musi
     assert len(first["tags"]) == 2
     assert first["model"] == {"name": "tiny-test", "version": "0.0.1"}
     assert first["segments"][-1]["end_s"] == pytest.approx(first["duration_s"])
+    assert first["uncertainty"]["level"] in ("confident", "mixed", "unknown")
+    assert first["uncertainty"]["ood_score"] is None  # the tiny bundle has no out-of-taxonomy score
 
 
 def test_corrupt_file_fails_alone_with_exit_code_1(capsys, bundle: str, music_dir: Path) -> None:
@@ -77,12 +79,15 @@ def test_csv_output_has_one_row_per_input(capsys, bundle: str, music_dir: Path) 
     assert sum(float(ok[label]) for label in TINY_LABELS) == pytest.approx(1.0, abs=1e-3)
     assert float(ok["top_score"]) == pytest.approx(max(float(ok[label]) for label in TINY_LABELS))
     assert rows[1]["error"] and rows[1]["top_genre"] == ""
+    assert ok["uncertainty"] in ("confident", "mixed", "unknown") and ok["ood_score"] == ""
+    assert rows[1]["uncertainty"] == ""
 
 
 def test_table_output_shows_genres_tags_and_timeline(capsys, bundle: str, music_dir: Path) -> None:
     code, out, _ = run(capsys, "--model", bundle, "--hop", "0.5", str(music_dir / "a.wav"))
     assert code == 0
     assert "a.wav" in out and "timeline: 0:00-0:02" in out and "tags:" in out
+    assert "uncertainty: " in out
     assert sum(label in out for label in TINY_LABELS) >= 3
 
 
@@ -124,3 +129,15 @@ def test_timeline_helpers() -> None:
     assert compact_timeline(segs) == "0:00-0:06 rock | 0:06-0:10 pop"
     spread = [Segment(28, 31, "reggae", 0.9), Segment(88, 91, "reggae", 0.8), Segment(148, 151, "pop", 0.7)]
     assert compact_timeline(spread) == "0:28-0:31 reggae | 1:28-1:31 reggae | 2:28-2:31 pop"
+
+
+def test_describe_uncertainty_names_the_close_genres_or_none_of_these() -> None:
+    class Result:
+        genres = [GenreScore("blues", 0.45), GenreScore("jazz", 0.40), GenreScore("rock", 0.15)]
+        uncertainty = Uncertainty(level="mixed", ood_score=0.2)
+
+    assert describe_uncertainty(Result()) == "uncertainty: mixed - blues / jazz (out-of-taxonomy score 0.20)"
+    Result.uncertainty = Uncertainty(level="unknown", ood_score=0.93)
+    assert "none of these genres" in describe_uncertainty(Result()) and "0.93" in describe_uncertainty(Result())
+    Result.uncertainty = Uncertainty(level="confident", ood_score=None)
+    assert describe_uncertainty(Result()) == "uncertainty: confident"

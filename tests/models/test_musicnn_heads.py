@@ -203,3 +203,42 @@ def test_loader_rejects_mismatched_bundles(tmp_path: Path, backbones: dict) -> N
     save_bundle(tmp_path / "extra", card, {**tensors, "other.x": torch.zeros(1)}, artifacts=False)
     with pytest.raises(BundleError, match="unexpected"):
         load_model(tmp_path / "extra")
+
+
+def _with_ood(model: MusicnnHeadClassifier, seed: int = 1) -> MusicnnHeadClassifier:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model.head.ood_weight.copy_(torch.randn(model.n_inputs, generator=generator) * 0.1)
+        model.head.ood_energy.fill_(-0.7)
+        model.head.ood_bias.fill_(0.3)
+    return model
+
+
+def test_ood_logits_follow_their_formula_and_survive_the_bundle(tmp_path: Path, backbones: dict, windows: np.ndarray) -> None:
+    config = MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",), hidden_units=(8,), ood=True)
+    model = _with_ood(_random_model(backbones, config))
+    probs, tags, ood = model.predict_outputs_windows(windows)
+    assert ood is not None and ood.shape == (3,)
+    features = torch.from_numpy(extract_embeddings(windows, ("MSD_musicnn",), ("penultimate",), models=backbones))
+    head = model.head
+    z = (features - head.mean) / head.scale
+    energy = torch.logsumexp(head.net(z) / head.temperature, dim=-1)
+    expected = (z @ head.ood_weight + head.ood_energy * energy + head.ood_bias).detach().numpy()
+    np.testing.assert_allclose(ood, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(probs, model.predict_proba_windows(windows))
+
+    save_bundle(tmp_path, musicnn_head_card(model, name="with-ood"), model.bundle_tensors())
+    card, loaded = load_model(tmp_path)
+    assert card.config["head"]["ood"] is True and loaded.config.ood
+    np.testing.assert_array_equal(loaded.predict_outputs_windows(windows)[2], ood)
+
+
+def test_heads_without_ood_give_none_and_refuse_ood_logits(backbones: dict, windows: np.ndarray) -> None:
+    model = _random_model(backbones, MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",)))
+    assert model.predict_outputs_windows(windows)[2] is None
+    assert "head.ood_weight" not in model.bundle_tensors()
+    with pytest.raises(InvalidParameterError, match="out-of-taxonomy"):
+        model.head.ood_logits(torch.zeros(1, 200))
+    with pytest.raises(InvalidParameterError, match="ood"):
+        MusicnnHeadClassifier(LABELS, MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",), ood=True),
+                              {"MSD_musicnn": backbones["MSD_musicnn"]}, MusicnnHead(200, 3))

@@ -4,6 +4,8 @@ shared data is present, with the default bundle on a real clip)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import math
 import tracemalloc
@@ -554,6 +556,32 @@ def test_onnx_runtime_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     cached = Classifier.load(legacy, runtime="onnx")  # a bundle without a graph: exported once to the cache
     assert isinstance(cached.model, OnnxMusicnnHead) and list((tmp_path / "cache" / "onnx").glob("*.onnx"))
     np.testing.assert_allclose(cached.predict(y, sr=16000).genres[0].score, a.genres[0].score, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_ood_score_is_the_same_in_onnx_runtime_and_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genrekit.models import heads, onnx_export
+
+    monkeypatch.setenv(onnx_export.CACHE_ENV, str(tmp_path))
+    torch.manual_seed(0)
+    config = heads.MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",), ood=True)
+    model = heads.MusicnnHeadClassifier(["a", "b", "c"], config)
+    with torch.no_grad():
+        model.head.ood_weight.normal_(0.0, 0.2)
+        model.head.ood_energy.fill_(-0.5)
+        model.head.ood_bias.fill_(0.1)
+    card = heads.musicnn_head_card(model, name="ood-test")
+    card = dataclasses.replace(card, config={**card.config, "uncertainty": {"ood_threshold": 0.5}})
+    bundle = save_bundle(tmp_path / "bundle", card, model.bundle_tensors())
+    fast = Classifier.load(bundle, runtime="onnx")
+    slow = Classifier.load(bundle, runtime="torch")
+    y = music_like(7.0, sr=16000)
+    a, b = fast.predict(y, sr=16000, top_k=0), slow.predict(y, sr=16000, top_k=0)
+    assert a.uncertainty.ood_score is not None
+    assert a.uncertainty.ood_score == pytest.approx(b.uncertainty.ood_score, abs=1e-3)
+    window_ood = slow.model.predict_outputs_windows(np.stack([y[:heads.WINDOW_LENGTH], y[heads.WINDOW_LENGTH:2 * heads.WINDOW_LENGTH]]))[2]
+    assert 0.0 < a.uncertainty.ood_score < 1.0 and window_ood is not None
+    assert a.uncertainty.level == ("unknown" if a.uncertainty.ood_score >= 0.5 else a.uncertainty.level)
 
 
 # ----------------------------------------------------------------------------- default bundle

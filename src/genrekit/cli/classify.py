@@ -246,7 +246,9 @@ class _CsvWriter(_Writer):
     def __init__(self, out: TextIO, labels: list[str], top: int) -> None:
         super().__init__(out, labels, top)
         self.writer = csv.writer(out, lineterminator="\n")
-        self.writer.writerow(["name", "duration_s", "top_genre", "top_score", *labels, "tags", "warnings", "error"])
+        self.writer.writerow(
+            ["name", "duration_s", "top_genre", "top_score", *labels, "tags", "warnings", "uncertainty", "ood_score", "error"]
+        )
 
     def result(self, prediction: Any) -> None:
         scores = {g.genre: g.score for g in prediction.genres}
@@ -259,13 +261,15 @@ class _CsvWriter(_Writer):
                 *(f"{scores[label]:.4f}" for label in self.labels),
                 ";".join(f"{t.tag}:{t.score:.3f}" for t in prediction.tags),
                 ";".join(prediction.warnings),
+                prediction.uncertainty.level,
+                "" if prediction.uncertainty.ood_score is None else f"{prediction.uncertainty.ood_score:.4f}",
                 "",
             ]
         )
         self.out.flush()
 
     def error(self, name: str, error_type: str, message: str) -> None:
-        self.writer.writerow([name, "", "", "", *([""] * len(self.labels)), "", "", f"{error_type}: {message}"])
+        self.writer.writerow([name, "", "", "", *([""] * len(self.labels)), "", "", "", "", f"{error_type}: {message}"])
         self.out.flush()
 
 
@@ -292,6 +296,7 @@ class _TableWriter(_Writer):
             )
         elif prediction.tags:
             lines.append("  tags: " + ", ".join(f"{t.tag} {t.score:.2f}" for t in prediction.tags))
+        lines.append("  " + describe_uncertainty(prediction))
         lines.append("  timeline: " + compact_timeline(prediction.segments))
         lines.extend(f"  warning: {w}" for w in prediction.warnings)
         self.out.write("\n".join(lines) + "\n\n")
@@ -303,6 +308,18 @@ class _TableWriter(_Writer):
 
 def _make_writer(fmt: str, out: TextIO, labels: list[str], top: int) -> _Writer:
     return {"json": _JsonWriter, "csv": _CsvWriter, "table": _TableWriter}[fmt](out, labels, top)
+
+
+def describe_uncertainty(prediction: Any) -> str:
+    """One line on how far to trust the top genre: confident, mixed (the close genres), or unknown."""
+    uncertainty = prediction.uncertainty
+    ood = "" if uncertainty.ood_score is None else f" (out-of-taxonomy score {uncertainty.ood_score:.2f})"
+    if uncertainty.level == "unknown":
+        return f"uncertainty: unknown - probably none of these genres{ood}"
+    if uncertainty.level == "mixed":
+        close = " / ".join(g.genre for g in prediction.genres[:2])
+        return f"uncertainty: mixed - {close}{ood}"
+    return f"uncertainty: {uncertainty.level}{ood}"
 
 
 def format_time(seconds: float) -> str:

@@ -6,11 +6,13 @@ Examples::
     genrekit train --family svm --data features_30_sec.csv --split filtered
     genrekit train --family cnn2d_logmel --data gtzan/ --config configs/cnn2d_logmel.toml \\
         --set model.n_channels=[8,16,32] --epochs 5 --out cnn --resume
+    genrekit train --config configs/default.toml   # rebuild the shipped default model
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -34,9 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--family", choices=FAMILIES, help="model family (or 'family' in the config file)")
     parser.add_argument(
         "--data",
-        required=True,
         metavar="DIR_OR_CSV",
-        help="dataset folder, CSV manifest, or the Kaggle feature table CSV (table families only)",
+        help="dataset folder, CSV manifest, or the Kaggle feature table CSV (table families only); "
+        "for a default-model recipe (kind = \"default_model\"), the folder holding gtzan-dev/, extra-pool/ and "
+        "out-of-taxonomy/ (default: the recipe's 'data', ../shared/data)",
     )
     parser.add_argument(
         "--split",
@@ -70,9 +73,15 @@ def run(args: argparse.Namespace) -> int:
     """Resolve the config, train, print where the bundle went."""
     require_train_extra("train")
     from genrekit.training.config import load_config_file, resolve_config
-    from genrekit.training.trainers import train
 
     file_data = load_config_file(args.config) if args.config else None
+    if file_data is not None and file_data.get("kind") == "default_model":
+        return run_recipe(args, file_data)
+    if not args.data:
+        print("genrekit train: error: --data is required (a dataset folder, CSV manifest or feature table)", file=sys.stderr)
+        raise SystemExit(2)
+    from genrekit.training.trainers import train
+
     genres = [g.strip() for g in args.genres.split(",") if g.strip()] if args.genres else None
     options = {
         "epochs": args.epochs,
@@ -113,4 +122,31 @@ def run(args: argparse.Namespace) -> int:
         ]
     summary = "\t".join(fields)
     print(summary)
+    return 0
+
+
+def run_recipe(args: argparse.Namespace, file_data: dict) -> int:
+    """A default-model recipe: grouped cross-validation, selection, bundle (see genrekit.training.recipe)."""
+    from genrekit.errors import InvalidParameterError
+    from genrekit.training.recipe import RecipeConfig, run_recipe as run
+
+    ignored = [flag for flag, value in (("--family", args.family), ("--split", args.split), ("--set", args.overrides),
+                                        ("--epochs", args.epochs), ("--resume", args.resume)) if value]
+    if ignored:
+        raise InvalidParameterError(f"a default-model recipe takes no {', '.join(ignored)}")
+    config = RecipeConfig.from_dict(file_data)
+    if args.seed is not None:
+        config = dataclasses.replace(config, seed=args.seed)
+    data = args.data or config.extra.get("data", "../shared/data")
+    out = Path(args.out or config.extra.get("out", "genrekit-default"))
+
+    def log(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    result = run(config, data, out_dir=out, cache_dir=args.cache_dir, log=log, config_file=args.config)
+    figures = result.card.metrics["unseen_sources_pooled"]
+    print("\t".join([str(result.bundle_dir), config.name, f"{result.seconds:.1f}s",
+                     f"unseen_sources_accuracy={figures['accuracy']['value']:.3f}",
+                     f"card_sha256={result.card_sha256}"]))
     return 0

@@ -81,6 +81,8 @@ class MusicnnHeadConfig:
     tag_backbones : tuple of str
         More pretrained backbones run on the same windows for their tags only (not fed to
         the head), e.g. MTT_musicnn's instrument and vocal tags next to an MSD head.
+    ood : bool
+        The head also gives each window an out-of-taxonomy logit (see :meth:`MusicnnHead.ood_logits`).
     """
 
     backbones: tuple[str, ...] = ("MSD_musicnn",)
@@ -89,6 +91,7 @@ class MusicnnHeadConfig:
     dropout: float = 0.0
     pad_mode: str = "reflect"
     tag_backbones: tuple[str, ...] = ()
+    ood: bool = False
 
     def __post_init__(self) -> None:
         for name in ("backbones", "embeddings", "hidden_units", "tag_backbones"):
@@ -116,6 +119,8 @@ class MusicnnHeadConfig:
             raise InvalidParameterError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.pad_mode not in ("reflect", "constant"):
             raise InvalidParameterError(f"pad_mode must be 'reflect' or 'constant', got {self.pad_mode!r}")
+        if not isinstance(self.ood, bool):
+            raise InvalidParameterError(f"ood must be a bool, got {self.ood!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (tuples as lists)."""
@@ -165,25 +170,35 @@ class MusicnnHead(nn.Module):
         Hidden widths (ReLU); empty for a linear head.
     dropout : float
         Dropout before each linear layer.
+    ood : bool
+        Add the out-of-taxonomy buffers (see :meth:`ood_logits`).
 
     Notes
     -----
     Buffers (saved in bundles): ``mean`` and ``scale`` (the input is ``(x - mean) / scale``;
     set them from training embeddings with :meth:`set_standardization`) and ``temperature``
-    (probabilities are ``softmax(logits / temperature)``; 1 until calibrated).
+    (probabilities are ``softmax(logits / temperature)``; 1 until calibrated); with ``ood``,
+    ``ood_weight``, ``ood_energy`` and ``ood_bias``.
     """
 
     mean: Tensor
     scale: Tensor
     temperature: Tensor
 
-    def __init__(self, n_inputs: int, n_classes: int, hidden_units: Sequence[int] = (), dropout: float = 0.0) -> None:
+    def __init__(
+        self, n_inputs: int, n_classes: int, hidden_units: Sequence[int] = (), dropout: float = 0.0, *, ood: bool = False
+    ) -> None:
         super().__init__()
         if n_inputs < 1 or n_classes < 2:
             raise InvalidParameterError(f"a head needs n_inputs >= 1 and n_classes >= 2, got {n_inputs}, {n_classes}")
         self.register_buffer("mean", torch.zeros(n_inputs))
         self.register_buffer("scale", torch.ones(n_inputs))
         self.register_buffer("temperature", torch.ones(()))
+        self.has_ood = bool(ood)
+        if self.has_ood:
+            self.register_buffer("ood_weight", torch.zeros(n_inputs))
+            self.register_buffer("ood_energy", torch.zeros(()))
+            self.register_buffer("ood_bias", torch.zeros(()))
         layers: list[nn.Module] = []
         width = n_inputs
         for units in hidden_units:
@@ -220,6 +235,18 @@ class MusicnnHead(nn.Module):
     def predict_proba(self, embeddings: Tensor) -> Tensor:
         """Calibrated probabilities ``softmax(logits / temperature)``, ``(batch, n_classes)``."""
         return torch.softmax(self(embeddings) / self.temperature, dim=-1)
+
+    def ood_logits(self, embeddings: Tensor) -> Tensor:
+        """Out-of-taxonomy logit of each window, ``(batch,)``:
+        ``ood_weight . z + ood_energy * logsumexp(logits / temperature) + ood_bias`` with
+        ``z = (x - mean) / scale``. A track's score is the sigmoid of its windows' mean logit
+        (the weights are fitted so that it is a calibrated probability of "none of these genres").
+        """
+        if not self.has_ood:
+            raise InvalidParameterError("this head has no out-of-taxonomy score")
+        z = (embeddings - self.mean) / self.scale
+        energy = torch.logsumexp(self.net(z) / self.temperature, dim=-1)
+        return z @ self.ood_weight + self.ood_energy * energy + self.ood_bias
 
 
 def _as_windows(windows: np.ndarray | Tensor) -> Tensor:
@@ -414,10 +441,12 @@ class MusicnnHeadClassifier(nn.Module):
         )
         self.n_inputs = sum(width for _, width in embedding_dims(self.config.backbones, self.config.embeddings))
         self.head = head if head is not None else MusicnnHead(
-            self.n_inputs, len(self.labels), self.config.hidden_units, self.config.dropout
+            self.n_inputs, len(self.labels), self.config.hidden_units, self.config.dropout, ood=self.config.ood
         )
         if self.head.n_inputs != self.n_inputs:
             raise InvalidParameterError(f"head takes {self.head.n_inputs} inputs, the embeddings have {self.n_inputs}")
+        if self.head.has_ood != self.config.ood:
+            raise InvalidParameterError(f"the config says ood={self.config.ood}, the head has_ood={self.head.has_ood}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = batch_size
@@ -459,18 +488,20 @@ class MusicnnHeadClassifier(nn.Module):
         features, _ = self.embedder(windows)
         return self.head(features)
 
-    def _run(self, windows: np.ndarray | Tensor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        probs, tags, _ = self._run_all(windows, embed=False)
-        return probs, tags
+    def _run(self, windows: np.ndarray | Tensor) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """(genre probabilities, tag probabilities, out-of-taxonomy logits or ``None``)."""
+        probs, tags, _, ood = self._run_all(windows, embed=False)
+        return probs, tags, ood
 
     def _run_all(
         self, windows: np.ndarray | Tensor, *, embed: bool
-    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None, np.ndarray | None]:
         x = _as_windows(windows)
         if embed and self.window_embedding is None:
             raise InvalidParameterError("this model has no embedding (its card declares none)")
         probs: list[Tensor] = []
         vectors: list[Tensor] = []
+        ood: list[Tensor] = []
         tags: dict[str, list[Tensor]] = {name: [] for name in self.config.all_backbones}
         was_training = self.training
         self.eval()
@@ -481,19 +512,23 @@ class MusicnnHeadClassifier(nn.Module):
                     probs.append(self.head.predict_proba(features))
                     if embed:
                         vectors.append(self.window_embedding(features, taggrams))  # type: ignore[misc]
+                    if self.head.has_ood:
+                        ood.append(self.head.ood_logits(features))
                     for name, value in taggrams.items():
                         tags[name].append(value)
         finally:
             self.train(was_training)
         dim = self.embedding.dim if self.embedding is not None else 0
         embeddings = (torch.cat(vectors).numpy().astype(np.float32) if vectors else np.zeros((0, dim), np.float32)) if embed else None
+        no_ood = np.zeros(0, np.float32) if self.head.has_ood else None
         if not probs:
             empty = {name: np.zeros((0, len(self.tag_names[name])), np.float32) for name in tags}
-            return np.zeros((0, len(self.labels)), np.float32), empty, embeddings
+            return np.zeros((0, len(self.labels)), np.float32), empty, embeddings, no_ood
         return (
             torch.cat(probs).numpy().astype(np.float32),
             {name: torch.cat(v).numpy().astype(np.float32) for name, v in tags.items()},
             embeddings,
+            torch.cat(ood).numpy().astype(np.float32) if ood else no_ood,
         )
 
     def predict_proba_windows(self, windows: np.ndarray) -> np.ndarray:
@@ -517,6 +552,11 @@ class MusicnnHeadClassifier(nn.Module):
 
     def predict_all_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Genre probabilities and tag probabilities in one pass (see the two methods above)."""
+        return self._run(windows)[:2]
+
+    def predict_outputs_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """Genre probabilities, tag probabilities and the out-of-taxonomy logit of each window
+        (``(n_windows,)``, ``None`` for a head without one) in one pass."""
         return self._run(windows)
 
     def embed_all_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
@@ -528,7 +568,7 @@ class MusicnnHeadClassifier(nn.Module):
         InvalidParameterError
             The model has no embedding.
         """
-        probs, tags, vectors = self._run_all(windows, embed=True)
+        probs, tags, vectors, _ = self._run_all(windows, embed=True)
         assert vectors is not None
         return probs, tags, vectors
 
@@ -654,7 +694,7 @@ def from_bundle(card: ModelCard, tensors: Mapping[str, Tensor]) -> MusicnnHeadCl
         backbones[name] = Musicnn(cfg).load_weights(weights)
     head_state = {k[len("head.") :]: v for k, v in tensors.items() if k.startswith("head.")}
     n_inputs = sum(width for _, width in embedding_dims(config.backbones, config.embeddings))
-    head = MusicnnHead(n_inputs, len(card.labels), config.hidden_units, config.dropout)
+    head = MusicnnHead(n_inputs, len(card.labels), config.hidden_units, config.dropout, ood=config.ood)
     expected = head.state_dict()
     if set(head_state) != set(expected) or any(head_state[k].shape != expected[k].shape for k in expected):
         raise BundleError(

@@ -41,6 +41,7 @@ from genrekit.models.heads import MusicnnHeadClassifier, from_bundle
 from genrekit.models.onnx_runtime import (
     EMBEDDING_NAME,
     INPUT_NAME,
+    OOD_NAME,
     PROBS_NAME,
     OnnxMusicnnHead,
     from_onnx_graph,
@@ -52,7 +53,8 @@ ONNX_OPSET = 17
 
 class _PatchesToOutputs(nn.Module):
     """Patches ``(batch, 187, 96)`` -> (genre probabilities, taggram of each backbone[, window
-    embeddings where the model has an embedding])."""
+    embeddings where the model has an embedding][, the out-of-taxonomy logit of each window where
+    the head has one])."""
 
     def __init__(self, model: MusicnnHeadClassifier) -> None:
         super().__init__()
@@ -65,13 +67,16 @@ class _PatchesToOutputs(nn.Module):
         outputs = (self.head.predict_proba(features), *taggrams.values())
         if self.window_embedding is not None:
             outputs = (*outputs, self.window_embedding(features, taggrams))
+        if self.head.has_ood:
+            outputs = (*outputs, self.head.ood_logits(features))
         return outputs
 
 
 def output_names(model: MusicnnHeadClassifier) -> list[str]:
-    """The graph's outputs: ``probs``, ``tags.<backbone>`` each, then ``embedding`` if any."""
+    """The graph's outputs: ``probs``, ``tags.<backbone>`` each, then ``embedding`` and ``ood`` if any."""
     names = [PROBS_NAME, *(tag_output_name(name) for name in model.config.all_backbones)]
-    return names + ([EMBEDDING_NAME] if model.window_embedding is not None else [])
+    names += [EMBEDDING_NAME] if model.window_embedding is not None else []
+    return names + ([OOD_NAME] if model.head.has_ood else [])
 
 
 def supports_onnx(model: Any) -> bool:
@@ -92,7 +97,8 @@ def export_onnx(model: MusicnnHeadClassifier, path: str | os.PathLike[str]) -> P
     -------
     Path
         The file. Input ``patches`` ``(batch, 187, 96)`` float32; outputs ``probs``
-        ``(batch, n_labels)`` and ``tags.<backbone>`` ``(batch, n_tags)``, head backbones first.
+        ``(batch, n_labels)``, ``tags.<backbone>`` ``(batch, n_tags)`` (head backbones first) and,
+        for a head with an out-of-taxonomy score, ``ood`` ``(batch,)``.
     """
     if not supports_onnx(model):
         raise InvalidParameterError(f"only musicnn_head models export to ONNX, got {type(model).__name__}")

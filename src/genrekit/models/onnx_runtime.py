@@ -31,7 +31,8 @@ MODEL_TYPE = "musicnn_head"
 INPUT_NAME = "patches"  # graph input: (batch, 187, 96) float32 patches, time first
 PROBS_NAME = "probs"  # graph output: (batch, n_labels) genre probabilities
 TAGS_PREFIX = "tags."  # graph outputs "tags.<backbone>": (batch, n_tags) tag probabilities
-EMBEDDING_NAME = "embedding"  # last graph output where the card declares an embedding: (batch, dim) unit rows
+EMBEDDING_NAME = "embedding"  # graph output where the card declares an embedding: (batch, dim) unit rows
+OOD_NAME = "ood"  # last graph output of a head with an out-of-taxonomy score: (batch,) logits
 
 
 def tag_output_name(backbone: str) -> str:
@@ -61,8 +62,10 @@ class OnnxMusicnnHead:
     n_threads : int or None
         ONNX Runtime intra-op threads; ``None``: :func:`genrekit.settings.inference_threads`.
     embedding : EmbeddingSpec or None
-        The card's embedding: the graph then has a last output ``embedding`` (one unit vector
-        per window, see :meth:`embed_all_windows`).
+        The card's embedding: the graph then has an output ``embedding`` after the tags (one unit
+        vector per window, see :meth:`embed_all_windows`).
+    has_ood : bool
+        The graph ends with the ``ood`` output (the card's ``config.head.ood``).
     """
 
     sample_rate = MUSICNN_SR
@@ -77,6 +80,7 @@ class OnnxMusicnnHead:
         pad_mode: str = "reflect",
         n_threads: int | None = None,
         embedding: EmbeddingSpec | None = None,
+        has_ood: bool = False,
     ) -> None:
         import onnxruntime as ort
 
@@ -95,6 +99,8 @@ class OnnxMusicnnHead:
         expected = [PROBS_NAME, *(tag_output_name(name) for name in self.tag_names)]
         expected += [EMBEDDING_NAME] if embedding is not None else []
         self.embedding = embedding
+        self.has_ood = bool(has_ood)
+        expected += [OOD_NAME] if self.has_ood else []
         if outputs != expected:
             raise BundleError(f"ONNX graph {onnx_path} has outputs {outputs}, the card implies {expected}")
         self._backbones = list(self.tag_names)
@@ -102,7 +108,14 @@ class OnnxMusicnnHead:
     def predict_all_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Genre probabilities ``(n, n_labels)`` and tag probabilities ``{backbone: (n, n_tags)}``
         of 16 kHz windows ``(n, samples)`` (at least 47616 samples each)."""
-        return self.predict_patches(musicnn_window_patches(windows, pad_mode=self.pad_mode))
+        return self.predict_outputs_windows(windows)[:2]
+
+    def predict_outputs_windows(
+        self, windows: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """Genre probabilities, tag probabilities and each window's out-of-taxonomy logit
+        ``(n,)`` (``None`` for a graph without one), in one pass."""
+        return self.predict_outputs_patches(musicnn_window_patches(windows, pad_mode=self.pad_mode))
 
     def embed_all_windows(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         """Genre probabilities, tag probabilities and each window's unit embedding ``(n, dim)``.
@@ -119,18 +132,28 @@ class OnnxMusicnnHead:
             probs, tags = self.predict_patches(patches)
             return probs, tags, np.zeros((0, self.embedding.dim), np.float32)
         outputs = self._session.run(None, {INPUT_NAME: patches})
-        tags = {name: np.asarray(out, dtype=np.float32) for name, out in zip(self._backbones, outputs[1:])}
-        return np.asarray(outputs[0], dtype=np.float32), tags, np.asarray(outputs[-1], dtype=np.float32)
+        n_tags = len(self._backbones)
+        tags = {name: np.asarray(out, dtype=np.float32) for name, out in zip(self._backbones, outputs[1 : 1 + n_tags])}
+        return np.asarray(outputs[0], dtype=np.float32), tags, np.asarray(outputs[1 + n_tags], dtype=np.float32)
 
     def predict_patches(self, patches: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """The same from musicnn input patches ``(n, 187, 96)`` (time first)."""
+        """Genre and tag probabilities from musicnn input patches ``(n, 187, 96)`` (time first)."""
+        return self.predict_outputs_patches(patches)[:2]
+
+    def predict_outputs_patches(
+        self, patches: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """:meth:`predict_outputs_windows` from musicnn input patches ``(n, 187, 96)`` (time first)."""
         patches = np.ascontiguousarray(patches, dtype=np.float32)
+        no_ood = np.zeros(0, np.float32) if self.has_ood else None
         if patches.shape[0] == 0:
             empty = {name: np.zeros((0, len(tags)), np.float32) for name, tags in self.tag_names.items()}
-            return np.zeros((0, len(self.labels)), np.float32), empty
+            return np.zeros((0, len(self.labels)), np.float32), empty, no_ood
         outputs = self._session.run(None, {INPUT_NAME: patches})
-        tags = {name: np.asarray(out, dtype=np.float32) for name, out in zip(self._backbones, outputs[1:])}
-        return np.asarray(outputs[0], dtype=np.float32), tags
+        n_tags = len(self._backbones)
+        tags = {name: np.asarray(out, dtype=np.float32) for name, out in zip(self._backbones, outputs[1 : 1 + n_tags])}
+        ood = np.asarray(outputs[-1], dtype=np.float32) if self.has_ood else None
+        return np.asarray(outputs[0], dtype=np.float32), tags, ood
 
     def predict_proba_windows(self, windows: np.ndarray) -> np.ndarray:
         """Genre probabilities ``(n, n_labels)`` of 16 kHz windows; rows sum to 1."""
@@ -167,6 +190,7 @@ def from_onnx_graph(
         pad_mode=str(pad_mode),
         n_threads=n_threads,
         embedding=embedding_spec(card.config),
+        has_ood=bool(card.config.get("head", {}).get("ood", False)),
     )
 
 

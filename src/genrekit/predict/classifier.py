@@ -147,6 +147,7 @@ class _Accumulator:
     tags: dict[str, list[np.ndarray]] = field(default_factory=dict)
     embed: bool = False  # also gather each window's embedding
     embeddings: list[np.ndarray] = field(default_factory=list)
+    ood_logits: list[np.ndarray] = field(default_factory=list)
     sum_squares: float = 0.0
     n_measured: int = 0  # samples whose squares are in sum_squares
 
@@ -595,7 +596,9 @@ class Classifier:
             probs, tags, vectors = self._infer_with_embedding(batch)
             acc.embeddings.append(vectors)
         else:
-            probs, tags = self._infer(batch, want_tags)
+            probs, tags, ood = self._infer(batch, want_tags)
+            if ood is not None:
+                acc.ood_logits.append(ood)
         starts = np.array([w.start for w in windows], dtype=np.int64)
         acc.starts.append(starts)
         acc.ends.append(starts + np.array([w.n_valid for w in windows], dtype=np.int64))
@@ -606,12 +609,21 @@ class Classifier:
         for backbone, scores in (tags or {}).items():
             acc.tags.setdefault(backbone, []).append(scores)
 
-    def _infer(self, batch: np.ndarray, want_tags: bool) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
-        """Genre probabilities (and tag probabilities per backbone) for a batch of windows."""
+    def _infer(
+        self, batch: np.ndarray, want_tags: bool
+    ) -> tuple[np.ndarray, dict[str, np.ndarray] | None, np.ndarray | None]:
+        """Genre probabilities (and tag probabilities per backbone, and the out-of-taxonomy
+        logit of each window where the model has one) for a batch of windows."""
         model = self.model
         tags: Any = None
+        ood: np.ndarray | None = None
         combined: Callable[..., Any] | None = getattr(model, "predict_all_windows", None)
-        if want_tags and combined is not None:
+        with_ood: Callable[..., Any] | None = getattr(model, "predict_outputs_windows", None)
+        if with_ood is not None:
+            probs, tags, ood = with_ood(batch)
+            if not want_tags:
+                tags = None
+        elif want_tags and combined is not None:
             probs, tags = combined(batch)
         else:
             probs = model.predict_proba_windows(batch)
@@ -626,7 +638,7 @@ class Classifier:
             tags = {next(iter(self.tag_names)): tags}
         if tags is not None:
             tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
-        return probs, tags
+        return probs, tags, None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
 
     def _infer_with_embedding(self, batch: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         """Genre and tag probabilities and window embeddings ``(batch, dim)`` in one pass."""
@@ -663,9 +675,15 @@ class Classifier:
             evidence = np.concatenate(acc.evidence)
             if not is_music(evidence[voting] if voting.any() else evidence):
                 warnings.append(WARNING_NOT_MUSIC)
+        ood_score = None
+        if acc.ood_logits:
+            window_ood = np.concatenate(acc.ood_logits)
+            mean_logit = float(np.average(window_ood, weights=weights))
+            ood_score = 1.0 / (1.0 + math.exp(-max(min(mean_logit, 50.0), -50.0)))
         uncertainty = assess_uncertainty(
             track,
             thresholds=self.uncertainty_thresholds,
+            ood_score=ood_score,
             not_music=WARNING_SILENT in warnings or WARNING_NOT_MUSIC in warnings,
         )
         order = np.argsort(-track, kind="stable")
