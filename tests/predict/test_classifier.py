@@ -560,9 +560,11 @@ def test_onnx_runtime_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.slow
 def test_ood_score_is_the_same_in_onnx_runtime_and_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from genrekit.models import heads, onnx_export
+    from genrekit import settings
+    from genrekit.models import heads
+    from genrekit.models.onnx_runtime import OnnxMusicnnHead
 
-    monkeypatch.setenv(onnx_export.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(settings.CACHE_DIR_ENV, str(tmp_path / "cache"))
     torch.manual_seed(0)
     config = heads.MusicnnHeadConfig(backbones=("MSD_musicnn",), embeddings=("penultimate",), ood=True)
     model = heads.MusicnnHeadClassifier(["a", "b", "c"], config)
@@ -575,6 +577,7 @@ def test_ood_score_is_the_same_in_onnx_runtime_and_torch(tmp_path: Path, monkeyp
     bundle = save_bundle(tmp_path / "bundle", card, model.bundle_tensors())
     fast = Classifier.load(bundle, runtime="onnx")
     slow = Classifier.load(bundle, runtime="torch")
+    assert isinstance(fast.model, OnnxMusicnnHead) and fast.model.has_ood  # the shipped graph has the ood output
     y = music_like(7.0, sr=16000)
     a, b = fast.predict(y, sr=16000, top_k=0), slow.predict(y, sr=16000, top_k=0)
     assert a.uncertainty.ood_score is not None

@@ -3,7 +3,7 @@
 :func:`export_onnx` writes a model's backbones + head (patches ``(batch, 187, 96)`` ->
 genre probabilities and each backbone's tag probabilities) as an ONNX graph.
 :func:`write_onnx_artifact` is registered with :func:`genrekit.bundle.register_artifact_writer`,
-so :func:`genrekit.bundle.save_bundle` (``genrekit train``, ``scripts/train_default_model.py``)
+so :func:`genrekit.bundle.save_bundle` (``genrekit train``, including ``--config configs/default.toml``)
 writes ``model.onnx`` into every musicnn head bundle and records its SHA-256 in the card.
 :func:`add_onnx_graph` does the same for a bundle saved before
 (``python scripts/bundle_onnx.py BUNDLE``).

@@ -171,25 +171,26 @@ def track_figures(proba: np.ndarray, y: np.ndarray, *, seed: int) -> dict[str, A
 
 
 def auroc(negative: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve: P(score of a positive > score of a negative), ties count half."""
-    from scipy.stats import rankdata
+    """Area under the ROC curve of scores where ``positive`` should rank above ``negative``
+    (NaN if either is empty)."""
+    from sklearn.metrics import roc_auc_score
 
     if len(negative) == 0 or len(positive) == 0:
         return math.nan
-    ranks = rankdata(np.concatenate([negative, positive]))
-    n_pos, n_neg = len(positive), len(negative)
-    return float((ranks[n_neg:].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    labels = np.r_[np.zeros(len(negative)), np.ones(len(positive))]
+    return float(roc_auc_score(labels, np.concatenate([negative, positive])))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
+    from scipy.special import softmax as scipy_softmax
+
+    return scipy_softmax(z, axis=-1)
 
 
 def logsumexp(z: np.ndarray) -> np.ndarray:
-    m = z.max(-1)
-    return m + np.log(np.exp(z - m[..., None]).sum(-1))
+    from scipy.special import logsumexp as scipy_logsumexp
+
+    return scipy_logsumexp(z, axis=-1)
 
 
 def fit_track_temperature(track_logits: np.ndarray, y: np.ndarray) -> float:
@@ -393,7 +394,9 @@ def _finite(value: float) -> float | None:
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    from scipy.special import expit
+
+    return expit(z)
 
 
 def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temperatures: Mapping[str, float],
@@ -446,6 +449,7 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
             "n_out_of_taxonomy": int(len(s_out)),
         },
         "_features": (f_in, f_out),
+        "_held_out_scores": s_in,
     }
 
 
@@ -518,7 +522,7 @@ def build_classifier(chosen: Candidate, corpus: Corpus, config: RecipeConfig, te
             detector = fit_detector(corpus, corpus.inside, corpus.outside, model.cols, c=config.ood_c, seed=config.seed)
             lin = detector.head.net[-1]
             w_diff = (lin.weight[1] - lin.weight[0]).double() / detector.head.scale.double()
-            b_diff = float(lin.bias[1] - lin.bias[0])
+            b_diff = float((lin.bias[1] - lin.bias[0]).detach())
             # the detector's logit on the head's standardised inputs z: w_diff . (z * scale + mean - mean_d) + b_diff
             ood_weight = detector_weight * w_diff * head.scale.double()
             bias += detector_weight * (b_diff + float(w_diff @ (head.mean.double() - detector.head.mean.double())))
@@ -602,12 +606,12 @@ def run_recipe(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small fits: one thread is faster than two contended ones
     try:
-        return _fit_and_save(config, corpus, data_root, out_dir, log, config_file, started)
+        return _fit_and_save(config, corpus, out_dir, log, config_file, started)
     finally:
         torch.set_num_threads(threads)
 
 
-def _fit_and_save(config: RecipeConfig, corpus: Corpus, data_root: str | Path, out_dir: str | Path,
+def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
                   log: Callable[[str], None], config_file: str | None, started: float) -> RecipeResult:
     import sklearn
     import torch
@@ -650,12 +654,9 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, data_root: str | Path, o
     }
     if ood_fit is not None:
         metrics["out_of_taxonomy"] = {k: v for k, v in ood_fit.items() if not k.startswith("_")}
-        f_in_all = ood_fit["_features"][0]
-        method_cols = list(METHOD_COLUMNS[ood_fit["chosen"]])
-        w, b = fit_platt(np.concatenate([f_in_all, ood_fit["_features"][1]])[:, method_cols],
-                         np.r_[np.zeros(len(f_in_all)), np.ones(len(ood_fit["_features"][1]))], config.seed)
-        s_in = sigmoid(f_in_all[:, method_cols] @ w + b)
-        metrics["uncertainty_levels_held_out"] = uncertainty_levels(proba_all, y_all, s_in, config, threshold)
+        metrics["uncertainty_levels_held_out"] = uncertainty_levels(
+            proba_all, y_all, ood_fit["_held_out_scores"], config, threshold
+        )
     else:
         metrics["uncertainty_levels_held_out"] = uncertainty_levels(proba_all, y_all, None, config, None)
     log("held out: " + "  ".join(f"{k}: acc {v['accuracy']['value']:.3f} macro-recall {v['macro_recall']['value']:.3f}"
@@ -679,13 +680,12 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, data_root: str | Path, o
         "recipe": dataclasses.asdict(chosen),
         "built_by": "genrekit train --config " + (config_file or "configs/default.toml"),
         "seed": config.seed,
-        "data": {
-            "root": str(data_root),
-            "gtzan-dev (train + valid)": _counts(c.label for c in clips if c.source == "gtzan"),
+        "data": {  # every part was used for training (genrekit evaluate warns on them)
+            "gtzan-dev/train+valid": _counts(c.label for c in clips if c.source == "gtzan"),
             "extra-pool": _counts(c.label for c in clips if c.in_taxonomy and c.source != "gtzan"),
             "out-of-taxonomy": _counts(c.label for c in clips if not c.in_taxonomy),
-            "sources": _counts(c.source for c in clips if c.in_taxonomy),
         },
+        "sources": _counts(c.source for c in clips if c.in_taxonomy),
         "windows": f"the {config.max_windows} windows predict reads per clip (genrekit.predict.spread_starts; "
         "every window of shorter clips, genrekit.predict.slice_windows) for scoring, and for training unless the "
         "recipe says train_windows='all' (every regular window as well)",
