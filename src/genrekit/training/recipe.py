@@ -120,7 +120,7 @@ class RecipeConfig:
         candidates = tuple(Candidate(**c) for c in data.pop("candidates", []))
         uncertainty = dict(data.pop("uncertainty", {}))
         known = {f.name for f in dataclasses.fields(cls)} - {"candidates", "extra"}
-        unknown = sorted(set(data) - known - {"data", "out"}) + sorted(
+        unknown = sorted(set(data) - known - {"data", "out", "embedding"}) + sorted(
             set(uncertainty) - {"ood_methods", "ood_c", "ood_false_unknown_rate", "mixed_margin", "mixed_top_score"}
         )
         if unknown:
@@ -137,7 +137,7 @@ class RecipeConfig:
         methods = tuple(uncertainty.pop("ood_methods", OOD_METHODS))
         if set(methods) - set(OOD_METHODS) or not set(methods) & set(SHIPPABLE_OOD):
             raise InvalidParameterError(f"ood_methods must come from {OOD_METHODS}, one of {SHIPPABLE_OOD} included")
-        extra = {key: data.pop(key) for key in ("data", "out") if key in data}
+        extra = {key: data.pop(key) for key in ("data", "out", "embedding") if key in data}
         return cls(candidates=candidates, ood_methods=methods, extra=extra, **data, **uncertainty)
 
 
@@ -700,8 +700,10 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
     if ood_fit is not None:
         uncertainty.update({"ood_threshold": ood_fit["threshold"], "ood_method": ood_fit["chosen"]})
     provenance = {**card.provenance, **PROVENANCE}
+    embedding = {"embedding": dict(config.extra["embedding"])} if "embedding" in config.extra else {}
     card = dataclasses.replace(card, provenance=provenance, config={
-        **card.config, "aggregation": config.aggregation, "max_windows": config.max_windows, "uncertainty": uncertainty})
+        **card.config, "aggregation": config.aggregation, "max_windows": config.max_windows, "uncertainty": uncertainty,
+        **embedding})
     tensors = classifier.bundle_tensors()
     out = save_bundle(out_dir, card, tensors)
     saved = json.loads((Path(out) / "card.json").read_text(encoding="utf-8"))
