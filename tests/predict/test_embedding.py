@@ -55,6 +55,10 @@ def test_embed_gives_unit_track_and_segment_vectors_in_both_runtimes(classifiers
         plain = clf.predict(y, sr=SR)
         assert plain.embedding is None and plain.segment_embeddings is None
         assert [g.genre for g in plain.genres] == [g.genre for g in pred.genres]
+        # Asking for the embedding must not lose the out-of-taxonomy score.
+        assert plain.uncertainty is not None and pred.uncertainty is not None
+        assert plain.uncertainty.ood_score is not None
+        assert pred.uncertainty == plain.uncertainty
     assert np.abs(results["torch"] - results["onnx"]).max() < 1e-4
 
 

@@ -568,9 +568,17 @@ class MusicnnHeadClassifier(nn.Module):
         InvalidParameterError
             The model has no embedding.
         """
-        probs, tags, vectors, _ = self._run_all(windows, embed=True)
-        assert vectors is not None
+        probs, tags, vectors, _ = self.embed_outputs_windows(windows)
         return probs, tags, vectors
+
+    def embed_outputs_windows(
+        self, windows: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        """:meth:`embed_all_windows` plus each window's out-of-taxonomy logit (``None`` for a
+        head without one), in the same pass."""
+        probs, tags, vectors, ood = self._run_all(windows, embed=True)
+        assert vectors is not None
+        return probs, tags, vectors, ood
 
     def bundle_tensors(self) -> dict[str, Tensor]:
         """Every tensor a bundle needs: ``backbone.<name>.<weight>`` and ``head.<weight>``."""

@@ -125,16 +125,25 @@ class OnnxMusicnnHead:
         InvalidParameterError
             The card declares no embedding.
         """
+        probs, tags, vectors, _ = self.embed_outputs_windows(windows)
+        return probs, tags, vectors
+
+    def embed_outputs_windows(
+        self, windows: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        """:meth:`embed_all_windows` plus each window's out-of-taxonomy logit ``(n,)`` (``None``
+        for a graph without one), in the same pass."""
         if self.embedding is None:
             raise InvalidParameterError("this model has no embedding (its card declares none)")
         patches = np.ascontiguousarray(musicnn_window_patches(windows, pad_mode=self.pad_mode), dtype=np.float32)
         if patches.shape[0] == 0:
-            probs, tags = self.predict_patches(patches)
-            return probs, tags, np.zeros((0, self.embedding.dim), np.float32)
+            probs, tags, ood = self.predict_outputs_patches(patches)
+            return probs, tags, np.zeros((0, self.embedding.dim), np.float32), ood
         outputs = self._session.run(None, {INPUT_NAME: patches})
         n_tags = len(self._backbones)
         tags = {name: np.asarray(out, dtype=np.float32) for name, out in zip(self._backbones, outputs[1 : 1 + n_tags])}
-        return np.asarray(outputs[0], dtype=np.float32), tags, np.asarray(outputs[1 + n_tags], dtype=np.float32)
+        ood = np.asarray(outputs[-1], dtype=np.float32) if self.has_ood else None
+        return np.asarray(outputs[0], dtype=np.float32), tags, np.asarray(outputs[1 + n_tags], dtype=np.float32), ood
 
     def predict_patches(self, patches: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Genre and tag probabilities from musicnn input patches ``(n, 187, 96)`` (time first)."""

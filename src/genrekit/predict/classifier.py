@@ -593,12 +593,12 @@ class Classifier:
     def _run_batch(self, windows: list[_Window], acc: _Accumulator, want_tags: bool) -> None:
         batch = np.stack([w.samples for w in windows]).astype(np.float32, copy=False)
         if acc.embed:
-            probs, tags, vectors = self._infer_with_embedding(batch)
+            probs, tags, vectors, ood = self._infer_with_embedding(batch)
             acc.embeddings.append(vectors)
         else:
             probs, tags, ood = self._infer(batch, want_tags)
-            if ood is not None:
-                acc.ood_logits.append(ood)
+        if ood is not None:
+            acc.ood_logits.append(ood)
         starts = np.array([w.start for w in windows], dtype=np.int64)
         acc.starts.append(starts)
         acc.ends.append(starts + np.array([w.n_valid for w in windows], dtype=np.int64))
@@ -640,18 +640,26 @@ class Classifier:
             tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
         return probs, tags, None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
 
-    def _infer_with_embedding(self, batch: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        """Genre and tag probabilities and window embeddings ``(batch, dim)`` in one pass."""
+    def _infer_with_embedding(
+        self, batch: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        """Genre and tag probabilities, window embeddings ``(batch, dim)`` and, where the model
+        has one, each window's out-of-taxonomy logit, in one pass."""
+        with_ood: Callable[..., Any] | None = getattr(self.model, "embed_outputs_windows", None)
         embed_windows: Callable[..., Any] | None = getattr(self.model, "embed_all_windows", None)
-        if embed_windows is None or self.embedding is None:
+        if (with_ood is None and embed_windows is None) or self.embedding is None:
             raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding")
-        probs, tags, vectors = embed_windows(batch)
+        ood: Any = None
+        if with_ood is not None:
+            probs, tags, vectors, ood = with_ood(batch)
+        else:
+            probs, tags, vectors = embed_windows(batch)  # type: ignore[misc]
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.shape != (batch.shape[0], self.embedding.dim):
             raise GenrekitError(f"model returned embeddings of shape {vectors.shape}, expected {(batch.shape[0], self.embedding.dim)}")
         probs = np.asarray(probs, dtype=np.float32)
         tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
-        return probs, tags, vectors
+        return probs, tags, vectors, None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
 
     def _finalize(
         self, acc: _Accumulator, n_samples: int, *, name: str, top_k: int, complete: bool
