@@ -3,8 +3,8 @@
 ``POST /classify`` answers from a few windows spread over the song (the genre and a gapped
 timeline). When that timeline leaves gaps, :meth:`TimelineJobs.start` takes over the spooled
 upload and classifies the whole song in steps of ``STEP_WINDOWS`` windows on the worker
-pool, between other requests. After each step the stored result gets the windows classified
-so far (from the start of the song) followed by the spread windows not yet reached, so a
+pool, each step only once the pool is idle (requests go first). After each step the stored
+result gets the windows classified so far (from the start of the song) followed by the spread windows not yet reached, so a
 client polling ``GET /classifications/{id}`` watches the timeline fill in; the last step
 sets ``complete``. The genre scores stay those of the quick answer.
 """
@@ -26,8 +26,9 @@ from genrekit.service.errors import QueueFullError
 
 logger = logging.getLogger("genrekit.service")
 
-STEP_WINDOWS = 10  # windows classified per background step (one pool job each)
+STEP_WINDOWS = 4  # windows classified per background step (one pool job each): a request waits for one step at most
 BUSY_RETRY_S = 1.0  # wait before retrying a step the full worker pool refused (seconds)
+IDLE_POLL_S = 0.05  # how often a background step looks for an idle pool (seconds)
 CONTIGUOUS_TOLERANCE_S = 0.05  # gap between windows still counted as covered (seconds)
 
 
@@ -130,10 +131,16 @@ def _decode(path: Path, sr: int, max_duration_s: float | None) -> np.ndarray:
 
 
 async def run_when_free(state: Any, job: Any) -> Any:
-    """Run ``job`` on the worker pool, waiting while the pool is full (requests go first)."""
+    """Run ``job`` on the worker pool once no other job runs or waits there (requests go first).
+
+    A request that arrives meanwhile shares the CPU with one background step at most.
+    """
+    pool = state.require_pool()
     while True:
+        while pool.n_running or pool.n_waiting:
+            await asyncio.sleep(IDLE_POLL_S)
         try:
-            return await state.require_pool().run(job)
+            return await pool.run(job)
         except QueueFullError:
             await asyncio.sleep(BUSY_RETRY_S)
 
