@@ -26,7 +26,7 @@ from genrekit.service.errors import QueueFullError
 
 logger = logging.getLogger("genrekit.service")
 
-STEP_WINDOWS = 4  # windows classified per background step (one pool job each): a request waits for one step at most
+STEP_WINDOWS = 10  # windows classified per background step (one pool job each)
 BUSY_RETRY_S = 1.0  # wait before retrying a step the full worker pool refused (seconds)
 IDLE_POLL_S = 0.05  # how often a background step looks for an idle pool (seconds)
 CONTIGUOUS_TOLERANCE_S = 0.05  # gap between windows still counted as covered (seconds)
