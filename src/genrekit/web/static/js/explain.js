@@ -3,6 +3,8 @@
 // The module mounts itself next to #mel-canvas and follows the #/r/{id} route, so the page
 // only has to load it.
 
+import { clearAtDeviceSize } from "./spectrogram.js";
+
 const API = "/api/v1";
 const RESULT_ROUTE = /^#\/r\/([^/]+)$/;
 const HTK_MEL_BREAK_HZ = 700; // mel(f) = 2595 log10(1 + f / 700)
@@ -124,14 +126,9 @@ class WhyOverlay {
 
   draw() {
     const { canvas } = this;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (!width || !height) return;
+    const context = clearAtDeviceSize(canvas);
+    if (!context) return;
     const ratio = window.devicePixelRatio || 1;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    const context = canvas.getContext("2d");
-    context.clearRect(0, 0, canvas.width, canvas.height);
     const explanation = this.on ? this.explanations.get(this.id) : null;
     if (!explanation || !explanation.duration_s) return;
     const W = canvas.width;

@@ -35,6 +35,19 @@ export function melToRgba(levels, nMels, nFrames, lut = MAGMA) {
   return rgba;
 }
 
+/** Size a canvas to its CSS box in device pixels and clear it; null while it has no size. */
+export function clearAtDeviceSize(canvas) {
+  const width = canvas.clientWidth;
+  const height = canvas.clientHeight;
+  if (!width || !height) return null;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  const context = canvas.getContext("2d");
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  return context;
+}
+
 export class Spectrogram {
   /** @param {HTMLCanvasElement} canvas */
   constructor(canvas) {
@@ -65,15 +78,8 @@ export class Spectrogram {
 
   draw() {
     const { canvas } = this;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (!width || !height) return;
-    const ratio = window.devicePixelRatio || 1;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    const context = canvas.getContext("2d");
-    context.clearRect(0, 0, canvas.width, canvas.height);
-    if (!this.image) return;
+    const context = clearAtDeviceSize(canvas);
+    if (!context || !this.image) return;
     context.imageSmoothingEnabled = true;
     context.imageSmoothingQuality = "high";
     context.drawImage(this.image, 0, 0, canvas.width, canvas.height);
