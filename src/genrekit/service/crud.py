@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import LargeBinary, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from genrekit.service.errors import BadRequestError
+from genrekit.service.errors import BadRequestError, NotFoundError
 from genrekit.service.models import Classification, ClassificationAudio
 from genrekit.service.vectors import store_embedding
 
@@ -107,6 +107,15 @@ def get_classification(
     if row is None or isinstance(owner_key_id, _AllOwners) or row.owner_key_id == owner_key_id:
         return row
     return None
+
+
+def get_owned_classification(session: Session, *, classification_id: str, owner_key_id: str | None) -> Classification:
+    """The classification with this id of this owner; :class:`NotFoundError` (404) otherwise,
+    so another key's ids look exactly like ids that do not exist."""
+    row = get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
+    if row is None:
+        raise NotFoundError(f"no classification {classification_id!r}")
+    return row
 
 
 def delete_classification(session: Session, *, classification_id: str) -> bool:

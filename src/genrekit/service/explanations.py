@@ -13,7 +13,7 @@ from collections import OrderedDict
 from typing import Any
 
 from genrekit.service import crud
-from genrekit.service.errors import NotFoundError, ServiceError
+from genrekit.service.errors import ServiceError
 from genrekit.service.state import ServiceState, model_identity
 
 MAX_CACHED = 32  # explanations kept in memory per app (LRU)
@@ -127,9 +127,7 @@ def explain_stored(
         PyTorch is not installed.
     """
     with state.new_session() as session:
-        row = crud.get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
-        if row is None:
-            raise NotFoundError(f"no classification {classification_id!r}")
+        row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
         model_name, model_version, filename = row.model_name, row.model_version, row.filename
     if not state.settings.keeps_audio:
         raise ExplanationUnavailableError(

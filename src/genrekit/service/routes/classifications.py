@@ -59,9 +59,7 @@ def list_classifications(
 def get_classification(
     classification_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> ClassificationPublic:
-    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
-    if row is None:
-        raise NotFoundError(f"no classification {classification_id!r}")
+    row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
     has_audio = state.settings.keeps_audio and crud.has_audio(session, classification_id=classification_id)
     if has_audio:
         resume_full_timeline(state, session, row)
@@ -171,6 +169,5 @@ def get_audio(
         Header(alias="If-Range", description="Serve the range only if the audio's ETag is this."),
     ] = None,
 ) -> Response:
-    if crud.get_classification(session, classification_id=classification_id, owner_key_id=principal.key_id) is None:
-        raise NotFoundError(f"no classification {classification_id!r}")
+    crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
     return stored_audio_response(state, classification_id, range_header=range_header, if_range=if_range)

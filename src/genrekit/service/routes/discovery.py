@@ -45,9 +45,7 @@ def similar(
     genre: GenreQuery = None,
 ) -> SimilarPublic:
     owner = principal.key_id
-    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=owner)
-    if row is None:
-        raise NotFoundError(f"no classification {classification_id!r}")
+    row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=owner)
     stored = get_embedding(session, classification_id=classification_id)
     if stored is None:
         raise NotFoundError(

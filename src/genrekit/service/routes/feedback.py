@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from genrekit.service import crud
 from genrekit.service.deps import EditorDep, SessionDep, SettingsDep
-from genrekit.service.errors import InvalidFeedbackError, NotFoundError
+from genrekit.service.errors import InvalidFeedbackError
 from genrekit.service.feedback import record_correction
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import CorrectionPublic, FeedbackCreate, ModelInfoPublic
@@ -27,9 +27,7 @@ router = APIRouter(prefix="/classifications", tags=["feedback"])
 def give_feedback(
     classification_id: str, body: FeedbackCreate, session: SessionDep, settings: SettingsDep, editor: EditorDep
 ) -> CorrectionPublic:
-    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=editor.key_id)
-    if row is None:
-        raise NotFoundError(f"no classification {classification_id!r}")
+    row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=editor.key_id)
     labels = [str(g["genre"]) for g in row.result.get("genres", [])]
     if body.genre not in labels:
         raise InvalidFeedbackError(f"{body.genre!r} is not a genre of model {row.model_name}; choose one of {', '.join(labels)}")

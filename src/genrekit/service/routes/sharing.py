@@ -32,10 +32,7 @@ TokenPath = Annotated[str, Path(min_length=16, max_length=128, description="The 
 
 
 def _owned(session: Session, classification_id: str, key_id: str | None) -> Classification:
-    row = crud.get_classification(session, classification_id=classification_id, owner_key_id=key_id)
-    if row is None:
-        raise NotFoundError(f"no classification {classification_id!r}")
-    return row
+    return crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=key_id)
 
 
 def _shared(session: Session, token: str) -> Classification:
