@@ -2,8 +2,9 @@
 
 For every clip of gtzan-dev and extra-pool (``--data``, default ``../shared/data``), the
 frozen musicnn embeddings of its windows are extracted (cached, the same cache and
-extraction as ``scripts/train_default_model.py``), :data:`MAX_WINDOWS` windows spread over
-the clip are kept (as inference does by default), each variant turns them into one
+extraction as ``genrekit train --config configs/default.toml``: :mod:`genrekit.training.corpus`),
+the windows inference reads by default (:data:`MAX_WINDOWS` spread over the clip) are kept,
+each variant turns them into one
 L2-normalised track vector, and for each query track we measure the fraction of its k
 nearest neighbours (cosine) that share its genre label (precision@k), against the exact
 expectation of k random neighbours from the same candidates.
@@ -17,7 +18,8 @@ Neighbours that could share an artist or a source clip do not count:
 
 Variants trained with labels (``lda``) are fitted on the *other* dataset only (gtzan-dev
 for extra-pool queries, extra-pool for gtzan-dev queries), so no query or candidate label
-is seen. The standardisation statistics are the shipped head's (unsupervised).
+is seen. The standardisation statistics are the mean and spread of every clip's windows
+(unsupervised).
 
 Usage::
 
@@ -29,7 +31,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,24 +38,16 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import train_default_model as tdm  # noqa: E402 - the shared clip list, extraction and cache
-
-from genrekit.bundle import default_bundle_path  # noqa: E402
-from genrekit.models.registry import load_model  # noqa: E402
+from genrekit.datasets.cache import FeatureCache
+from genrekit.models.heads import embedding_dims
+from genrekit.training.corpus import BACKBONES, EMBEDDINGS, Clip, corpus_embeddings, feature_columns, list_corpus
 
 KS = (5, 10)
-MAX_WINDOWS = tdm.MAX_WINDOWS
+MAX_WINDOWS = 4
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-def track_windows(clip: tdm.Clip) -> np.ndarray:
-    """The clip's inference windows' embeddings (all backbones x all embeddings)."""
-    assert clip.base is not None
-    return clip.base[tdm.spread_indices(len(clip.base), MAX_WINDOWS)]
 
 
 def source_keys(data: Path) -> dict[str, str]:
@@ -78,17 +71,12 @@ def precision_at_k(vectors: np.ndarray, labels: np.ndarray, allowed: np.ndarray,
     return out
 
 
-def make_variants(standard_mean: np.ndarray, standard_scale: np.ndarray) -> dict[str, Callable[..., np.ndarray]]:
-    """Variant name -> ``f(windows, fit_windows, fit_labels) -> window vectors``."""
-    n_all = sum(w for _, w in tdm.heads.embedding_dims(tdm.BACKBONES, tdm.ALL_EMBEDDINGS))
-    head_cols = tdm.column_index(("MSD_musicnn",), ("penultimate", "mean_pool", "max_pool"))
-    z_all = np.zeros(n_all)
-    scale_all = np.ones(n_all)
-    z_all[head_cols] = standard_mean
-    scale_all[head_cols] = standard_scale
+def make_variants(z_all: np.ndarray, scale_all: np.ndarray) -> dict[str, Callable[..., np.ndarray]]:
+    """Variant name -> ``f(windows, fit_windows, fit_labels) -> window vectors``; ``z_all`` and
+    ``scale_all`` standardise every cached column."""
 
     def cols(backbones: tuple[str, ...], embeddings: tuple[str, ...], standardise: bool) -> Callable[..., np.ndarray]:
-        idx = tdm.column_index(backbones, embeddings)
+        idx = feature_columns(backbones, embeddings)
 
         def f(x: np.ndarray, *_: object) -> np.ndarray:
             v = x[:, idx]
@@ -116,34 +104,35 @@ def make_variants(standard_mean: np.ndarray, standard_scale: np.ndarray) -> dict
         "MSD penultimate (200)": cols(("MSD_musicnn",), ("penultimate",), False),
         "MSD penultimate, standardised (200)": cols(("MSD_musicnn",), ("penultimate",), True),
         "MSD mean+max pools, standardised (1506)": cols(("MSD_musicnn",), ("mean_pool", "max_pool"), True),
-        "MSD pen+mean+max, standardised = head input (1706)": head_z,
+        "MSD pen+mean+max, standardised (1706)": head_z,
+        "MSD+MTT pen+tags, standardised = model 2.0.0's head input (500)": cols(BACKBONES, ("penultimate", "taggram"), True),
         "MTT penultimate (200)": cols(("MTT_musicnn",), ("penultimate",), False),
-        "tag space: MSD+MTT taggrams (100)": cols(tdm.BACKBONES, ("taggram",), False),
+        "tag space: MSD+MTT taggrams (100)": cols(BACKBONES, ("taggram",), False),
         "projection: PCA128 + LDA on genre labels (9)": lda,
         "projection LDA (9) + MSD penultimate std (200), concatenated": lda_plus_pen,
     }
 
 
 def evaluate(data: Path) -> dict[str, dict[str, dict[str, float]]]:
-    clips = tdm.list_clips(data)
-    tdm.extract_all(clips, Path("/tmp/genrekit-default-model-cache"))
-    _, model = load_model(default_bundle_path())
-    mean = model.head.mean.numpy().astype(np.float64)
-    scale = model.head.scale.numpy().astype(np.float64)
-    variants = make_variants(mean, scale)
+    clips = [c for c in list_corpus(data) if c.in_taxonomy]
+    windows = {c.path: e.inference for c, e in
+               zip(clips, corpus_embeddings(clips, cache=FeatureCache(), max_windows=MAX_WINDOWS), strict=True)}
+    every = np.concatenate(list(windows.values())).astype(np.float64)
+    assert every.shape[1] == sum(w for _, w in embedding_dims(BACKBONES, EMBEDDINGS))
+    variants = make_variants(every.mean(0), np.maximum(every.std(0), 1e-6))
     sources = source_keys(data)
-    gtzan = [c for c in clips if c.source.startswith("gtzan")]
-    extra = [c for c in clips if c.source == "extra"]
+    gtzan = [c for c in clips if c.source == "gtzan"]
+    extra = [c for c in clips if c.source != "gtzan"]
 
-    def fit_set(pool: list[tdm.Clip]) -> tuple[np.ndarray, np.ndarray]:
-        x = np.concatenate([track_windows(c) for c in pool])
-        y = np.concatenate([[c.label] * len(track_windows(c)) for c in pool])
+    def fit_set(pool: list[Clip]) -> tuple[np.ndarray, np.ndarray]:
+        x = np.concatenate([windows[c.path] for c in pool])
+        y = np.concatenate([[c.label] * len(windows[c.path]) for c in pool])
         return x, y
 
-    def track_vectors(pool: list[tdm.Clip], f: Callable[..., np.ndarray], fit: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        return _normalise(np.stack([_normalise(f(track_windows(c), *fit)).mean(0) for c in pool]))
+    def track_vectors(pool: list[Clip], f: Callable[..., np.ndarray], fit: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return _normalise(np.stack([_normalise(f(windows[c.path], *fit)).mean(0) for c in pool]))
 
-    split = np.array([c.source for c in gtzan])
+    split = np.array([c.split for c in gtzan])
     allowed_gtzan = split[:, None] != split[None, :]
     groups = np.array([c.group for c in extra])
     src = np.array([sources.get(str(c.path), str(c.path)) for c in extra])
@@ -165,7 +154,7 @@ def evaluate(data: Path) -> dict[str, dict[str, dict[str, float]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=tdm.REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     results = evaluate(args.data)

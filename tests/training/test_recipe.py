@@ -115,7 +115,12 @@ def test_tiny_recipe_builds_a_bundle_with_grouped_cv_figures_and_an_ood_score(
         assert figures["n_tracks"] == 2
         low, high = figures["accuracy"]["ci95"]
         assert low <= figures["accuracy"]["value"] <= high
-    assert [row["name"] for row in card["training"]["search"]] == ["logreg MSD:pen", "torch linear MSD:tags"]
+    search = card["training"]["search"]
+    assert [row["name"] for row in search] == ["logreg MSD:pen", "torch linear MSD:tags",
+                                               "logreg MSD:pen, 2 degraded copies"]
+    assert search[2]["recipe"]["augment"] == "mix" and search[2]["recipe"]["augment_copies"] == 2
+    # every clip embedded once, and each in-taxonomy clip's 2 degraded copies once, all cached
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 14 + 2 * 10
     ood = card["metrics"]["out_of_taxonomy"]
     assert set(ood["methods"]) == {"max_prob", "energy", "detector+energy"}
     assert ood["chosen"] in ("energy", "detector+energy")

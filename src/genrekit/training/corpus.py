@@ -257,6 +257,46 @@ class _Embedder:
         return np.concatenate(out).astype(np.float32)
 
 
+def _cached_embeddings(
+    clips: Sequence[Clip],
+    keys: Sequence[str],
+    windows_of: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    *,
+    cache: FeatureCache,
+    what: str,
+    log: Callable[[str], None],
+) -> list[np.ndarray]:
+    """Per clip: ``[n_first, embeddings of first + second windows]`` rows, through the cache;
+    ``windows_of(index, 16 kHz samples)`` gives a clip's two window sets."""
+    from genrekit.audio import load_audio
+    from genrekit.models.musicnn import SAMPLE_RATE
+
+    embedder: _Embedder | None = None
+    out = []
+    started = time.perf_counter()
+    for index, (clip, key) in enumerate(zip(clips, keys, strict=True)):
+        stored = cache.get(key)
+        if stored is None:
+            if embedder is None:
+                embedder = _Embedder(cache.root)
+            y, _ = load_audio(clip.path, sr=SAMPLE_RATE)
+            first, second = windows_of(index, y)
+            features = embedder(np.concatenate([first, second]))
+            stored = np.concatenate([np.full((features.shape[0], 1), len(first), np.float32), features], axis=1)
+            cache.put(key, stored)
+            log(f"{what} [{index + 1}/{len(clips)}] {clip.path.name}: {len(features)} windows, "
+                f"{time.perf_counter() - started:.0f} s")
+        out.append(stored)
+    return out
+
+
+def _params(max_windows: int) -> dict[str, object]:
+    from genrekit.models.heads import WINDOW_LENGTH
+
+    return {"backbones": list(BACKBONES), "embeddings": list(EMBEDDINGS), "window": WINDOW_LENGTH,
+            "max_windows": int(max_windows)}
+
+
 def corpus_embeddings(
     clips: Sequence[Clip],
     *,
@@ -276,29 +316,48 @@ def corpus_embeddings(
     log : callable
         Progress lines.
     """
-    from genrekit.audio import load_audio
-    from genrekit.models.heads import WINDOW_LENGTH
-    from genrekit.models.musicnn import SAMPLE_RATE
+    keys = [feature_key(cache.content_hash(c.path), _params(max_windows), feature=EMBEDDING_FEATURE,
+                        version=EMBEDDING_VERSION) for c in clips]
+    stored = _cached_embeddings(clips, keys, lambda _, y: clip_windows(y, max_windows=max_windows), cache=cache,
+                                what="embeddings", log=log)
+    return [ClipEmbeddings(regular=s[: int(s[0, 0]), 1:], inference=s[int(s[0, 0]) :, 1:]) for s in stored]
 
-    params = {"backbones": list(BACKBONES), "embeddings": list(EMBEDDINGS), "window": WINDOW_LENGTH,
-              "max_windows": int(max_windows)}
-    keys = [feature_key(cache.content_hash(c.path), params, feature=EMBEDDING_FEATURE, version=EMBEDDING_VERSION)
-            for c in clips]
-    embedder: _Embedder | None = None
-    out = []
-    started = time.perf_counter()
-    for index, (clip, key) in enumerate(zip(clips, keys, strict=True)):
-        stored = cache.get(key)
-        if stored is None:
-            if embedder is None:
-                embedder = _Embedder(cache.root)
-            y, _ = load_audio(clip.path, sr=SAMPLE_RATE)
-            regular, inference = clip_windows(y, max_windows=max_windows)
-            features = embedder(np.concatenate([regular, inference]))
-            stored = np.concatenate([np.full((features.shape[0], 1), len(regular), np.float32), features], axis=1)
-            cache.put(key, stored)
-            log(f"embeddings [{index + 1}/{len(clips)}] {clip.path.name}: {len(features)} windows, "
-                f"{time.perf_counter() - started:.0f} s")
-        n_regular = int(stored[0, 0])
-        out.append(ClipEmbeddings(regular=stored[:n_regular, 1:], inference=stored[n_regular:, 1:]))
-    return out
+
+def augmented_embeddings(
+    clips: Sequence[Clip],
+    *,
+    policy: str,
+    copies: int,
+    seed: int,
+    cache: FeatureCache,
+    max_windows: int,
+    log: Callable[[str], None] = lambda message: None,
+) -> list[list[np.ndarray]]:
+    """Embeddings of the windows ``predict`` would read from degraded copies of each clip.
+
+    Each copy is the clip through :func:`genrekit.training.degrade.degrade` with ``policy``, its
+    random draws seeded by ``seed``, the copy number and the clip's bytes (so a clip's copies do
+    not depend on the corpus around it); its windows are cut by :func:`clip_windows`.
+
+    Returns
+    -------
+    list (one per clip) of list (one per copy) of np.ndarray [shape=(k, n_features)]
+    """
+    from genrekit.models.musicnn import SAMPLE_RATE
+    from genrekit.training.degrade import POLICIES, degrade
+
+    hashes = [cache.content_hash(c.path) for c in clips]
+    per_copy = []
+    for copy in range(copies):
+        params = {**_params(max_windows), "degradation": policy, "copy": copy, "seed": int(seed)}
+        keys = [feature_key(h, params, feature=EMBEDDING_FEATURE + ".degraded", version=EMBEDDING_VERSION)
+                for h in hashes]
+
+        def windows_of(index: int, y: np.ndarray, copy: int = copy) -> tuple[np.ndarray, np.ndarray]:
+            rng = np.random.default_rng([int(seed), copy, POLICIES.index(policy), int(hashes[index][:12], 16)])
+            _, inference = clip_windows(degrade(y, SAMPLE_RATE, policy, rng), max_windows=max_windows)
+            return inference[:0], inference
+
+        stored = _cached_embeddings(clips, keys, windows_of, cache=cache, what=f"{policy} copy {copy + 1}", log=log)
+        per_copy.append([s[:, 1:] for s in stored])
+    return [[copy_rows[i] for copy_rows in per_copy] for i in range(len(clips))]

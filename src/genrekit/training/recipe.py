@@ -80,6 +80,8 @@ class Candidate:
     balance: bool = True
     level: str = "window"
     train_windows: str = "inference"
+    augment: str = ""
+    augment_copies: int = 1
     members: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -93,6 +95,18 @@ class Candidate:
             raise InvalidParameterError(f"candidate {self.name}: level must be 'window' or 'track'")
         if self.train_windows not in ("inference", "all"):
             raise InvalidParameterError(f"candidate {self.name}: train_windows must be 'inference' or 'all'")
+        if self.augment:
+            from genrekit.training.degrade import POLICIES
+
+            if self.augment not in POLICIES:
+                raise InvalidParameterError(f"candidate {self.name}: augment must be one of {POLICIES}, got {self.augment!r}")
+            if self.augment_copies < 1:
+                raise InvalidParameterError(f"candidate {self.name}: augment_copies must be >= 1")
+
+    @property
+    def degradation(self) -> tuple[str, int] | None:
+        """(policy, copies) of the degraded training copies, or None."""
+        return (self.augment, self.augment_copies) if self.augment else None
 
 
 @dataclass(frozen=True)
@@ -212,6 +226,9 @@ class Corpus:
 
     clips: list[Clip]
     embeddings: list[ClipEmbeddings]
+    degraded: dict[tuple[str, int], list[list[np.ndarray]]] = field(default_factory=dict)
+    """(policy, copies) -> per clip, the inference-window embeddings of each degraded copy
+    (:func:`~genrekit.training.corpus.augmented_embeddings`; in-taxonomy clips only)."""
 
     def __post_init__(self) -> None:
         self.inside = [i for i, c in enumerate(self.clips) if c.in_taxonomy]
@@ -242,17 +259,22 @@ class Corpus:
             out[k] = [self.outside[j] for j in test]
         return out
 
-    def training_matrix(self, indices: Sequence[int], level: str, windows: str = "inference") -> tuple[np.ndarray, np.ndarray]:
+    def training_matrix(self, indices: Sequence[int], level: str, windows: str = "inference",
+                        degradation: tuple[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, labels): the windows inference reads (``"inference"``) or those and every
-        regular window (``"all"``); with ``level="track"``, one mean row per clip."""
+        regular window (``"all"``), plus the inference windows of each degraded copy when
+        ``degradation`` is given; with ``level="track"``, one mean row per clip and copy."""
         xs, ys = [], []
         for i in indices:
             e = self.embeddings[i]
-            rows = e.inference if windows == "inference" else np.concatenate([e.regular, e.inference])
-            if level == "track":
-                rows = rows.mean(0, keepdims=True)
-            xs.append(rows)
-            ys.append(np.full(len(rows), self.y[i]))
+            sets = [e.inference if windows == "inference" else np.concatenate([e.regular, e.inference])]
+            if degradation is not None:
+                sets += self.degraded[degradation][i]
+            for rows in sets:
+                if level == "track":
+                    rows = rows.mean(0, keepdims=True)
+                xs.append(rows)
+                ys.append(np.full(len(rows), self.y[i]))
         return np.concatenate(xs), np.concatenate(ys)
 
     def track_logits(self, model: FittedHead, indices: Sequence[int]) -> np.ndarray:
@@ -270,11 +292,11 @@ def fit_candidate(candidate: Candidate, corpus: Corpus, indices: Sequence[int], 
         return merge_linear(members, cols, x)
     backbones, embeddings = FEATURE_SETS[candidate.features]
     cols = feature_columns(backbones, embeddings)
-    x, y = corpus.training_matrix(indices, candidate.level, candidate.train_windows)
+    x, y = corpus.training_matrix(indices, candidate.level, candidate.train_windows, candidate.degradation)
     x = x[:, cols]
     weights = class_weights(y, len(GENRES), balance=candidate.balance)
     if candidate.head == "logreg":
-        key = (candidate.features, candidate.level, candidate.train_windows, tuple(indices), seed)
+        key = (candidate.features, candidate.level, candidate.train_windows, candidate.degradation, tuple(indices), seed)
         if key not in _BASIS_CACHE:
             _BASIS_CACHE[key] = principal_basis(x, seed)
         head = fit_logreg(x, y, weights, n_classes=len(GENRES), c=candidate.c, seed=seed, basis=_BASIS_CACHE[key])
@@ -587,13 +609,10 @@ def run_recipe(
     config_file : str or None
         Recorded in the card.
     """
-    import sklearn
     import torch
 
-    from genrekit.bundle import save_bundle
     from genrekit.datasets.cache import FeatureCache
-    from genrekit.models import heads
-    from genrekit.training.corpus import corpus_embeddings, list_corpus
+    from genrekit.training.corpus import augmented_embeddings, corpus_embeddings, list_corpus
 
     started = time.perf_counter()
     _FIT_CACHE.clear()
@@ -601,8 +620,17 @@ def run_recipe(
     torch.manual_seed(config.seed)
     clips = list_corpus(data_root, min_source_clips=config.min_source_clips)
     log(f"{len(clips)} clips: " + ", ".join(f"{s} {n}" for s, n in _counts(c.source for c in clips).items()))
-    embeddings = corpus_embeddings(clips, cache=FeatureCache(cache_dir), max_windows=config.max_windows, log=log)
+    cache = FeatureCache(cache_dir)
+    embeddings = corpus_embeddings(clips, cache=cache, max_windows=config.max_windows, log=log)
     corpus = Corpus(clips, embeddings)
+    inside = [clips[i] for i in corpus.inside]
+    for degradation in dict.fromkeys(c.degradation for c in config.candidates if c.degradation):
+        policy, copies = degradation
+        rows = augmented_embeddings(inside, policy=policy, copies=copies, seed=config.seed, cache=cache,
+                                    max_windows=config.max_windows, log=log)
+        corpus.degraded[degradation] = [[] for _ in clips]
+        for i, copy_rows in zip(corpus.inside, rows, strict=True):
+            corpus.degraded[degradation][i] = copy_rows
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small fits: one thread is faster than two contended ones
     try:
