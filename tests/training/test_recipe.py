@@ -86,6 +86,23 @@ def test_product_cover_and_auroc() -> None:
     assert auroc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
 
 
+@pytest.mark.parametrize("name", ["default.toml", "augment_search.toml"])
+def test_committed_recipes_parse(name: str) -> None:
+    import tomllib
+
+    config = RecipeConfig.from_dict(tomllib.loads((REPO / "configs" / name).read_text()))
+    assert config.candidates and config.seed == 0
+
+
+def test_augment_must_name_a_degradation() -> None:
+    base = {"kind": "default_model", "candidates": [{"name": "a", "features": "MSD:pen", "augment": "vinyl"}]}
+    with pytest.raises(InvalidParameterError, match="augment must be one of"):
+        RecipeConfig.from_dict(base)
+    base["candidates"][0].update(augment="mp3", augment_copies=0)
+    with pytest.raises(InvalidParameterError, match="augment_copies"):
+        RecipeConfig.from_dict(base)
+
+
 def test_recipe_config_rejects_unknown_keys_and_bad_ensembles() -> None:
     good = {"kind": "default_model", "candidates": [{"name": "a", "features": "MSD:pen"}]}
     assert RecipeConfig.from_dict(good).candidates[0].head == "logreg"
