@@ -543,7 +543,7 @@ def build_classifier(chosen: Candidate, corpus: Corpus, config: RecipeConfig, te
         if detector_weight:
             detector = fit_detector(corpus, corpus.inside, corpus.outside, model.cols, c=config.ood_c, seed=config.seed)
             lin = detector.head.net[-1]
-            w_diff = (lin.weight[1] - lin.weight[0]).double() / detector.head.scale.double()
+            w_diff = (lin.weight[1] - lin.weight[0]).detach().double() / detector.head.scale.double()
             b_diff = float((lin.bias[1] - lin.bias[0]).detach())
             # the detector's logit on the head's standardised inputs z: w_diff . (z * scale + mean - mean_d) + b_diff
             ood_weight = detector_weight * w_diff * head.scale.double()
