@@ -32,5 +32,10 @@ run: $(SERVE_STAMP)
 test-setup: $(STAMP)
 	bash scripts/test-setup.sh
 
+# Two pytest-xdist workers (whole files per worker: module fixtures such as servers start once),
+# then the few `serial` tests in one process; exit status 5 = "nothing selected" (PYTEST_ARGS
+# naming only tests of the other pass) is not a failure.
+TEST_WORKERS ?= 2
 test: test-setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]

@@ -21,6 +21,7 @@ from tests.service.conftest import FakeClassifier, make_settings, make_wav
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="genrekit-schemathesis-"))  # the database is created by the lifespan
 app = create_app(make_settings(_DATA_DIR, keep_audio=True), classifier=FakeClassifier())
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+pytestmark = pytest.mark.serial  # one node id for every generated test: xdist would run one of them
 
 
 async def _no_network(url: str, **kwargs: object) -> None:
