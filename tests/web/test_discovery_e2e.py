@@ -70,10 +70,10 @@ def test_catalog_page_chart_table_and_map(page: Any, library: tuple[str, list[di
     assert f"{N_SONGS} tracks" in page.locator("#catalog-summary").inner_text()
     genres = {s["genres"][0]["genre"] for s in stored}
     assert page.locator("#genre-chart .chart-row").count() == len(genres)
-    assert page.locator("#catalog-rows tr").count() == N_SONGS
+    page.wait_for_function("(n) => document.querySelectorAll('#catalog-rows tr').length === n", arg=N_SONGS, timeout=TIMEOUT_MS)
     page.fill("#filter-q", "song-1")
     page.click("#catalog-filter button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#catalog-rows tr').length === 1", timeout=TIMEOUT_MS)
+    page.wait_for_function("(n) => document.querySelectorAll('#catalog-rows tr').length === n", arg=1, timeout=TIMEOUT_MS)
     assert "song-1.wav" in page.locator("#catalog-rows").inner_text()
     point = page.locator("#catalog-map circle").first
     point.hover()
