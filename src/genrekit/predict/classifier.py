@@ -681,7 +681,7 @@ class Classifier:
         track = aggregate_probabilities(probs, weights=weights, method=self.aggregation)
         if self.check_music and WARNING_SILENT not in warnings:
             evidence = np.concatenate(acc.evidence)
-            if not is_music(evidence[voting] if voting.any() else evidence):
+            if not is_music(evidence[voting] if voting.any() else evidence, top_score=float(track.max())):
                 warnings.append(WARNING_NOT_MUSIC)
         ood_score = None
         if acc.ood_logits:
