@@ -311,15 +311,17 @@ def _make_writer(fmt: str, out: TextIO, labels: list[str], top: int) -> _Writer:
 
 
 def describe_uncertainty(prediction: Any) -> str:
-    """One line on how far to trust the top genre: confident, mixed (the close genres), or unknown."""
+    """One line on how far to trust the top genre: confident, mixed (the genres it names), or
+    unknown, with what that level has been worth on unseen sources where the card measured it."""
     uncertainty = prediction.uncertainty
     ood = "" if uncertainty.ood_score is None else f" (out-of-taxonomy score {uncertainty.ood_score:.2f})"
+    meaning = "" if uncertainty.reliability is None else f"; {uncertainty.reliability.statement}"
     if uncertainty.level == "unknown":
-        return f"uncertainty: unknown - probably none of these genres{ood}"
+        return f"uncertainty: unknown - probably none of these genres{ood}{meaning}"
     if uncertainty.level == "mixed":
-        close = " / ".join(g.genre for g in prediction.genres[:2])
-        return f"uncertainty: mixed - {close}{ood}"
-    return f"uncertainty: {uncertainty.level}{ood}"
+        close = " / ".join(uncertainty.named or [g.genre for g in prediction.genres[:2]])
+        return f"uncertainty: mixed - {close}{ood}{meaning}"
+    return f"uncertainty: {uncertainty.level}{ood}{meaning}"
 
 
 def format_time(seconds: float) -> str:

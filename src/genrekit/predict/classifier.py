@@ -693,6 +693,7 @@ class Classifier:
             thresholds=self.uncertainty_thresholds,
             ood_score=ood_score,
             not_music=WARNING_SILENT in warnings or WARNING_NOT_MUSIC in warnings,
+            labels=self.labels,
         )
         order = np.argsort(-track, kind="stable")
         genres = [GenreScore(genre=self.labels[i], score=float(track[i])) for i in order]

@@ -16,17 +16,38 @@ UNCERTAINTY_LEVELS = ("confident", "mixed", "unknown")
 
 
 @dataclass(frozen=True)
+class Reliability:
+    """What a level has been worth on music from sources the model never saw (from the card).
+
+    ``rate`` (0..1) is how often a ``confident`` answer was right, how often a ``mixed`` answer
+    named the right genre among its genres, or the share of out-of-taxonomy music an
+    ``unknown`` answer caught; ``low``/``high`` bound its 95 % interval; ``coverage`` (0..1) is the
+    share of in-taxonomy songs that got this level; ``statement`` says it in words.
+    """
+
+    rate: float
+    low: float
+    high: float
+    coverage: float
+    statement: str
+
+
+@dataclass(frozen=True)
 class Uncertainty:
     """How far to trust a prediction's top genre.
 
     ``level`` is ``"confident"``, ``"mixed"`` (two or more genres are close: "Blues / Jazz")
     or ``"unknown"`` (probably none of the model's genres). ``ood_score`` (0..1, higher =
     more likely outside the model's label set) is ``None`` where the model has no
-    out-of-distribution score.
+    out-of-distribution score. ``named`` lists the genres the answer names (one when
+    confident, two or three when mixed, none when unknown); ``reliability`` is what this
+    level was worth on held-out sources, where the model's card measured it.
     """
 
     level: str
     ood_score: float | None = None
+    named: list[str] = field(default_factory=list)
+    reliability: Reliability | None = None
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,16 @@ class ModelInfoPublic(_Output):
     version: str
 
 
+class ReliabilityPublic(_Output):
+    """What an uncertainty level was worth on held-out sources."""
+
+    rate: float = Field(ge=0.0, le=1.0, description="Confident: share right; mixed: share naming the right genre; unknown: share of outside music caught.")
+    low: float = Field(ge=0.0, le=1.0, description="Lower end of the rate's 95% interval.")
+    high: float = Field(ge=0.0, le=1.0, description="Upper end of the rate's 95% interval.")
+    coverage: float = Field(ge=0.0, le=1.0, description="Share of in-taxonomy songs given this level.")
+    statement: str = Field(description="The rate in words, for people.")
+
+
 class UncertaintyPublic(_Output):
     """How far to trust the top genre."""
 
@@ -68,6 +78,14 @@ class UncertaintyPublic(_Output):
     )
     ood_score: float | None = Field(
         default=None, ge=0.0, le=1.0, description="0..1, higher = more likely outside the model's genres; null if the model has none."
+    )
+    named: list[str] = Field(
+        default_factory=list,
+        description="The genres the answer names: one when confident, two or three when mixed, none when unknown.",
+    )
+    reliability: ReliabilityPublic | None = Field(
+        default=None,
+        description="What this level was worth on music from sources the model never saw (measured, from the model card).",
     )
 
 

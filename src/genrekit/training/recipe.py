@@ -47,6 +47,7 @@ from genrekit.training.heads_fit import (
     merge_linear,
     principal_basis,
 )
+from genrekit.training.levels import card_levels, measure_levels
 
 FEATURE_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "MSD:pen": (("MSD_musicnn",), ("penultimate",)),
@@ -123,8 +124,8 @@ class RecipeConfig:
     ood_methods: tuple[str, ...] = OOD_METHODS
     ood_c: float = 1e-3
     ood_false_unknown_rate: float = 0.1
-    mixed_margin: float = 0.15
-    mixed_top_score: float = 0.40
+    confident_target: float = 0.9
+    mixed_target: float = 0.9
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -135,7 +136,7 @@ class RecipeConfig:
         uncertainty = dict(data.pop("uncertainty", {}))
         known = {f.name for f in dataclasses.fields(cls)} - {"candidates", "extra"}
         unknown = sorted(set(data) - known - {"data", "out", "embedding"}) + sorted(
-            set(uncertainty) - {"ood_methods", "ood_c", "ood_false_unknown_rate", "mixed_margin", "mixed_top_score"}
+            set(uncertainty) - {"ood_methods", "ood_c", "ood_false_unknown_rate", "confident_target", "mixed_target"}
         )
         if unknown:
             raise InvalidParameterError(f"unknown recipe keys: {unknown}")
@@ -245,19 +246,6 @@ class Corpus:
         for source in sources:
             folds.append((source, [i for i in self.inside if self.clips[i].source == source]))
         return folds
-
-    def outside_folds(self, n_folds: int, seed: int) -> list[list[int]]:
-        """Out-of-taxonomy clips in ``n_folds`` folds, artist groups kept together."""
-        from sklearn.model_selection import GroupKFold
-
-        if not self.outside or n_folds < 2:
-            return [list(self.outside)] + [[] for _ in range(max(n_folds - 1, 0))]
-        groups = [self.clips[i].group for i in self.outside]
-        splitter = GroupKFold(n_splits=min(n_folds, len(set(groups))), shuffle=True, random_state=seed)
-        out = [[] for _ in range(n_folds)]
-        for k, (_, test) in enumerate(splitter.split(self.outside, groups=groups)):
-            out[k] = [self.outside[j] for j in test]
-        return out
 
     def training_matrix(self, indices: Sequence[int], level: str, windows: str = "inference",
                         degradation: tuple[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -421,22 +409,39 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return expit(z)
 
 
+def ood_folds(corpus: Corpus) -> list[tuple[str, list[int], list[int]]]:
+    """(source, held-out in-taxonomy clips, held-out out-of-taxonomy clips) of each source fold:
+    the in-taxonomy folds of :meth:`Corpus.folds`, each with the out-of-taxonomy clips of the same
+    source, then one fold per out-of-taxonomy source that has no in-taxonomy clips."""
+    folds = corpus.folds()
+    names = {name for name, _ in folds}
+    outside_of = {}
+    for i in corpus.outside:
+        outside_of.setdefault(corpus.clips[i].source, []).append(i)
+    plan = [(name, held_out, outside_of.get(name, [])) for name, held_out in folds]
+    plan += [(source, [], clips) for source, clips in sorted(outside_of.items()) if source not in names]
+    return plan
+
+
 def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temperatures: Mapping[str, float],
                  log: Callable[[str], None]) -> dict[str, Any]:
-    """Held-out AUROC of each OOD method; the pooled held-out features for calibration."""
-    folds = corpus.folds()
-    outside_folds = corpus.outside_folds(len(folds), config.seed)
+    """Held-out AUROC of each OOD method, with whole sources held out on both sides (:func:`ood_folds`):
+    a fold's clips are scored by a head and a detector that saw none of their source; the pooled
+    held-out features for calibration."""
+    plan = ood_folds(corpus)
+    fallback_t = float(np.median(list(temperatures.values())))
     feats_in, feats_out, fold_of_in, fold_of_out = [], [], [], []
-    for k, (name, held_out) in enumerate(folds):
+    for k, (name, held_out, held_outside) in enumerate(plan):
         train = [i for i in corpus.inside if i not in set(held_out)]
-        outside_train = [i for i in corpus.outside if i not in set(outside_folds[k])]
+        outside_train = [i for i in corpus.outside if i not in set(held_outside)]
         model = fit_candidate_cached(chosen, corpus, train, config.seed, config.candidates)
         detector = fit_detector(corpus, train, outside_train, model.cols, c=config.ood_c, seed=config.seed) \
             if outside_train else None
-        feats_in.append(ood_features(corpus, model, detector, temperatures[name], held_out))
-        feats_out.append(ood_features(corpus, model, detector, temperatures[name], outside_folds[k]))
+        temperature = temperatures.get(name, fallback_t)
+        feats_in.append(ood_features(corpus, model, detector, temperature, held_out))
+        feats_out.append(ood_features(corpus, model, detector, temperature, held_outside))
         fold_of_in += [k] * len(held_out)
-        fold_of_out += [k] * len(outside_folds[k])
+        fold_of_out += [k] * len(held_outside)
     f_in, f_out = np.concatenate(feats_in), np.concatenate(feats_out)
     k_in, k_out = np.array(fold_of_in), np.array(fold_of_out)
     results: dict[str, Any] = {}
@@ -444,7 +449,7 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
     for method in config.ood_methods:
         cols = list(METHOD_COLUMNS[method])
         s_in, s_out = np.zeros(len(f_in)), np.zeros(len(f_out))
-        for k in range(len(folds)):  # cross-fitted calibration: fold k's scores from the other folds' fit
+        for k in range(len(plan)):  # cross-fitted calibration: fold k's scores from the other folds' fit
             fit_in, fit_out = f_in[k_in != k][:, cols], f_out[k_out != k][:, cols]
             if len(fit_out) == 0:
                 continue
@@ -452,10 +457,13 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
                              config.seed)
             s_in[k_in == k] = sigmoid(f_in[k_in == k][:, cols] @ w + b)
             s_out[k_out == k] = sigmoid(f_out[k_out == k][:, cols] @ w + b)
-        per_fold = {name: _finite(auroc(s_in[k_in == k], s_out[k_out == k])) for k, (name, _) in enumerate(folds)}
-        results[method] = {"pooled_auroc": round(auroc(s_in, s_out), 4), "per_fold_auroc": per_fold}
+        per_fold = {name: _finite(auroc(s_in[k_in == k], s_out[k_out == k])) for k, (name, _, _) in enumerate(plan)}
+        held_out_sources = {name: _finite(auroc(s_in, s_out[k_out == k]))
+                            for k, (name, _, outside) in enumerate(plan) if outside}
+        results[method] = {"pooled_auroc": round(auroc(s_in, s_out), 4), "per_fold_auroc": per_fold,
+                           "per_out_of_taxonomy_source_auroc": held_out_sources}
         scores[method] = (s_in, s_out)
-        log(f"ood {method:16s} held-out AUROC {results[method]['pooled_auroc']:.3f}  {per_fold}")
+        log(f"ood {method:16s} held-out AUROC {results[method]['pooled_auroc']:.3f}  by source {held_out_sources}")
     shippable = [m for m in config.ood_methods if m in SHIPPABLE_OOD]
     method = max(shippable, key=lambda m: results[m]["pooled_auroc"])
     s_in, s_out = scores[method]
@@ -463,6 +471,8 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
     return {
         "methods": results,
         "chosen": method,
+        "protocol": "each fold holds out one source on both sides (its in-taxonomy and its out-of-taxonomy clips); "
+                    "the head, the detector and the score's calibration never saw it",
         "threshold": round(threshold, 4),
         "held_out": {
             "in_taxonomy_unknown_rate": round(float(np.mean(s_in >= threshold)), 4),
@@ -472,6 +482,8 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
         },
         "_features": (f_in, f_out),
         "_held_out_scores": s_in,
+        "_held_out_outside_scores": s_out,
+        "_outside_folds": [plan[k][0] for k in k_out],
     }
 
 
@@ -492,25 +504,6 @@ def fit_candidate_cached(candidate: Candidate, corpus: Corpus, indices: Sequence
 
 
 # ---------------------------------------------------------------- the shipped model
-
-
-def uncertainty_levels(proba: np.ndarray, y: np.ndarray, ood: np.ndarray | None, config: RecipeConfig,
-                       threshold: float | None) -> dict[str, Any]:
-    """How held-out tracks split into confident / mixed / unknown, and the accuracy of each."""
-    from genrekit.predict.uncertainty import assess_uncertainty
-
-    thresholds = {"mixed_margin": config.mixed_margin, "mixed_top_score": config.mixed_top_score}
-    if threshold is not None:
-        thresholds["ood_threshold"] = threshold
-    levels = np.array([assess_uncertainty(p, thresholds=thresholds, ood_score=None if ood is None else float(s)).level
-                       for p, s in zip(proba, ood if ood is not None else np.zeros(len(proba)))])
-    correct = proba.argmax(1) == y
-    out = {}
-    for level in ("confident", "mixed", "unknown"):
-        mask = levels == level
-        out[level] = {"share": round(float(mask.mean()), 4),
-                      "accuracy": round(float(correct[mask].mean()), 4) if mask.any() else None}
-    return out
 
 
 def build_classifier(chosen: Candidate, corpus: Corpus, config: RecipeConfig, temperature: float,
@@ -659,7 +652,6 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
     crossfit_t = crossfit_temperatures(fold_logits, fold_y)
     temperature = fit_track_temperature(np.concatenate(list(fold_logits.values())), np.concatenate(list(fold_y.values())))
     ood_fit = evaluate_ood(config, corpus, chosen, crossfit_t, log) if corpus.outside else None
-    threshold = None if ood_fit is None else ood_fit["threshold"]
 
     held_out: dict[str, Any] = {}
     pooled_proba, pooled_y = [], []
@@ -682,11 +674,19 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
     }
     if ood_fit is not None:
         metrics["out_of_taxonomy"] = {k: v for k, v in ood_fit.items() if not k.startswith("_")}
-        metrics["uncertainty_levels_held_out"] = uncertainty_levels(
-            proba_all, y_all, ood_fit["_held_out_scores"], config, threshold
-        )
-    else:
-        metrics["uncertainty_levels_held_out"] = uncertainty_levels(proba_all, y_all, None, config, None)
+    fold_names = np.concatenate([np.full(len(idx), name, dtype=object) for name, idx in folds])
+    rules, levels = measure_levels(
+        proba_all, y_all, fold_names,
+        None if ood_fit is None else ood_fit["_held_out_scores"],
+        None if ood_fit is None else ood_fit["_held_out_outside_scores"],
+        [] if ood_fit is None else ood_fit["_outside_folds"],
+        false_unknown_rate=config.ood_false_unknown_rate, confident_target=config.confident_target,
+        mixed_target=config.mixed_target, seed=config.seed,
+    )
+    metrics["uncertainty_levels_held_out"] = levels
+    log("levels on unseen sources: " + "  ".join(
+        f"{k} {levels[k].get('rate')} (coverage {levels[k].get('coverage')})" for k in ("confident", "mixed", "unknown"))
+        + f"  rules {rules.to_dict()}")
     log("held out: " + "  ".join(f"{k}: acc {v['accuracy']['value']:.3f} macro-recall {v['macro_recall']['value']:.3f}"
                                  for k, v in held_out.items()))
 
@@ -724,9 +724,9 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
     }
     card = heads.musicnn_head_card(classifier, name=config.name, version=config.version, training=training,
                                    metrics=metrics, limitations=list(config.extra.get("limitations", LIMITATIONS)))
-    uncertainty = {"mixed_margin": config.mixed_margin, "mixed_top_score": config.mixed_top_score}
+    uncertainty: dict[str, Any] = {**rules.to_dict(), "levels": card_levels(levels)}
     if ood_fit is not None:
-        uncertainty.update({"ood_threshold": ood_fit["threshold"], "ood_method": ood_fit["chosen"]})
+        uncertainty["ood_method"] = ood_fit["chosen"]
     provenance = {**card.provenance, **PROVENANCE}
     embedding = {"embedding": dict(config.extra["embedding"])} if "embedding" in config.extra else {}
     card = dataclasses.replace(card, provenance=provenance, config={
