@@ -211,21 +211,22 @@ def clip_windows(y: np.ndarray, *, max_windows: int) -> tuple[np.ndarray, np.nda
     return regular, np.stack([y[s : s + WINDOW_LENGTH] for s in starts])
 
 
-class _Embedder:
-    """16 kHz windows -> every embedding of both backbones, the backbones in ONNX Runtime
-    (the inference runtime; 2.4-4x faster than PyTorch on CPU)."""
+class WindowEmbedder:
+    """16 kHz windows -> the ``embeddings`` of each of ``backbones``, the backbones in ONNX
+    Runtime (the inference runtime; 2.4-4x faster than PyTorch on CPU)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, backbones: Sequence[str] = BACKBONES,
+                 embeddings: Sequence[str] = EMBEDDINGS) -> None:
         import onnxruntime as ort
         import torch
 
         from genrekit.models.heads import MusicnnHeadConfig, _BackboneEmbedder
         from genrekit.models.musicnn import load_pretrained
 
-        config = MusicnnHeadConfig(backbones=BACKBONES, embeddings=EMBEDDINGS)
+        config = MusicnnHeadConfig(backbones=tuple(backbones), embeddings=tuple(embeddings))
         self._torch = torch
         self._embedder = _BackboneEmbedder(
-            {name: load_pretrained(name) for name in BACKBONES}, EMBEDDINGS, config.input_config()
+            {name: load_pretrained(name) for name in backbones}, tuple(embeddings), config.input_config()
         ).eval()
 
         class _Features(torch.nn.Module):
@@ -265,20 +266,22 @@ def _cached_embeddings(
     cache: FeatureCache,
     what: str,
     log: Callable[[str], None],
+    backbones: Sequence[str] = BACKBONES,
+    embeddings: Sequence[str] = EMBEDDINGS,
 ) -> list[np.ndarray]:
     """Per clip: ``[n_first, embeddings of first + second windows]`` rows, through the cache;
     ``windows_of(index, 16 kHz samples)`` gives a clip's two window sets."""
     from genrekit.audio import load_audio
     from genrekit.models.musicnn import SAMPLE_RATE
 
-    embedder: _Embedder | None = None
+    embedder: WindowEmbedder | None = None
     out = []
     started = time.perf_counter()
     for index, (clip, key) in enumerate(zip(clips, keys, strict=True)):
         stored = cache.get(key)
         if stored is None:
             if embedder is None:
-                embedder = _Embedder(cache.root)
+                embedder = WindowEmbedder(cache.root, backbones, embeddings)
             y, _ = load_audio(clip.path, sr=SAMPLE_RATE)
             first, second = windows_of(index, y)
             features = embedder(np.concatenate([first, second]))
@@ -290,10 +293,11 @@ def _cached_embeddings(
     return out
 
 
-def _params(max_windows: int) -> dict[str, object]:
+def _params(max_windows: int, backbones: Sequence[str] = BACKBONES,
+            embeddings: Sequence[str] = EMBEDDINGS) -> dict[str, object]:
     from genrekit.models.heads import WINDOW_LENGTH
 
-    return {"backbones": list(BACKBONES), "embeddings": list(EMBEDDINGS), "window": WINDOW_LENGTH,
+    return {"backbones": list(backbones), "embeddings": list(embeddings), "window": WINDOW_LENGTH,
             "max_windows": int(max_windows)}
 
 
@@ -303,6 +307,9 @@ def corpus_embeddings(
     cache: FeatureCache,
     max_windows: int,
     log: Callable[[str], None] = lambda message: None,
+    backbones: Sequence[str] = BACKBONES,
+    embeddings: Sequence[str] = EMBEDDINGS,
+    inference_only: bool = False,
 ) -> list[ClipEmbeddings]:
     """Window embeddings of every clip, through the feature cache (one extraction for all recipes).
 
@@ -315,11 +322,24 @@ def corpus_embeddings(
         Windows ``predict`` reads per song (the card's ``max_windows``).
     log : callable
         Progress lines.
+    backbones, embeddings : sequence of str
+        What to extract (default: both musicnn backbones' every embedding, the columns of
+        :func:`feature_columns`); other views, e.g. the VGG backbones' ``pool5`` and
+        ``taggram``, are cached under their own keys.
+    inference_only : bool
+        Extract only the windows inference reads (``regular`` is then empty): a cheaper look
+        at a costly view.
     """
-    keys = [feature_key(cache.content_hash(c.path), _params(max_windows), feature=EMBEDDING_FEATURE,
-                        version=EMBEDDING_VERSION) for c in clips]
-    stored = _cached_embeddings(clips, keys, lambda _, y: clip_windows(y, max_windows=max_windows), cache=cache,
-                                what="embeddings", log=log)
+    params = {**_params(max_windows, backbones, embeddings), **({"inference_only": True} if inference_only else {})}
+    keys = [feature_key(cache.content_hash(c.path), params, feature=EMBEDDING_FEATURE, version=EMBEDDING_VERSION)
+            for c in clips]
+
+    def windows_of(_: int, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        regular, inference = clip_windows(y, max_windows=max_windows)
+        return (regular[:0], inference) if inference_only else (regular, inference)
+
+    stored = _cached_embeddings(clips, keys, windows_of, cache=cache, what="embeddings", log=log,
+                                backbones=backbones, embeddings=embeddings)
     return [ClipEmbeddings(regular=s[: int(s[0, 0]), 1:], inference=s[int(s[0, 0]) :, 1:]) for s in stored]
 
 
