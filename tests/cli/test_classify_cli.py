@@ -13,7 +13,7 @@ import soundfile as sf
 
 from genrekit.cli.classify import compact_timeline, describe_uncertainty, expand_inputs, format_time
 from genrekit.cli.main import main
-from genrekit.predict import GenreScore, Segment, Uncertainty
+from genrekit.predict import GenreScore, Reliability, Segment, Uncertainty
 from tests.predict.test_classifier import TINY_LABELS, TINY_SR, music_like, save_tiny_bundle
 
 
@@ -141,3 +141,7 @@ def test_describe_uncertainty_names_the_close_genres_or_none_of_these() -> None:
     assert "none of these genres" in describe_uncertainty(Result()) and "0.93" in describe_uncertainty(Result())
     Result.uncertainty = Uncertainty(level="confident", ood_score=None)
     assert describe_uncertainty(Result()) == "uncertainty: confident"
+    statement = "the right genre is among those named about 9 times in 10 on music from sources it never saw"
+    Result.uncertainty = Uncertainty(level="mixed", ood_score=None, named=["blues", "jazz", "rock"],
+                                     reliability=Reliability(0.9, 0.85, 0.94, 0.3, statement))
+    assert describe_uncertainty(Result()) == f"uncertainty: mixed - blues / jazz / rock; {statement}"
