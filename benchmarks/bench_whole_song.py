@@ -35,14 +35,16 @@ DEFAULT_DATA = Path(os.environ.get("GENREKIT_SHARED_DATA", REPO_ROOT.parent / "s
 def main() -> None:
     """Run the comparison and print it."""
     from genrekit.bundle import default_bundle_path
-    from genrekit.datasets.cache import FeatureCache
-    from genrekit.training.corpus import corpus_embeddings, list_corpus
+    from genrekit.datasets.cache import FeatureCache, feature_key
+    from genrekit.training.corpus import EMBEDDING_FEATURE, EMBEDDING_VERSION, _params, corpus_embeddings, list_corpus
     from genrekit.training.recipe import Candidate, Corpus, fit_candidate
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--bundle", type=Path, default=None, help="bundle whose card names the recipe (default model)")
     parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument("--cached-only", action="store_true",
+                        help="use only the clips whose embeddings are already cached (folds then train on fewer clips)")
     args = parser.parse_args()
 
     card = json.loads(((args.bundle or default_bundle_path()) / "card.json").read_text())
@@ -55,7 +57,14 @@ def main() -> None:
     print(f"recipe: {training['recipe'].get('name', candidate.features)}; first look: {max_windows} spread windows")
 
     clips = list_corpus(args.data, min_source_clips=int(training.get("min_source_clips", 20)))
-    corpus = Corpus(clips, corpus_embeddings(clips, cache=FeatureCache(None), max_windows=max_windows, log=print))
+    cache = FeatureCache(None)
+    if args.cached_only:
+        params = _params(max_windows)
+        keys = [feature_key(cache.content_hash(c.path), params, feature=EMBEDDING_FEATURE, version=EMBEDDING_VERSION)
+                for c in clips]
+        print(f"cached only: {sum(k in cache for k in keys)} of {len(clips)} clips")
+        clips = [c for c, k in zip(clips, keys) if k in cache]
+    corpus = Corpus(clips, corpus_embeddings(clips, cache=cache, max_windows=max_windows, log=print))
     quick_right: list[bool] = []
     whole_right: list[bool] = []
     for fold, held_out in corpus.folds():
