@@ -110,7 +110,9 @@ class TimelineJobs:
         gathered: Any = None
         for first in range(0, len(y), step):
             last = min(len(y), first + step)
-            job = functools.partial(classifier.classify_windows, y, sr=sr, first_s=first / sr, last_s=last / sr, embed=space is not None)
+            job = functools.partial(
+                classifier.classify_windows, y, sr=sr, first_s=first / sr, last_s=last / sr, embed=space is not None
+            )
             part = await run_when_free(state, job)
             if gathered is None:
                 gathered = part
