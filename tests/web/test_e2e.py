@@ -489,7 +489,7 @@ def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
     assert whole[0] == "Whole song: the answer from every window." and whole[1] == "Right about 9 times in 10."
     assert whole[2].startswith("Jazz tops 52% of the song's windows, Rock 30%; Rock leads")
     assert first == [
-        "First look from 2 windows spread over the song; the whole song's answer replaces it when every window is analysed."
+        "First look from a few windows spread over the song; the whole song's answer replaces it once every window is analysed."
     ]
     assert tie is None and old is None
     assert out["heads"][1]["title"] == "None of these 3 genres" and "Closest: Blues 30%, Jazz 20%, Rock 10%" in out["heads"][1]["detail"]
@@ -641,6 +641,8 @@ def assert_switches_to_the_whole_song(browser: Any, server_url: str, full: dict[
         bars = page.locator("#genre-bars .genre-bar")
         assert bars.first.get_attribute("data-genre") == top
         assert bars.first.locator(".genre-bar-share").inner_text() == "40% of windows"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-whole-song-shares-desktop.png"), full_page=True)
         assert errors.errors == []
     finally:
         context.close()

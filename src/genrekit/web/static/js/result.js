@@ -55,7 +55,7 @@ export function timelineNote(result) {
   const timeline = result.timeline || { state: "partial", covered_s: 0 };
   if (timeline.state === "running") {
     const percent = Math.min(99, Math.floor((100 * timeline.covered_s) / totalS));
-    return `Quick answer from a few windows spread over the song; now analysing every section (${percent}% done).`;
+    return `First look from a few windows spread over the song; now analysing every section (${percent}% done).`;
   }
   const seconds = Math.round(segments[0].end_s - segments[0].start_s);
   return `Genre read from ${segments.length} windows of ${seconds} s spread over the song; the gaps were not analysed.`;
@@ -164,7 +164,7 @@ export function answerNotes(result) {
   if (answerKind(result) === "whole-song") {
     notes.push("Whole song: the answer from every window.");
   } else if (result.timeline && result.timeline.state === "running") {
-    notes.push(`First look from ${n} windows spread over the song; the whole song's answer replaces it when every window is analysed.`);
+    notes.push("First look from a few windows spread over the song; the whole song's answer replaces it once every window is analysed.");
   } else {
     notes.push(`First look from ${n} windows spread over the song.`);
   }
