@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from genrekit.cli.classify import compact_timeline, describe_uncertainty, expand_inputs, format_time
+from genrekit.cli.classify import compact_timeline, describe_shares, describe_uncertainty, expand_inputs, format_time
 from genrekit.cli.main import main
 from genrekit.predict import GenreScore, Reliability, Segment, Uncertainty
 from tests.predict.test_classifier import TINY_LABELS, TINY_SR, music_like, save_tiny_bundle
@@ -87,7 +87,7 @@ def test_table_output_shows_genres_tags_and_timeline(capsys, bundle: str, music_
     code, out, _ = run(capsys, "--model", bundle, "--hop", "0.5", str(music_dir / "a.wav"))
     assert code == 0
     assert "a.wav" in out and "timeline: 0:00-0:02" in out and "tags:" in out
-    assert "uncertainty: " in out
+    assert "uncertainty: " in out and "whole song, " in out
     assert sum(label in out for label in TINY_LABELS) >= 3
 
 
@@ -145,3 +145,15 @@ def test_describe_uncertainty_names_the_close_genres_or_none_of_these() -> None:
     Result.uncertainty = Uncertainty(level="mixed", ood_score=None, named=["blues", "jazz", "rock"],
                                      reliability=Reliability(0.9, 0.85, 0.94, 0.3, statement))
     assert describe_uncertainty(Result()) == f"uncertainty: mixed - blues / jazz / rock; {statement}"
+
+
+def test_describe_shares_explains_a_headline_most_windows_disagree_with() -> None:
+    class Result:
+        genres = [GenreScore("rock", 0.40), GenreScore("jazz", 0.36)]
+        shares = [GenreScore("rock", 0.30), GenreScore("jazz", 0.52)]
+
+    assert describe_shares(Result()) == "windows: jazz tops 52% of them, rock 30%; rock leads once the windows' scores are combined"
+    Result.shares = [GenreScore("rock", 0.5), GenreScore("jazz", 0.5)]
+    assert describe_shares(Result()) is None  # a tie is no disagreement
+    Result.shares = []
+    assert describe_shares(Result()) is None  # results from before shares

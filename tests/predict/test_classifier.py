@@ -245,7 +245,7 @@ def test_predict_array_schema(tiny: Classifier) -> None:
     as_dict = pred.to_dict()
     assert set(as_dict) == {
         "name", "duration_s", "model", "genres", "segments", "tags", "tag_groups", "warnings", "uncertainty",
-        "complete", "embedding", "segment_embeddings",
+        "complete", "embedding", "segment_embeddings", "shares",
     }
     for segment in as_dict["segments"]:
         assert segment["runner_up"]["genre"] != segment["genre"] and segment["runner_up"]["score"] <= segment["score"]

@@ -3,10 +3,12 @@ and apps on a temporary SQLite database."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +69,7 @@ class FakeClassifier:
         max_windows: int | None = None,
         top_k: int = 10,
     ) -> Prediction:
-        with self._lock:
-            self.n_calls += 1
-            self._running += 1
-            self.max_running = max(self.max_running, self._running)
-        try:
-            if self.delay_s:
-                time.sleep(self.delay_s)
+        with self._counted():
             if isinstance(source, str):  # the stored upload, decoded as Classifier.predict would
                 if sr is not None:
                     raise AssertionError("a file carries its own rate")
@@ -84,8 +80,6 @@ class FakeClassifier:
                     raise AssertionError(f"the service must decode at the model rate, got {sr}")
             duration_s = y.shape[-1] / sr
             top = FAKE_LABELS[int(round(duration_s)) % len(FAKE_LABELS)]
-            others = [g for g in FAKE_LABELS if g != top]
-            genres = [GenreScore(top, 0.7)] + [GenreScore(g, 0.15) for g in others]
             n_segments = max(1, int(np.ceil(duration_s)))
             starts = range(n_segments)
             n_spread = self.spread_windows if max_windows is None else max_windows
@@ -93,19 +87,68 @@ class FakeClassifier:
             if not complete:
                 starts = range(0, n_segments, int(np.ceil(n_segments / n_spread)))
             segments = [Segment(float(i), float(min(i + 1, duration_s)), top, 0.7) for i in starts]
-            return Prediction(
-                name=name or "<array>",
-                duration_s=duration_s,
-                model=ModelInfo(self.card.name, self.card.version),
-                genres=genres,
-                segments=segments,
-                tags=[TagScore("guitar", 0.6)] if top_k else [],
-                warnings=[],
-                complete=complete,
-            )
+            return self._prediction(name or "<array>", duration_s, segments, top_k=top_k, complete=complete)
+
+    def classify_windows(
+        self, y: np.ndarray, *, sr: int, first_s: float = 0.0, last_s: float | None = None, embed: bool = False
+    ) -> FakeWindows:
+        """The one-second windows of ``y`` starting in ``[first_s, last_s)`` (a background step: counted)."""
+        with self._counted():
+            if sr != FAKE_SR:
+                raise AssertionError(f"the service must decode at the model rate, got {sr}")
+            duration_s = np.asarray(y).shape[-1] / sr
+            last = duration_s if last_s is None else min(last_s, duration_s)
+            return FakeWindows([(float(i), float(min(i + 1, duration_s))) for i in range(int(np.ceil(first_s)), int(np.ceil(last)))])
+
+    def summarize(self, windows: FakeWindows, *, n_samples: int, name: str, complete: bool = True, top_k: int = 10) -> Prediction:
+        """The prediction of the gathered windows: genres by the whole input's duration, as :meth:`predict`."""
+        duration_s = n_samples / FAKE_SR
+        top = FAKE_LABELS[int(round(duration_s)) % len(FAKE_LABELS)]
+        segments = [Segment(start, end, top, 0.7) for start, end in windows.spans]
+        return self._prediction(name, duration_s, segments, top_k=top_k, complete=complete)
+
+    def _prediction(self, name: str, duration_s: float, segments: list[Segment], *, top_k: int, complete: bool) -> Prediction:
+        top = FAKE_LABELS[int(round(duration_s)) % len(FAKE_LABELS)]
+        genres = [GenreScore(top, 0.7)] + [GenreScore(g, 0.15) for g in FAKE_LABELS if g != top]
+        return Prediction(
+            name=name,
+            duration_s=duration_s,
+            model=ModelInfo(self.card.name, self.card.version),
+            genres=genres,
+            segments=segments,
+            tags=[TagScore("guitar", 0.6)] if top_k else [],
+            warnings=[],
+            complete=complete,
+        )
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        """Count a call, track the most running at once, and sleep ``delay_s``."""
+        with self._lock:
+            self.n_calls += 1
+            self._running += 1
+            self.max_running = max(self.max_running, self._running)
+        try:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            yield
         finally:
             with self._lock:
                 self._running -= 1
+
+
+@dataclass
+class FakeWindows:
+    """The windows a :class:`FakeClassifier` step classified: their spans (seconds)."""
+
+    spans: list[tuple[float, float]]
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.spans)
+
+    def extend(self, other: FakeWindows) -> None:
+        self.spans.extend(other.spans)
 
 
 def make_wav(

@@ -38,6 +38,7 @@ def test_upload_returns_the_shared_result_schema(client: TestClient, fake_classi
         "has_audio",
         "embedding",
         "segment_embeddings",
+        "shares",
     }
     assert body["cached"] is False
     assert body["filename"] == "my song.wav" and body["name"] == "my song.wav"

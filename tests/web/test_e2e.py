@@ -421,12 +421,24 @@ HELPERS_JS = """async () => {
       .map((g) => [f.genreColor(g), r.textColorOn(f.genreColor(g))]),
     levels: [
       r.uncertaintyLevel({genres: [{genre: "blues", score: 0.23}, {genre: "jazz", score: 0.21}]}),
-      r.uncertaintyLevel({genres: [{genre: "blues", score: 0.8}, {genre: "jazz", score: 0.1}]}),
+      r.uncertaintyLevel({genres: [{genre: "blues", score: 0.8}, {genre: "jazz", score: 0.1}], uncertainty: {level: "confident"}}),
       r.uncertaintyLevel({genres: [{genre: "blues", score: 0.8}], uncertainty: {level: "unknown", ood_score: 0.9}}),
     ],
     heads: [
-      r.headline({genres: [{genre: "blues", score: 0.23}, {genre: "jazz", score: 0.21}]}).title,
+      r.headline({genres: [{genre: "blues", score: 0.23}, {genre: "jazz", score: 0.21}], uncertainty: {level: "mixed"}}).title,
       r.headline({genres: [{genre: "blues", score: 0.3}, {genre: "jazz", score: 0.2}, {genre: "rock", score: 0.1}], uncertainty: {level: "unknown"}}),
+      r.headline({genres: [{genre: "blues", score: 0.23}, {genre: "jazz", score: 0.21}], complete: false}),
+    ],
+    answers: [
+      r.answerNotes({
+        genres: [{genre: "rock", score: 0.4}, {genre: "jazz", score: 0.36}], segments: new Array(33).fill({}), complete: true,
+        shares: [{genre: "rock", score: 0.3}, {genre: "jazz", score: 0.52}],
+        uncertainty: {level: "mixed", reliability: {rate: 0.9, low: 0.85, high: 0.94, coverage: 0.4, statement: "Right about 9 times in 10."}},
+      }),
+      r.answerNotes({genres: [{genre: "rock", score: 0.6}], segments: sparse, complete: false, shares: [{genre: "rock", score: 1}],
+        timeline: {state: "running", covered_s: 10}, uncertainty: {level: "confident", reliability: null}}),
+      r.timelineDisagreement({genres: [{genre: "rock", score: 0.4}], shares: [{genre: "rock", score: 0.5}, {genre: "jazz", score: 0.5}]}),
+      r.timelineDisagreement({genres: [{genre: "rock", score: 0.4}]}),
     ],
     ticks: s.timeTicks(180),
     mels: [s.slaneyMel(1000), s.slaneyMel(500)],
@@ -470,8 +482,16 @@ def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
         assert contrast_ratio(background, text) >= 4.5, (background, text)
     colors = [background for background, _ in out["labelPairs"]]
     assert len(set(colors)) == len(colors) and colors[6] == "#7c2d12"  # metal: a colour of its own, not grey
-    assert out["levels"] == ["mixed", "confident", "unknown"]
+    assert out["levels"] == [None, "confident", "unknown"]  # the API's level, never re-derived from the scores
     assert out["heads"][0] == "Mixed: Blues / Jazz"
+    assert out["heads"][2]["title"] == "Blues" and out["heads"][2]["eyebrow"] == "Top genre \u00b7 first look"
+    whole, first, tie, old = out["answers"]
+    assert whole[0] == "Whole song: the answer from every window." and whole[1] == "Right about 9 times in 10."
+    assert whole[2].startswith("Jazz tops 52% of the song's windows, Rock 30%; Rock leads")
+    assert first == [
+        "First look from a few windows spread over the song; the whole song's answer replaces it once every window is analysed."
+    ]
+    assert tie is None and old is None
     assert out["heads"][1]["title"] == "None of these 3 genres" and "Closest: Blues 30%, Jazz 20%, Rock 10%" in out["heads"][1]["detail"]
     assert out["ticks"] == [0, 30, 60, 90, 120, 150, 180]
     assert out["mels"] == pytest.approx([15.0, 7.5])
@@ -552,6 +572,12 @@ def test_a_full_song_fills_its_timeline_live_with_an_honest_headline(
         page.screenshot(path=str(ARTIFACTS / "web-full-timeline-desktop.png"), full_page=True)
         assert_accessible(page, "result, desktop")
 
+        assert page.locator("#result-genre").get_attribute("data-answer") == "whole-song"
+        assert page.locator("#result-eyebrow").inner_text().lower().endswith("whole song")
+        assert page.locator("#result-answer").inner_text().startswith("Whole song: the answer from every window.")
+        assert page.locator("#genre-bars .genre-bar").first.get_attribute("data-genre") == full["genres"][0]["genre"]
+        assert_switches_to_the_whole_song(browser, server_url, full)
+
         mixed = {**full, "uncertainty": {"level": "mixed", "ood_score": None}}
         phone = browser.new_context(viewport=PHONE, bypass_csp=True)
         phone.route(f"**/api/v1/classifications/{result_id}", lambda route: route.fulfill(json=mixed))
@@ -571,6 +597,60 @@ def test_a_full_song_fills_its_timeline_live_with_an_honest_headline(
         assert errors.errors == [] and phone_errors.errors == []
     finally:
         context.close()
+
+
+def assert_switches_to_the_whole_song(browser: Any, server_url: str, full: dict[str, Any]) -> None:
+    """A page showing a first look whose headline differs from the whole song's answer (Jazz
+    first, the stored genres once complete, served in that order) switches its headline, bars and
+    notes when the timeline completes, and shows each genre's share of the windows where most of
+    the timeline names another genre than the headline."""
+    result_id = full["id"]
+    labels = [g["genre"] for g in full["genres"]]
+    top, other = labels[0], labels[1]
+    first_look = {
+        **full,
+        "complete": False,
+        "timeline": {"state": "running", "covered_s": 30.0},
+        "segments": full["segments"][::10],
+        "genres": [{**full["genres"][1], "score": 0.6}, {**full["genres"][0], "score": 0.3}, *full["genres"][2:]],
+        "uncertainty": {"level": "confident", "ood_score": None},
+        "shares": [],
+    }
+    whole = {
+        **full,
+        "uncertainty": {"level": "confident", "ood_score": None, "reliability": {"statement": "Right about 9 times in 10 here."}},
+        "shares": [{"genre": g, "score": 0.6 if g == other else 0.4 if g == top else 0.0} for g in labels],
+    }
+    answers = iter([first_look, first_look])
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route(f"**/api/v1/classifications/{result_id}", lambda route: route.fulfill(json=next(answers, whole)))
+    page = context.new_page()
+    errors = PageErrors(page)
+    try:
+        page.goto(f"{server_url}/#/r/{result_id}")
+        page.wait_for_selector("#result:not([hidden])")
+        genre = page.locator("#result-genre")
+        assert genre.get_attribute("data-answer") == "first-look" and genre.inner_text() == genre_title(other)
+        assert "first look" in page.locator("#result-eyebrow").inner_text().lower()
+        page.wait_for_selector('#result-genre[data-answer="whole-song"]')
+        assert genre.inner_text() == genre_title(top)  # the headline switched to the whole song's answer
+        notes = page.locator("#result-answer .answer-note").all_inner_texts()
+        assert notes[0] == "Whole song: the answer from every window." and notes[1] == "Right about 9 times in 10 here."
+        assert notes[2].startswith(f"{genre_title(other)} tops 60% of the song's windows, {genre_title(top)} 40%")
+        bars = page.locator("#genre-bars .genre-bar")
+        assert bars.first.get_attribute("data-genre") == top
+        assert bars.first.locator(".genre-bar-share").inner_text() == "40% of windows"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-whole-song-shares-desktop.png"), full_page=True)
+        assert errors.errors == []
+    finally:
+        context.close()
+
+
+def genre_title(genre: str) -> str:
+    """The page's display name of a genre (format.js genreTitle) for the labels used here."""
+    return {"hiphop": "Hip-hop"}.get(genre, genre[:1].upper() + genre[1:])
 
 
 DROP_FILES_JS = """(files) => {

@@ -281,7 +281,9 @@ class _TableWriter(_Writer):
         self.width = max(len(label) for label in labels)
 
     def result(self, prediction: Any) -> None:
-        lines = [f"{prediction.name}  ({format_time(prediction.duration_s)}, {len(prediction.segments)} windows)"]
+        n_windows = len(prediction.segments)
+        read = f"whole song, {n_windows} windows" if prediction.complete else f"first look, {n_windows} spread windows"
+        lines = [f"{prediction.name}  ({format_time(prediction.duration_s)}, {read})"]
         for score in prediction.genres[: max(self.top, 1)]:
             n_full = int(round(score.score * BAR_WIDTH))
             bar = self.full * n_full + self.empty * (BAR_WIDTH - n_full)
@@ -297,6 +299,9 @@ class _TableWriter(_Writer):
         elif prediction.tags:
             lines.append("  tags: " + ", ".join(f"{t.tag} {t.score:.2f}" for t in prediction.tags))
         lines.append("  " + describe_uncertainty(prediction))
+        most = describe_shares(prediction)
+        if most:
+            lines.append("  " + most)
         lines.append("  timeline: " + compact_timeline(prediction.segments))
         lines.extend(f"  warning: {w}" for w in prediction.warnings)
         self.out.write("\n".join(lines) + "\n\n")
@@ -322,6 +327,23 @@ def describe_uncertainty(prediction: Any) -> str:
         close = " / ".join(uncertainty.named or [g.genre for g in prediction.genres[:2]])
         return f"uncertainty: mixed - {close}{ood}{meaning}"
     return f"uncertainty: {uncertainty.level}{ood}{meaning}"
+
+
+def describe_shares(prediction: Any) -> str | None:
+    """One line where most windows top another genre than the headline (e.g. ``jazz tops 52%
+    of the windows``), saying why they differ; ``None`` where they agree or shares are unknown."""
+    shares = getattr(prediction, "shares", None) or []
+    if not shares or not prediction.genres:
+        return None
+    most = max(shares, key=lambda s: s.score)
+    top = prediction.genres[0].genre
+    top_share = next((s.score for s in shares if s.genre == top), 0.0)
+    if most.score <= top_share:
+        return None
+    return (
+        f"windows: {most.genre} tops {most.score:.0%} of them, {top} {top_share:.0%}; "
+        f"{top} leads once the windows' scores are combined"
+    )
 
 
 def format_time(seconds: float) -> str:

@@ -22,7 +22,8 @@ How a song is classified
    (``"log_mean"``). Windows quieter than :data:`SILENCE_DBFS` (intros, gaps) do not vote
    unless every window is that quiet.
 5. The timeline has one :class:`Segment` per window (its span, top genre and score); the UI
-   may merge runs.
+   may merge runs. ``shares`` gives each genre's share of the (voting) windows it tops, so a
+   headline can be set against what most of the timeline says.
 6. Tags: where the model has a tagging backbone, the windows' tag probabilities are averaged
    (same windows as the genres) and the backbones' vocabularies are merged into one list:
    names lower-cased, a tag in both (``rock``, ``pop``, ``metal``, ...) keeps its higher score.
@@ -43,6 +44,11 @@ WAV, FLAC, Ogg, MP3, AIFF, ...; the silence check then measures the excerpts). O
 (M4A/AAC, WebM, ...), arrays, and files whose excerpts fail to decode go through the whole
 stream, and the slicer cuts only the planned windows from it. The timeline has gaps.
 ``max_windows=0`` classifies every window.
+
+The whole song's answer in steps: :meth:`Classifier.classify_windows` classifies the windows
+of one part of a waveform, :meth:`WindowResults.extend` joins the parts and
+:meth:`Classifier.summarize` turns them into the prediction ``max_windows=0`` gives (the
+service's background timeline works this way, one pool job per part).
 
 Errors: a decode failure, an empty input or a too-long one raises the typed error of
 :mod:`genrekit.audio` (``AudioDecodeError``, ``NotAudioError``, ``EmptyAudioError``,
@@ -66,6 +72,8 @@ from genrekit.predict.classifier import (
     RUNTIMES,
     STREAM_BLOCK_S,
     Classifier,
+    WindowResults,
+    window_shares,
 )
 from genrekit.predict.schema import (
     UNCERTAINTY_LEVELS,
@@ -105,6 +113,7 @@ __all__ = [
     "TagGroup",
     "TagScore",
     "Uncertainty",
+    "WindowResults",
     "aggregate_probabilities",
     "assess_uncertainty",
     "is_music",
@@ -114,4 +123,5 @@ __all__ = [
     "slice_windows",
     "spread_starts",
     "uncertainty_thresholds",
+    "window_shares",
 ]

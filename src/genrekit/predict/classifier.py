@@ -136,8 +136,12 @@ def _source_name(source: Any) -> str:
 
 
 @dataclass
-class _Accumulator:
-    """Per-window results gathered batch by batch."""
+class WindowResults:
+    """Per-window results of one input, gathered batch by batch (see :meth:`Classifier.summarize`).
+
+    Window starts and ends are in samples at the model's rate, on the song's time axis.
+    ``sum_squares`` and ``n_measured`` give the input's mean power (its silence check).
+    """
 
     starts: list[np.ndarray] = field(default_factory=list)
     ends: list[np.ndarray] = field(default_factory=list)
@@ -150,6 +154,38 @@ class _Accumulator:
     ood_logits: list[np.ndarray] = field(default_factory=list)
     sum_squares: float = 0.0
     n_measured: int = 0  # samples whose squares are in sum_squares
+
+    @property
+    def n_windows(self) -> int:
+        """Windows gathered so far."""
+        return int(sum(len(s) for s in self.starts))
+
+    def extend(self, other: WindowResults) -> None:
+        """Add ``other``'s windows (a later part of the same input, gathered alike) after these."""
+        if other.embed != self.embed:
+            raise InvalidParameterError("window results with and without embeddings cannot be merged")
+        for name in ("starts", "ends", "probs", "levels_db", "evidence", "embeddings", "ood_logits"):
+            getattr(self, name).extend(getattr(other, name))
+        for backbone, scores in other.tags.items():
+            self.tags.setdefault(backbone, []).extend(scores)
+        self.sum_squares += other.sum_squares
+        self.n_measured += other.n_measured
+
+
+def window_shares(top: np.ndarray, voting: np.ndarray, n_labels: int) -> np.ndarray:
+    """Each label's share (0..1) of the windows whose top genre it is.
+
+    Parameters
+    ----------
+    top : np.ndarray [shape=(n_windows,), dtype=int]
+        Each window's top label (index).
+    voting : np.ndarray [shape=(n_windows,), dtype=bool]
+        The windows that count (above the silence level); where none does, all count.
+    n_labels : int
+        Number of labels.
+    """
+    counted = top[voting] if voting.any() else top
+    return np.bincount(counted, minlength=n_labels).astype(np.float64) / max(counted.size, 1)
 
 
 def _load_model(bundle: str | os.PathLike[str] | None, runtime: str, threads: int | None) -> tuple[ModelCard, Any]:
@@ -422,6 +458,82 @@ class Classifier:
             embed=bool(embed),
         )
 
+    def classify_windows(
+        self,
+        y: np.ndarray,
+        *,
+        sr: int,
+        first_s: float = 0.0,
+        last_s: float | None = None,
+        top_k: int = DEFAULT_TOP_K,
+        batch_size: int | None = None,
+        embed: bool = False,
+    ) -> WindowResults:
+        """Classify the windows of a waveform that start in ``[first_s, last_s)``, for a
+        whole-song answer built step by step (see :meth:`summarize`).
+
+        The windows are those of ``predict(y, sr=sr, max_windows=0)`` (every window, no
+        overlap, an end-aligned closing one), so the parts of one song, gathered with
+        :meth:`WindowResults.extend` and summarised, give exactly that prediction.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+            The whole song.
+        sr : int
+            Its sample rate (Hz); at the model's rate nothing is resampled.
+        first_s, last_s : float
+            The part classified (seconds; ``last_s=None``: to the end). Its samples count
+            toward the silence check.
+        top_k : int >= 0
+            0 skips the tags.
+        batch_size : int >= 1 or None
+            Windows per forward pass; ``None`` keeps the classifier's.
+        embed : bool
+            Also gather the window embeddings.
+        """
+        if embed and self.embedding is None:
+            raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding (its card declares none)")
+        size = self.batch_size if batch_size is None else int(batch_size)
+        if size < 1:
+            raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
+        y = self._waveform(y, sr)
+        first = max(0, int(round(float(first_s) * self.sample_rate)))
+        last = len(y) if last_s is None else min(len(y), int(round(float(last_s) * self.sample_rate)))
+        acc = WindowResults(embed=bool(embed))
+        part = y[first:last].astype(np.float64)
+        acc.sum_squares = float(np.dot(part, part))
+        acc.n_measured = int(part.size)
+        slicer = _WindowSlicer(self.window_length, self.window_length)
+        chosen = [w for w in (*slicer.push(y), *slicer.finish()) if first <= w.start < last]
+        want_tags = int(top_k) > 0 and bool(self.tag_names)
+        for start in range(0, len(chosen), size):
+            self._run_batch(chosen[start : start + size], acc, want_tags)
+        return acc
+
+    def summarize(
+        self, windows: WindowResults, *, n_samples: int, name: str, top_k: int = DEFAULT_TOP_K, complete: bool = True
+    ) -> Prediction:
+        """The prediction of gathered windows, by the same rules as :meth:`predict`
+        (aggregation, silence and music checks, uncertainty, tags, window shares).
+
+        Parameters
+        ----------
+        windows : WindowResults
+            From :meth:`classify_windows` (parts joined with :meth:`WindowResults.extend`).
+        n_samples : int
+            Length of the input at the model's rate (samples).
+        name : str
+            Name put in the result.
+        top_k : int >= 0
+            Number of tags returned.
+        complete : bool
+            Whether the windows cover the whole input.
+        """
+        if windows.n_windows == 0:
+            raise InvalidParameterError("no windows to summarise")
+        return self._finalize(windows, int(n_samples), name=name, top_k=int(top_k), complete=bool(complete))
+
     def iter_predict(
         self,
         sources: Iterable[AudioSource],
@@ -524,7 +636,7 @@ class Classifier:
                 windows = np.stack([reader.read(int(s), length) for s in starts])
             except AudioDecodeError:
                 return None, n_samples
-        acc = _Accumulator(embed=embed)
+        acc = WindowResults(embed=embed)
         acc.sum_squares = float(np.sum(np.square(windows, dtype=np.float64)))
         acc.n_measured = windows.size
         want_tags = top_k > 0 and bool(self.tag_names)
@@ -554,7 +666,7 @@ class Classifier:
         max_duration_s: float | None,
         embed: bool = False,
     ) -> Prediction:
-        acc = _Accumulator(embed=embed)
+        acc = WindowResults(embed=embed)
         want_tags = top_k > 0 and bool(self.tag_names)
         max_samples = None if max_duration_s is None else int(math.ceil(max_duration_s * self.sample_rate))
         pending: list[_Window] = []
@@ -590,7 +702,7 @@ class Classifier:
             raise EmptyAudioError(f"{name}: the audio holds no samples")
         return self._finalize(acc, slicer.n_samples, name=name, top_k=top_k, complete=slicer.complete)
 
-    def _run_batch(self, windows: list[_Window], acc: _Accumulator, want_tags: bool) -> None:
+    def _run_batch(self, windows: list[_Window], acc: WindowResults, want_tags: bool) -> None:
         batch = np.stack([w.samples for w in windows]).astype(np.float32, copy=False)
         if acc.embed:
             probs, tags, vectors, ood = self._infer_with_embedding(batch)
@@ -662,7 +774,7 @@ class Classifier:
         return probs, tags, vectors, None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
 
     def _finalize(
-        self, acc: _Accumulator, n_samples: int, *, name: str, top_k: int, complete: bool
+        self, acc: WindowResults, n_samples: int, *, name: str, top_k: int, complete: bool
     ) -> Prediction:
         sr = self.sample_rate
         starts = np.concatenate(acc.starts)
@@ -698,6 +810,7 @@ class Classifier:
         order = np.argsort(-track, kind="stable")
         genres = [GenreScore(genre=self.labels[i], score=float(track[i])) for i in order]
         ranked_windows = np.argsort(-probs, axis=1, kind="stable")
+        shares = window_shares(ranked_windows[:, 0], voting, len(self.labels))
         segments = [
             Segment(
                 start_s=round(float(s) / sr, 3),
@@ -736,4 +849,5 @@ class Classifier:
             complete=complete,
             embedding=embedding,
             segment_embeddings=segment_embeddings,
+            shares=[GenreScore(genre=self.labels[i], score=float(shares[i])) for i in order],
         )

@@ -126,6 +126,11 @@ class Prediction:
         space (model embedding name and version) is the card's ``config["embedding"]``.
     segment_embeddings : list of list of float or None
         One L2-normalised embedding per segment (same order), where it was asked for.
+    shares : list of GenreScore
+        Each label's share (0..1) of the classified windows that rank it first (silent
+        windows left out), in the order of ``genres``: where it differs from the scores,
+        the timeline is mostly another genre than the headline. Empty in results made
+        before shares existed.
     """
 
     name: str
@@ -140,6 +145,7 @@ class Prediction:
     complete: bool = True
     embedding: list[float] | None = None
     segment_embeddings: list[list[float]] | None = None
+    shares: list[GenreScore] = field(default_factory=list)
 
     @property
     def top_genre(self) -> str:

@@ -9,12 +9,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import LargeBinary, and_, delete, func, or_, select
+from sqlalchemy import LargeBinary, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from genrekit.service.errors import BadRequestError, NotFoundError
-from genrekit.service.models import Classification, ClassificationAudio
-from genrekit.service.vectors import store_embedding
+from genrekit.service.models import Classification, ClassificationAudio, LibraryTrack
+from genrekit.service.vectors import replace_embedding, store_embedding
 
 
 class _AllOwners:
@@ -129,12 +129,43 @@ def delete_classification(session: Session, *, classification_id: str) -> bool:
     return True
 
 
-def replace_result(session: Session, *, classification_id: str, result: dict[str, Any]) -> bool:
-    """Store a new ``result`` (same input, e.g. a longer timeline) and commit; False when the row is gone."""
+def replace_result(
+    session: Session,
+    *,
+    classification_id: str,
+    result: dict[str, Any],
+    embedding: list[float] | None = None,
+    segment_embeddings: list[list[float]] | None = None,
+    embedding_space: str | None = None,
+) -> bool:
+    """Store a new ``result`` of the same input (a longer timeline, the whole song's answer)
+    and commit; False when the row is gone.
+
+    The row's top genre, top score and duration follow the result, and so do the library
+    tracks pointing at it (``genrekit scan``). ``embedding`` (with ``segment_embeddings``)
+    replaces the stored vector where ``embedding_space`` is given.
+    """
     row = session.get(Classification, classification_id)
     if row is None:
         return False
+    genres = result.get("genres") or [{"genre": row.top_genre, "score": row.top_score}]
     row.result = result
+    row.top_genre = str(genres[0]["genre"])
+    row.top_score = float(genres[0]["score"])
+    row.duration_s = float(result.get("duration_s", row.duration_s))
+    session.execute(
+        update(LibraryTrack)
+        .where(LibraryTrack.classification_id == classification_id)
+        .values(top_genre=row.top_genre, top_score=row.top_score, duration_s=row.duration_s)
+    )
+    if embedding and embedding_space:
+        replace_embedding(
+            session,
+            classification_id=classification_id,
+            space=embedding_space,
+            vector=embedding,
+            segment_vectors=segment_embeddings,
+        )
     session.commit()
     return True
 

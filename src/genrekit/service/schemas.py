@@ -106,13 +106,24 @@ class ClassificationBase(_Output):
     uncertainty: UncertaintyPublic | None = Field(
         default=None, description="How far to trust the top genre (null for results stored before it existed)."
     )
-    complete: bool = Field(default=True, description="Whether the segments cover the whole input (false: spread windows, gaps).")
+    complete: bool = Field(
+        default=True,
+        description="Whether the segments cover the whole input: the genres, uncertainty and warnings are then the whole "
+        "song's answer (every window, the same aggregation). False: the quick answer from spread windows (gaps); the "
+        "background timeline replaces it once every window is classified.",
+    )
     embedding: list[float] | None = Field(
         default=None,
         description="The track's unit embedding. Null in API responses: the service keeps it in its vector index (see /similar).",
     )
     segment_embeddings: list[list[float]] | None = Field(
         default=None, description="One unit embedding per segment; null in API responses (kept in the vector index)."
+    )
+    shares: list[GenreScorePublic] = Field(
+        default_factory=list,
+        description="Each genre's share (0..1) of the classified windows that rank it first (silent windows left out), "
+        "in the order of `genres`: tells a headline apart from what most of the timeline says. Empty for results "
+        "stored before shares existed.",
     )
 
 

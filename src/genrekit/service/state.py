@@ -43,6 +43,14 @@ class ServiceClassifier(Protocol):
         top_k: int = ...,
     ) -> Any: ...
 
+    def classify_windows(
+        self, y: np.ndarray, *, sr: int, first_s: float = ..., last_s: float | None = ..., embed: bool = ...
+    ) -> Any:
+        """The windows of one part of a song (the background timeline's step)."""
+
+    def summarize(self, windows: Any, *, n_samples: int, name: str, complete: bool = ...) -> Any:
+        """The prediction of gathered windows (the whole song's answer once all are in)."""
+
 
 @dataclass
 class ServiceState:

@@ -3,10 +3,14 @@
 ``POST /classify`` answers from a few windows spread over the song (the genre and a gapped
 timeline). When that timeline leaves gaps, :meth:`TimelineJobs.start` takes over the spooled
 upload and classifies the whole song in steps of ``STEP_WINDOWS`` windows on the worker
-pool, each step only once the pool is idle (requests go first). After each step the stored
-result gets the windows classified so far (from the start of the song) followed by the spread windows not yet reached, so a
-client polling ``GET /classifications/{id}`` watches the timeline fill in; the last step
-sets ``complete``. The genre scores stay those of the quick answer.
+pool (:meth:`genrekit.predict.Classifier.classify_windows`), each step only once the pool is
+idle (requests go first). After each step the stored result gets the windows classified so
+far (from the start of the song) followed by the spread windows not yet reached, so a client
+polling ``GET /classifications/{id}`` watches the timeline fill in; meanwhile the genres stay
+those of the quick answer. The last step replaces the answer with the whole song's
+(:meth:`~genrekit.predict.Classifier.summarize` of every window: the same aggregation,
+checks and uncertainty as the quick answer, over all windows), its tags, window shares and
+embedding, and sets ``complete``: history, catalog, similar tracks and exports then show it.
 """
 
 from __future__ import annotations
@@ -45,14 +49,6 @@ def covered_from_start(segments: Sequence[dict[str, Any]]) -> float:
 def merged_segments(full: Sequence[dict[str, Any]], spread: Sequence[dict[str, Any]], covered_s: float) -> list[dict[str, Any]]:
     """The windows classified so far, then the spread windows that start after them."""
     return [*full, *(s for s in spread if float(s["start_s"]) >= covered_s - CONTIGUOUS_TOLERANCE_S)]
-
-
-def shift_segments(segments: Sequence[dict[str, Any]], offset_s: float) -> list[dict[str, Any]]:
-    """Segments of an excerpt moved to the song's time axis (``offset_s`` seconds later)."""
-    return [
-        {**s, "start_s": round(float(s["start_s"]) + offset_s, 3), "end_s": round(float(s["end_s"]) + offset_s, 3)}
-        for s in segments
-    ]
 
 
 class TimelineJobs:
@@ -109,16 +105,26 @@ class TimelineJobs:
         sr = int(classifier.sample_rate)
         y = await run_when_free(state, functools.partial(_decode, path, sr, state.settings.max_duration_s))
         step = max(1, int(round(float(getattr(classifier, "window_s", 3.0)) * sr))) * STEP_WINDOWS
-        full: list[dict[str, Any]] = []
+        spec = getattr(classifier, "embedding", None)
+        space = spec.space if spec is not None else None
+        gathered: Any = None
         for first in range(0, len(y), step):
-            excerpt = y[first : first + step]
-            job = functools.partial(classifier.predict, excerpt, sr=sr, name=name, max_windows=0, top_k=0)
-            prediction = await run_when_free(state, job)
-            full.extend(shift_segments(prediction.to_dict()["segments"], first / sr))
-            covered = min(len(y), first + step) / sr
-            done = first + step >= len(y)
-            self.progress[classification_id] = covered
-            still_there = await run_in_threadpool(_save, state, classification_id, full, covered, done)
+            last = min(len(y), first + step)
+            job = functools.partial(
+                classifier.classify_windows, y, sr=sr, first_s=first / sr, last_s=last / sr, embed=space is not None
+            )
+            part = await run_when_free(state, job)
+            if gathered is None:
+                gathered = part
+            else:
+                gathered.extend(part)
+            done = last >= len(y)
+            self.progress[classification_id] = last / sr
+            if gathered.n_windows == 0:
+                continue
+            summary = functools.partial(classifier.summarize, gathered, n_samples=last, name=name, complete=done)
+            prediction = (await run_in_threadpool(summary)).to_dict()
+            still_there = await run_in_threadpool(_save, state, classification_id, prediction, last / sr, done, space)
             if not still_there:
                 return
 
@@ -145,12 +151,39 @@ async def run_when_free(state: Any, job: Any) -> Any:
             await asyncio.sleep(BUSY_RETRY_S)
 
 
-def _save(state: Any, classification_id: str, full: list[dict[str, Any]], covered_s: float, done: bool) -> bool:
+def whole_song_result(quick: dict[str, Any], whole: dict[str, Any]) -> dict[str, Any]:
+    """The stored result once every window is classified: the whole song's answer (genres,
+    uncertainty, warnings, tags, shares, segments, duration) in place of the quick one's,
+    under the quick result's name; ``embedding`` and ``segment_embeddings`` stay in ``whole``
+    for the vector store."""
+    answer = {k: v for k, v in whole.items() if k not in ("name", "embedding", "segment_embeddings")}
+    return {**quick, **answer, "complete": True}
+
+
+def _save(
+    state: Any, classification_id: str, prediction: dict[str, Any], covered_s: float, done: bool, space: str | None
+) -> bool:
+    """Store one step's timeline (the last step: the whole song's answer, and its embedding in
+    ``space``); False when the row is gone or was classified by another model version (a reload
+    meanwhile): the job stops."""
     with state.new_session() as session:
         row = crud.get_classification(session, classification_id=classification_id)
-        if row is None:
+        if row is None or row.result.get("model") != prediction.get("model"):
             return False
+        if done:
+            result = whole_song_result(row.result, prediction)
+            vector = prediction.get("embedding")
+            segment_vectors = prediction.get("segment_embeddings")
+            return crud.replace_result(
+                session,
+                classification_id=classification_id,
+                result=result,
+                embedding=vector,
+                segment_embeddings=segment_vectors,
+                embedding_space=space,
+            )
         spread = row.result.get("segments", [])
-        segments = full if done else merged_segments(full, spread, covered_s)
-        result = {**row.result, "segments": segments, "complete": bool(done or row.result.get("complete", False))}
+        segments = merged_segments(prediction["segments"], spread, covered_s)
+        result = {**row.result, "segments": segments, "complete": bool(row.result.get("complete", False))}
         return crud.replace_result(session, classification_id=classification_id, result=result)
+

@@ -171,6 +171,28 @@ def store_embedding(
     return row
 
 
+def replace_embedding(
+    session: Session,
+    *,
+    classification_id: str,
+    space: str,
+    vector: Sequence[float],
+    segment_vectors: Sequence[Sequence[float]] | None = None,
+) -> TrackEmbedding:
+    """Store a classification's embedding in place of the one it had, if any (the caller
+    commits); raises ``ValueError`` as :func:`store_embedding` does."""
+    old = session.get(TrackEmbedding, classification_id)
+    if old is not None:
+        session.delete(old)
+        session.flush()
+    if _pgvector_ready(session):
+        table = _PGV_METADATA.tables[PGV_TABLE]
+        session.execute(table.delete().where(table.c.classification_id == classification_id))
+    return store_embedding(
+        session, classification_id=classification_id, space=space, vector=vector, segment_vectors=segment_vectors
+    )
+
+
 def get_embedding(session: Session, *, classification_id: str) -> TrackEmbedding | None:
     """The stored embedding of a classification, or None."""
     return session.get(TrackEmbedding, classification_id)

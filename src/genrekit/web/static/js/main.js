@@ -7,12 +7,14 @@ import { History } from "./history.js";
 import { Player } from "./player.js";
 import { UploadQueue, droppedFiles } from "./queue.js";
 import {
+  headline,
   renderGenreBars,
   renderSummary,
   renderTags,
   renderTimeline,
   renderWarnings,
   segmentAt,
+  timelineDisagreement,
   timelineNote,
 } from "./result.js";
 import { Spectrogram, renderSpectrogramAxes } from "./spectrogram.js";
@@ -43,6 +45,7 @@ const nodes = {
   resultEyebrow: $("result-eyebrow"),
   resultGenre: $("result-genre"),
   resultConfidence: $("result-confidence"),
+  resultAnswer: $("result-answer"),
   resultName: $("result-name"),
   resultFacts: $("result-facts"),
   permalink: $("permalink"),
@@ -313,7 +316,8 @@ async function followTimeline(id, token) {
     renderTimelineOf(fresh);
     onTime(player.time);
     if (fresh.timeline.state !== "running") {
-      announce(fresh.complete ? "The whole song is analysed: the timeline is complete." : "The timeline stopped before the end.");
+      renderAnswer(fresh);
+      announce(fresh.complete ? `The whole song is analysed: ${headline(fresh).title}, from every window.` : "The timeline stopped before the end.");
       history.prepend(fresh);
       return;
     }
@@ -346,17 +350,25 @@ function renderTimelineOf(result) {
   nodes.timelineNote.hidden = !nodes.timelineNote.textContent;
 }
 
-function render(result) {
+/** The answer of a result: headline and its notes, warnings, genre bars (with the window shares
+ * where most of the timeline names another genre) and tags; redrawn when the whole song's answer
+ * replaces the first look. */
+function renderAnswer(result) {
   renderSummary(result, {
     eyebrow: nodes.resultEyebrow,
     genre: nodes.resultGenre,
     confidence: nodes.resultConfidence,
+    answer: nodes.resultAnswer,
     name: nodes.resultName,
     facts: nodes.resultFacts,
   });
   renderWarnings(nodes.warnings, result.warnings);
-  renderGenreBars(nodes.genreBars, result.genres);
+  renderGenreBars(nodes.genreBars, result.genres, timelineDisagreement(result) ? result.shares : null);
   nodes.tagsEmpty.hidden = renderTags(nodes.tags, result);
+}
+
+function render(result) {
+  renderAnswer(result);
   nodes.permalink.value = permalinkFor(result.id);
   nodes.copyLink.textContent = "Copy link";
   renderTimelineOf(result);

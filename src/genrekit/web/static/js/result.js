@@ -55,7 +55,7 @@ export function timelineNote(result) {
   const timeline = result.timeline || { state: "partial", covered_s: 0 };
   if (timeline.state === "running") {
     const percent = Math.min(99, Math.floor((100 * timeline.covered_s) / totalS));
-    return `Quick answer from a few windows spread over the song; now analysing every section (${percent}% done).`;
+    return `First look from a few windows spread over the song; now analysing every section (${percent}% done).`;
   }
   const seconds = Math.round(segments[0].end_s - segments[0].start_s);
   return `Genre read from ${segments.length} windows of ${seconds} s spread over the song; the gaps were not analysed.`;
@@ -117,15 +117,68 @@ export function segmentAt(segments, seconds) {
 }
 
 /**
- * How sure the headline can be: the result's `uncertainty.level`, or for results without
- * one "mixed" when the top two genres are within 15 points or the top is under 40%.
- * @returns {"confident"|"mixed"|"unknown"}
+ * How sure the headline can be: the level the API returns (`uncertainty.level`, set from the
+ * model card's measured rules), or null for a result stored before levels existed. The page
+ * never re-derives a level from the scores.
+ * @returns {"confident"|"mixed"|"unknown"|null}
  */
 export function uncertaintyLevel(result) {
-  if (result.uncertainty && result.uncertainty.level) return result.uncertainty.level;
-  const [top, second] = result.genres || [];
-  if (!top) return "unknown";
-  return top.score - (second ? second.score : 0) < 0.15 || top.score < 0.4 ? "mixed" : "confident";
+  return (result.uncertainty && result.uncertainty.level) || null;
+}
+
+/**
+ * Which answer a result is: "whole-song" once every window is classified (`complete`), else
+ * "first-look" (a few windows spread over the song).
+ * @returns {"whole-song"|"first-look"}
+ */
+export function answerKind(result) {
+  return result.complete === false ? "first-look" : "whole-song";
+}
+
+/**
+ * Where most of the timeline names another genre than the headline: that genre and both
+ * shares of the windows (0..1), from the result's `shares`; null where they agree or the
+ * result has no shares.
+ * @returns {{genre: string, share: number, top: string, topShare: number}|null}
+ */
+export function timelineDisagreement(result) {
+  const shares = result.shares || [];
+  const [top] = result.genres || [];
+  if (!top || !shares.length) return null;
+  const most = shares.reduce((best, item) => (item.score > best.score ? item : best));
+  const own = shares.find((item) => item.genre === top.genre);
+  const topShare = own ? own.score : 0;
+  if (most.score <= topShare) return null;
+  return { genre: most.genre, share: most.score, top: top.genre, topShare };
+}
+
+/**
+ * The lines under the headline: which answer it is, what its level means in numbers (the
+ * card's measured `uncertainty.reliability.statement`, where the API gives one), and why
+ * the headline differs from most of the timeline, where it does.
+ * @returns {string[]}
+ */
+export function answerNotes(result) {
+  const notes = [];
+  const n = (result.segments || []).length;
+  if (answerKind(result) === "whole-song") {
+    notes.push("Whole song: the answer from every window.");
+  } else if (result.timeline && result.timeline.state === "running") {
+    notes.push("First look from a few windows spread over the song; the whole song's answer replaces it once every window is analysed.");
+  } else {
+    notes.push(`First look from ${n} windows spread over the song.`);
+  }
+  const reliability = result.uncertainty && result.uncertainty.reliability;
+  if (reliability && reliability.statement) notes.push(reliability.statement);
+  const split = timelineDisagreement(result);
+  if (split) {
+    const windows = answerKind(result) === "whole-song" ? "the song's windows" : "the windows read";
+    notes.push(
+      `${genreTitle(split.genre)} tops ${formatPercent(split.share)} of ${windows}, ${genreTitle(split.top)} ${formatPercent(split.topShare)}; ` +
+        `${genreTitle(split.top)} leads once every window's scores are combined (shares beside the scores below).`,
+    );
+  }
+  return notes;
 }
 
 /** The headline of a result: {eyebrow, title, detail, color}. */
@@ -134,10 +187,11 @@ export function headline(result) {
   const [top, second] = genres;
   if (!top) return { eyebrow: "Top genre", title: "No result", detail: "", color: "currentColor" };
   const level = uncertaintyLevel(result);
+  const kind = answerKind(result) === "whole-song" ? "whole song" : "first look";
   const listed = (items) => items.map((g) => `${genreTitle(g.genre)} ${formatPercent(g.score)}`).join(", ");
   if (level === "unknown") {
     return {
-      eyebrow: "Not sure",
+      eyebrow: `Not sure · ${kind}`,
       title: `None of these ${genres.length} genres`,
       detail: `Probably outside what this model knows. Closest: ${listed(genres.slice(0, 3))}`,
       color: "var(--muted)",
@@ -145,28 +199,30 @@ export function headline(result) {
   }
   if (level === "mixed" && second) {
     return {
-      eyebrow: "Between two genres",
+      eyebrow: `Between two genres · ${kind}`,
       title: `Mixed: ${genreTitle(top.genre)} / ${genreTitle(second.genre)}`,
       detail: `${listed([top, second])}: too close to call`,
       color: genreColor(top.genre),
     };
   }
   return {
-    eyebrow: "Top genre",
+    eyebrow: `Top genre · ${kind}`,
     title: genreTitle(top.genre),
     detail: `${formatPercent(top.score)} confidence` + (second ? ` · then ${genreTitle(second.genre)} ${formatPercent(second.score)}` : ""),
     color: genreColor(top.genre),
   };
 }
 
-/** Headline, file name and facts (each fact kept on one line). */
+/** Headline, answer notes, file name and facts (each fact kept on one line). */
 export function renderSummary(result, nodes) {
   const head = headline(result);
   nodes.eyebrow.textContent = head.eyebrow;
   nodes.genre.textContent = head.title;
   nodes.genre.style.setProperty("--genre-color", head.color);
-  nodes.genre.dataset.level = uncertaintyLevel(result);
+  nodes.genre.dataset.level = uncertaintyLevel(result) || "";
+  nodes.genre.dataset.answer = answerKind(result);
   nodes.confidence.textContent = head.detail;
+  if (nodes.answer) nodes.answer.replaceChildren(...answerNotes(result).map((note) => element("span", "answer-note", note)));
   const name = result.filename || result.name || "";
   nodes.name.textContent = name;
   nodes.name.title = name;
@@ -177,9 +233,15 @@ export function renderSummary(result, nodes) {
   nodes.facts.replaceChildren(...facts.map((fact) => element("span", "fact", fact)));
 }
 
-/** One bar per genre, highest first; the winner is emphasised. */
-export function renderGenreBars(list, genres) {
+/**
+ * One bar per genre, highest first; the winner is emphasised. Given `shares` (each genre's
+ * share of the windows, as the result's `shares`), each bar also says how much of the
+ * timeline that genre tops.
+ */
+export function renderGenreBars(list, genres, shares = null) {
   list.replaceChildren();
+  const shareOf = new Map((shares || []).map((item) => [item.genre, item.score]));
+  list.classList.toggle("has-shares", shareOf.size > 0);
   (genres || []).forEach((item, i) => {
     const row = element("li", i === 0 ? "genre-bar is-top" : "genre-bar");
     row.style.setProperty("--genre-color", genreColor(item.genre));
@@ -192,6 +254,7 @@ export function renderGenreBars(list, genres) {
     const value = element("span", "genre-bar-value", formatPercent(item.score));
     row.dataset.genre = item.genre;
     row.append(name, track, value);
+    if (shareOf.size) row.append(element("span", "genre-bar-share", `${formatPercent(shareOf.get(item.genre) || 0)} of windows`));
     list.append(row);
   });
 }
