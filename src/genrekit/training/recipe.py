@@ -506,40 +506,6 @@ def fit_candidate_cached(candidate: Candidate, corpus: Corpus, indices: Sequence
 # ---------------------------------------------------------------- the shipped model
 
 
-def compare_aggregations(config: RecipeConfig, corpus: Corpus, chosen: Candidate,
-                         temperatures: Mapping[str, float]) -> dict[str, Any]:
-    """Held-out accuracy of the track answer from the quick windows (those ``predict`` reads
-    first) against every window of the clip (the whole-song answer), under each aggregation
-    rule, and how often the answer names the genre most windows name (the timeline's majority)."""
-    from genrekit.predict.aggregate import aggregate_probabilities
-
-    rules = ("log_mean", "mean", "vote")
-    preds: dict[str, list[int]] = {f"{w} {r}": [] for w in ("quick", "all") for r in rules}
-    agrees: dict[str, list[bool]] = {key: [] for key in preds}
-    truth: list[int] = []
-    for name, held_out in corpus.folds():
-        train = [i for i in corpus.inside if i not in set(held_out)]
-        model = fit_candidate_cached(chosen, corpus, train, config.seed, config.candidates)
-        for i in held_out:
-            e = corpus.embeddings[i]
-            truth.append(int(corpus.y[i]))
-            for which, rows in (("quick", e.inference), ("all", e.regular if len(e.regular) else e.inference)):
-                probs = softmax(model.logits(rows) / temperatures[name])
-                majority = int(np.bincount(probs.argmax(1), minlength=len(GENRES)).argmax())
-                for rule in rules:
-                    if rule == "vote":
-                        track = np.bincount(probs.argmax(1), minlength=len(GENRES)) + 1e-3 * probs.mean(0)
-                    else:
-                        track = aggregate_probabilities(probs, method=rule)
-                    preds[f"{which} {rule}"].append(int(track.argmax()))
-                    agrees[f"{which} {rule}"].append(int(track.argmax()) == majority)
-    y = np.array(truth)
-    return {key: {"accuracy": round(float(np.mean(np.array(p) == y)), 4),
-                  "macro_recall": round(_macro_recall(y, np.array(p)), 4),
-                  "agrees_with_window_majority": round(float(np.mean(agrees[key])), 4)}
-            for key, p in preds.items()}
-
-
 def build_classifier(chosen: Candidate, corpus: Corpus, config: RecipeConfig, temperature: float,
                      ood_fit: Mapping[str, Any] | None, log: Callable[[str], None]) -> Any:
     """The shipped :class:`MusicnnHeadClassifier`: the chosen head on every in-taxonomy clip, and
@@ -718,9 +684,6 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
         mixed_target=config.mixed_target, seed=config.seed,
     )
     metrics["uncertainty_levels_held_out"] = levels
-    metrics["aggregation_held_out"] = compare_aggregations(config, corpus, chosen, crossfit_t)
-    log("aggregation (held out): " + "  ".join(f"{k} {v['accuracy']:.3f}" for k, v in
-                                              metrics["aggregation_held_out"].items()))
     log("levels on unseen sources: " + "  ".join(
         f"{k} {levels[k].get('rate')} (coverage {levels[k].get('coverage')})" for k in ("confident", "mixed", "unknown"))
         + f"  rules {rules.to_dict()}")
