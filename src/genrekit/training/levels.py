@@ -9,8 +9,10 @@ The rules are then chosen on some source folds and measured on the one left out,
 
 The rules (applied by :func:`genrekit.predict.uncertainty.assess_uncertainty`):
 
-* ``unknown``: ``ood_score >= ood_threshold`` (the in-taxonomy quantile that gives the chosen
-  false-unknown rate);
+* ``unknown``: ``ood_score >= ood_threshold``, the in-taxonomy quantile whose rate is the largest
+  of :data:`QUANTILE_RATES` that keeps the *nested* false-unknown rate (on sources the threshold
+  never saw) within the target: score scales shift from source to source, so the quantile
+  chosen on the pooled tracks is not what an unseen source gets;
 * ``confident``: top probability ``>= mixed_top_score`` and a lead over the runner-up
   ``>= mixed_margin``, chosen as the pair with the largest coverage whose accuracy reaches
   ``confident_target``;
@@ -31,6 +33,7 @@ TOP_SCORE_GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.96, 0.05))  # prob
 MARGIN_GRID = tuple(round(x, 2) for x in np.arange(0.0, 0.51, 0.05))  # probability
 COVER_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01)  # 1.01: always three genres
 MAX_NAMED = 3
+QUANTILE_RATES = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)  # in-taxonomy share above the threshold
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,32 @@ def in_words(rate: float) -> str:
     return f"about {tenths} times in 10"
 
 
+def nested_unknown(ood_in: np.ndarray, fold_in: np.ndarray, ood_out: np.ndarray, fold_out: np.ndarray,
+                   rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """(in-taxonomy tracks, out-of-taxonomy clips) called ``unknown`` when each source's threshold
+    is the ``1 - rate`` quantile of the in-taxonomy scores of the other sources."""
+    false_alarm = np.zeros(len(ood_in), bool)
+    caught = np.zeros(len(ood_out), bool)
+    for name in dict.fromkeys(list(fold_in) + list(fold_out)):
+        threshold = float(np.quantile(ood_in[fold_in != name], 1.0 - rate))
+        false_alarm[fold_in == name] = ood_in[fold_in == name] >= threshold
+        caught[fold_out == name] = ood_out[fold_out == name] >= threshold
+    return false_alarm, caught
+
+
+def unknown_curve(ood_in: np.ndarray, fold_in: np.ndarray, ood_out: np.ndarray,
+                  fold_out: np.ndarray) -> list[dict[str, float]]:
+    """The trade-off on unseen sources, one row per quantile rate of :data:`QUANTILE_RATES`."""
+    rows = []
+    for rate in QUANTILE_RATES:
+        false_alarm, caught = nested_unknown(ood_in, fold_in, ood_out, fold_out, rate)
+        worst = max(float(false_alarm[fold_in == n].mean()) for n in dict.fromkeys(fold_in))
+        rows.append({"quantile_rate": rate, "in_taxonomy_unknown": round(float(false_alarm.mean()), 4),
+                     "worst_source_in_taxonomy_unknown": round(worst, 4),
+                     "out_of_taxonomy_caught": round(float(caught.mean()), 4) if len(caught) else None})
+    return rows
+
+
 def measure_levels(
     proba: np.ndarray,
     y: np.ndarray,
@@ -170,7 +199,13 @@ def measure_levels(
     from genrekit.evaluation.bootstrap import bootstrap_ci
 
     fold_in, fold_out = np.asarray(fold_in, dtype=object), np.asarray(fold_out, dtype=object)
-    kwargs = {"false_unknown_rate": false_unknown_rate, "confident_target": confident_target,
+    curve: list[dict[str, float]] = []
+    quantile_rate = false_unknown_rate
+    if ood_in is not None and ood_out is not None and len(ood_out):
+        curve = unknown_curve(ood_in, fold_in, ood_out, fold_out)
+        within = [row["quantile_rate"] for row in curve if row["in_taxonomy_unknown"] <= false_unknown_rate]
+        quantile_rate = max(within) if within else QUANTILE_RATES[0]
+    kwargs = {"false_unknown_rate": quantile_rate, "confident_target": confident_target,
               "mixed_target": mixed_target}
     levels = np.empty(len(y), dtype=object)
     named = np.zeros(len(y), dtype=np.int64)
@@ -181,11 +216,7 @@ def measure_levels(
     caught = np.zeros(0, bool)
     caught_source = np.zeros(0, dtype=object)
     if ood_in is not None and ood_out is not None and len(ood_out):
-        caught = np.zeros(len(ood_out), bool)
-        for name in dict.fromkeys(fold_out):
-            others = fold_in != name
-            threshold = float(np.quantile(ood_in[others], 1.0 - false_unknown_rate))
-            caught[fold_out == name] = ood_out[fold_out == name] >= threshold
+        _, caught = nested_unknown(ood_in, fold_in, ood_out, fold_out, quantile_rate)
         caught_source = fold_out
     rank = _rank_of_truth(proba, y)
     right = rank < named
@@ -232,6 +263,8 @@ def measure_levels(
                     "their source",
         "targets": {"confident": confident_target, "mixed": mixed_target,
                     "unknown_in_taxonomy_at_most": false_unknown_rate},
+        "unknown_curve": curve,
+        "unknown_quantile_rate": quantile_rate,
         "confident": confident,
         "mixed": mixed,
         "unknown": unknown,

@@ -53,6 +53,7 @@ FEATURE_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "MSD:pen": (("MSD_musicnn",), ("penultimate",)),
     "MSD:pen+pools": (("MSD_musicnn",), ("penultimate", "mean_pool", "max_pool")),
     "MSD:tags": (("MSD_musicnn",), ("taggram",)),
+    "MSD+MTT:tags": (BACKBONES, ("taggram",)),
     "MTT:pen": (("MTT_musicnn",), ("penultimate",)),
     "MTT:pen+pools": (("MTT_musicnn",), ("penultimate", "mean_pool", "max_pool")),
     "MSD+MTT:pen": (BACKBONES, ("penultimate",)),
@@ -123,6 +124,7 @@ class RecipeConfig:
     candidates: tuple[Candidate, ...] = ()
     ood_methods: tuple[str, ...] = OOD_METHODS
     ood_c: float = 1e-3
+    ood_features: str = ""
     ood_false_unknown_rate: float = 0.1
     confident_target: float = 0.9
     mixed_target: float = 0.9
@@ -136,7 +138,8 @@ class RecipeConfig:
         uncertainty = dict(data.pop("uncertainty", {}))
         known = {f.name for f in dataclasses.fields(cls)} - {"candidates", "extra"}
         unknown = sorted(set(data) - known - {"data", "out", "embedding"}) + sorted(
-            set(uncertainty) - {"ood_methods", "ood_c", "ood_false_unknown_rate", "confident_target", "mixed_target"}
+            set(uncertainty) - {"ood_methods", "ood_c", "ood_features", "ood_false_unknown_rate", "confident_target",
+                               "mixed_target"}
         )
         if unknown:
             raise InvalidParameterError(f"unknown recipe keys: {unknown}")
@@ -152,6 +155,8 @@ class RecipeConfig:
         methods = tuple(uncertainty.pop("ood_methods", OOD_METHODS))
         if set(methods) - set(OOD_METHODS) or not set(methods) & set(SHIPPABLE_OOD):
             raise InvalidParameterError(f"ood_methods must come from {OOD_METHODS}, one of {SHIPPABLE_OOD} included")
+        if uncertainty.get("ood_features", "") and uncertainty["ood_features"] not in FEATURE_SETS:
+            raise InvalidParameterError(f"ood_features must be one of {list(FEATURE_SETS)}, got {uncertainty['ood_features']!r}")
         extra = {key: data.pop(key) for key in ("data", "out", "embedding") if key in data}
         return cls(candidates=candidates, ood_methods=methods, extra=extra, **data, **uncertainty)
 
@@ -359,6 +364,17 @@ def crossfit_temperatures(fold_logits: Mapping[str, np.ndarray], fold_y: Mapping
 # ---------------------------------------------------------------- out-of-taxonomy score
 
 
+def detector_columns(config: RecipeConfig, head_cols: np.ndarray) -> np.ndarray:
+    """Columns the out-of-taxonomy detector reads: the recipe's ``ood_features`` (a subset of the
+    head's inputs, so the shipped head can compute it), or all of the head's inputs."""
+    if not config.ood_features:
+        return head_cols
+    cols = feature_columns(*FEATURE_SETS[config.ood_features])
+    if not np.isin(cols, head_cols).all():
+        raise InvalidParameterError(f"ood_features {config.ood_features!r} must be among the head's inputs")
+    return cols
+
+
 def fit_detector(corpus: Corpus, inside: Sequence[int], outside: Sequence[int], cols: np.ndarray, *,
                  c: float, seed: int) -> FittedHead:
     """Class-balanced logistic regression, windows of in-taxonomy (0) vs out-of-taxonomy (1) clips."""
@@ -435,7 +451,8 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
         train = [i for i in corpus.inside if i not in set(held_out)]
         outside_train = [i for i in corpus.outside if i not in set(held_outside)]
         model = fit_candidate_cached(chosen, corpus, train, config.seed, config.candidates)
-        detector = fit_detector(corpus, train, outside_train, model.cols, c=config.ood_c, seed=config.seed) \
+        detector = fit_detector(corpus, train, outside_train, detector_columns(config, model.cols), c=config.ood_c,
+                                seed=config.seed) \
             if outside_train else None
         temperature = temperatures.get(name, fallback_t)
         feats_in.append(ood_features(corpus, model, detector, temperature, held_out))
@@ -534,13 +551,19 @@ def build_classifier(chosen: Candidate, corpus: Corpus, config: RecipeConfig, te
         ood_weight = torch.zeros(len(model.cols), dtype=torch.float64)
         bias = b
         if detector_weight:
-            detector = fit_detector(corpus, corpus.inside, corpus.outside, model.cols, c=config.ood_c, seed=config.seed)
+            cols = detector_columns(config, model.cols)
+            detector = fit_detector(corpus, corpus.inside, corpus.outside, cols, c=config.ood_c, seed=config.seed)
             lin = detector.head.net[-1]
-            w_diff = (lin.weight[1] - lin.weight[0]).detach().double() / detector.head.scale.double()
+            w_diff = torch.zeros(len(model.cols), dtype=torch.float64)
+            position = {int(c): k for k, c in enumerate(model.cols)}
+            at = torch.tensor([position[int(c)] for c in cols])
+            w_diff[at] = (lin.weight[1] - lin.weight[0]).detach().double() / detector.head.scale.double()
+            detector_mean = head.mean.double().clone()
+            detector_mean[at] = detector.head.mean.double()
             b_diff = float((lin.bias[1] - lin.bias[0]).detach())
             # the detector's logit on the head's standardised inputs z: w_diff . (z * scale + mean - mean_d) + b_diff
             ood_weight = detector_weight * w_diff * head.scale.double()
-            bias += detector_weight * (b_diff + float(w_diff @ (head.mean.double() - detector.head.mean.double())))
+            bias += detector_weight * (b_diff + float(w_diff @ (head.mean.double() - detector_mean)))
         with torch.no_grad():
             head.ood_weight.copy_(ood_weight.float())
             head.ood_energy.fill_(energy_weight)
