@@ -230,7 +230,8 @@ def clip_patches(clips: Sequence[Clip], *, max_windows: int, train_windows: str,
 
     def patches(windows: np.ndarray) -> Tensor:
         with torch.no_grad():
-            return frontend(torch.from_numpy(np.ascontiguousarray(windows, np.float32)))[..., :N_FRAMES].transpose(-1, -2).contiguous()
+            mel = frontend(torch.from_numpy(np.ascontiguousarray(windows, np.float32)))  # (n, 96, frames)
+            return mel[..., :N_FRAMES].transpose(-1, -2).contiguous()
 
     out = []
     started = time.perf_counter()
