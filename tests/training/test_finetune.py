@@ -126,3 +126,20 @@ def test_window_counts_of_the_shared_corpus(shared_data: Path) -> None:
     assert GTZAN_VALID in counts and finetune.TRAIN_ONLY in counts
     for c in counts.values():
         assert c["clips"] <= c["scoring_windows"] <= 4 * c["clips"] and c["scoring_windows"] <= c["regular_windows"]
+
+
+def test_training_patches_give_the_embedding_serving_computes(tiny: Path) -> None:
+    """The precomputed patches feed the backbone what a bundle's embedder computes from the window."""
+    from genrekit.audio import load_audio
+    from genrekit.models.heads import extract_embeddings
+    from genrekit.models.musicnn import load_pretrained
+
+    clip = list_corpus(tiny)[0]
+    (item,) = finetune.clip_patches([clip], max_windows=4, train_windows="all")
+    backbone = load_pretrained(finetune.BACKBONE)
+    with torch.no_grad():
+        ours = backbone.features(item.score)[finetune.EMBEDDING].numpy()
+    y, _ = load_audio(clip.path, sr=SR)
+    expected = extract_embeddings(y[None, :WINDOW_LENGTH], (finetune.BACKBONE,), (finetune.EMBEDDING,),
+                                  models={finetune.BACKBONE: backbone})
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
