@@ -47,7 +47,7 @@ from genrekit.training.heads_fit import (
     merge_linear,
     principal_basis,
 )
-from genrekit.training.levels import card_levels, measure_levels
+from genrekit.training.levels import card_levels, measure_levels, unknown_curve
 
 FEATURE_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "MSD:pen": (("MSD_musicnn",), ("penultimate",)),
@@ -481,13 +481,27 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
                            "per_out_of_taxonomy_source_auroc": held_out_sources}
         scores[method] = (s_in, s_out)
         log(f"ood {method:16s} held-out AUROC {results[method]['pooled_auroc']:.3f}  by source {held_out_sources}")
+    fold_in = np.array([plan[k][0] for k in k_in], dtype=object)
+    fold_out = np.array([plan[k][0] for k in k_out], dtype=object)
+    for method in config.ood_methods:  # the trade-off on unseen sources, each judged by the others' threshold
+        s_in, s_out = scores[method]
+        curve = unknown_curve(s_in, fold_in, s_out, fold_out)
+        within = [row for row in curve if row["in_taxonomy_unknown"] <= config.ood_false_unknown_rate]
+        results[method]["unknown_curve"] = curve
+        results[method]["at_target"] = max(within, key=lambda row: row["quantile_rate"]) if within else None
     shippable = [m for m in config.ood_methods if m in SHIPPABLE_OOD]
-    method = max(shippable, key=lambda m: results[m]["pooled_auroc"])
+    method = max(shippable, key=lambda m: ((results[m]["at_target"] or {}).get("out_of_taxonomy_caught") or 0.0,
+                                           results[m]["pooled_auroc"]))
+    at_target = results[method]["at_target"]
+    useful = bool(at_target) and (at_target["out_of_taxonomy_caught"] or 0.0) > at_target["in_taxonomy_unknown"]
     s_in, s_out = scores[method]
     threshold = float(np.quantile(s_in, 1.0 - config.ood_false_unknown_rate))
+    log(f"ood chosen: {method}; at the target on unseen sources: {at_target}; "
+        + ("thresholded" if useful else "not thresholded (it would call more in-taxonomy songs unknown than it catches)"))
     return {
         "methods": results,
         "chosen": method,
+        "thresholded": useful,
         "protocol": "each fold holds out one source on both sides (its in-taxonomy and its out-of-taxonomy clips); "
                     "the head, the detector and the score's calibration never saw it",
         "threshold": round(threshold, 4),
@@ -698,11 +712,12 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
     if ood_fit is not None:
         metrics["out_of_taxonomy"] = {k: v for k, v in ood_fit.items() if not k.startswith("_")}
     fold_names = np.concatenate([np.full(len(idx), name, dtype=object) for name, idx in folds])
+    thresholded = ood_fit is not None and ood_fit["thresholded"]
     rules, levels = measure_levels(
         proba_all, y_all, fold_names,
-        None if ood_fit is None else ood_fit["_held_out_scores"],
-        None if ood_fit is None else ood_fit["_held_out_outside_scores"],
-        [] if ood_fit is None else ood_fit["_outside_folds"],
+        ood_fit["_held_out_scores"] if thresholded else None,
+        ood_fit["_held_out_outside_scores"] if thresholded else None,
+        ood_fit["_outside_folds"] if thresholded else [],
         false_unknown_rate=config.ood_false_unknown_rate, confident_target=config.confident_target,
         mixed_target=config.mixed_target, seed=config.seed,
     )
