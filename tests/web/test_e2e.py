@@ -300,12 +300,12 @@ def test_a_file_over_the_upload_limit_is_refused_before_uploading(browser: Any, 
         posts: list[str] = []
         page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
         page.wait_for_function("() => document.getElementById('upload-limits').textContent !== ''")
-        assert page.locator("#dropzone-formats").inner_text().endswith(" · up to 97.7 KB and 20 min")
+        assert page.locator("#dropzone-formats").inner_text().endswith(" · up to 97.7 KiB and 20 min")
         page.set_input_files("#file-input", str(song))
         page.wait_for_selector("#queue .queue-item.is-error")
-        size_kb = math.ceil(song.stat().st_size / 102.4) / 10  # rounded up to 0.1 KB
+        size_kb = math.ceil(song.stat().st_size / 102.4) / 10  # rounded up to 0.1 KiB
         detail = page.locator("#queue .queue-status").inner_text()
-        assert detail == f"Too large ({size_kb:g} KB; the limit is 97.7 KB)", detail
+        assert detail == f"Too large ({size_kb:g} KiB; the limit is 97.7 KiB)", detail
         assert page.locator("#progress").is_hidden() and page.locator("#result").is_hidden()
         assert posts == []
         assert errors.errors == [] and errors.console == []
@@ -453,7 +453,7 @@ def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
         context.close()
     assert out["times"] == ["0:00", "1:05", "1:02:05", "0:00", "0:03\u20130:06"]
     assert out["percents"] == ["82%", "<1%", "0%", "100%"]
-    assert out["sizes"] == ["512 bytes", "10.3 KB", "2.5 MB", "100.1 MB"]
+    assert out["sizes"] == ["512 bytes", "10.3 KiB", "2.5 MiB", "100.1 MiB"]
     assert out["spans"] == [{"left": 0, "right": 0.25}, {"left": 0.25, "right": 0.5}, {"left": 0.5, "right": 1}]
     assert out["at"] == [0, 1, 2, -1]
     assert out["sparse"] == [

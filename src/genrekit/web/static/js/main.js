@@ -395,7 +395,7 @@ function route() {
 
 // ---------------------------------------------------------------- server config
 
-/** " · up to 100 MB and 20 min" for the drop zone's hint. */
+/** " · up to 100 MiB and 20 min" for the drop zone's hint. */
 function limitsText(config) {
   const parts = [`up to ${formatSize(config.max_upload_bytes)}`];
   if (config.max_duration_s) parts.push(formatDuration(config.max_duration_s).replace(/ 0+ (s|min)$/, ""));
