@@ -157,6 +157,7 @@ async function runJob(job) {
     const result = await job.promise;
     state.results.set(result.id, result);
     history.prepend(result);
+    catalogChanged(result.id);
     const top = (result.genres || [])[0];
     announce(top ? `Done: ${genreTitle(top.genre)}, ${formatPercent(top.score)} confidence.` : "Done.");
     state.shownId = null;
@@ -173,11 +174,17 @@ async function runJob(job) {
   }
 }
 
+/** Tell the panels that follow the catalog (similar tracks) that a result was stored. */
+function catalogChanged(id) {
+  document.dispatchEvent(new CustomEvent("genrekit:catalog-changed", { detail: { id } }));
+}
+
 /** A result of the upload queue: kept with its file (for playback) and listed; the first is shown. */
 function onQueuedResult(result, file, first) {
   state.results.set(result.id, result);
   state.local.set(result.id, { file, peaks: decodePeaks(file) });
   history.prepend(result);
+  catalogChanged(result.id);
   const top = (result.genres || [])[0];
   announce(`${file.name}: ${top ? `${genreTitle(top.genre)} ${formatPercent(top.score)}` : "done"}.`);
   if (first) {
