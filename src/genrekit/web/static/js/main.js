@@ -471,6 +471,9 @@ const queue = new UploadQueue(nodes.queue, {
   maxBytes: () => (state.config ? state.config.max_upload_bytes : 0),
   onResult: onQueuedResult,
   onStatus: announce,
+  onBusy: (busy) => {
+    nodes.queueCancel.hidden = !busy;
+  },
 });
 
 function openPicker() {
