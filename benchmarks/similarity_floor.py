@@ -5,7 +5,7 @@ Embeds every clip of a folder-per-genre collection (as the service does: ``predi
 then prints percentiles of the pair similarities for same-genre and different-genre pairs and
 the share of each above candidate floors. Run it as::
 
-    python benchmarks/similarity_floor.py ../shared/data/extra-pool ../shared/data/gtzan-dev/valid [--cache e.npz]
+    python benchmarks/similarity_floor.py ../shared/data/extra-pool --per-genre 15 [--cache e.npz]
 """
 
 from __future__ import annotations
@@ -21,12 +21,19 @@ AUDIO = {".flac", ".wav", ".mp3", ".ogg"}
 FLOOR_QUANTILE = 0.95  # the floor: a neighbour must be closer than 95 % of different-genre pairs
 
 
-def embed_folders(folders: list[Path]) -> tuple[np.ndarray, list[str], list[str]]:
-    """Unit track embeddings ``(n, dim)``, genres and sources (folder names) of every clip."""
+def embed_folders(folders: list[Path], per_genre: int | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+    """Unit track embeddings ``(n, dim)``, genres and sources (folder names) of the clips
+    (the first ``per_genre`` of each genre folder, by name, where given)."""
     classifier = Classifier.load()
     vectors, genres, sources = [], [], []
     for folder in folders:
-        for path in sorted(p for p in folder.glob("*/*") if p.suffix.lower() in AUDIO):
+        paths = []
+        for genre_dir in sorted(d for d in folder.iterdir() if d.is_dir()):
+            found = sorted(p for p in genre_dir.iterdir() if p.suffix.lower() in AUDIO)
+            paths.extend(found[:per_genre] if per_genre else found)
+        for i, path in enumerate(paths):
+            if i % 20 == 0:
+                print(f"{folder.name}: {i}/{len(paths)}", flush=True)
             prediction = classifier.predict(path, embed=True)
             if prediction.embedding is None:
                 raise SystemExit("the model has no embedding")
@@ -41,12 +48,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--cache", type=Path, help="npz of the embeddings (written once, read after)")
+    parser.add_argument("--per-genre", type=int, help="at most this many clips of each genre folder (default all)")
     args = parser.parse_args()
     if args.cache and args.cache.exists():
         data = np.load(args.cache)
         vectors, genres, sources = data["vectors"], list(data["genres"]), list(data["sources"])
     else:
-        vectors, genres, sources = embed_folders(args.folders)
+        vectors, genres, sources = embed_folders(args.folders, args.per_genre)
         if args.cache:
             np.savez(args.cache, vectors=vectors, genres=genres, sources=sources)
     sims = vectors @ vectors.T

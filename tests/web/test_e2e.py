@@ -326,6 +326,10 @@ def test_bad_file_shows_the_problem(browser: Any, server_url: str, tmp_path: Pat
         page.wait_for_selector("#queue .queue-item.is-error")
         assert page.locator("#queue .queue-status").inner_text() == f"{problem['title']}: {problem['detail']}"
         assert "this file is not audio (it looks like text)" in problem["detail"]
+        name_box = page.locator("#queue .queue-name").bounding_box()
+        status_box = page.locator("#queue .queue-status").bounding_box()
+        assert name_box["width"] >= 100 and status_box["y"] >= name_box["y"] + name_box["height"] - 1  # the error wraps below the name
+        assert page.locator("#queue-cancel").is_hidden()  # nothing left to cancel
         assert page.locator("#result").is_hidden()
         assert page.locator("#progress").is_hidden()
         ARTIFACTS.mkdir(exist_ok=True)
@@ -600,6 +604,7 @@ def test_many_files_export_history_playback_after_reload_and_delete(browser: Any
         assert page.locator("#queue .queue-item").count() == 3
         assert page.locator("#queue .queue-item progress").count() == 3  # each file has its own progress
         page.wait_for_function("() => document.querySelectorAll('#queue .queue-item.is-done').length === 3")
+        page.wait_for_selector("#queue-cancel", state="hidden")  # "Cancel the rest" goes once everything is done
         page.wait_for_selector("#result:not([hidden])")
         listed = page.locator("#history-list .history-name").all_inner_texts()
         assert set(names) <= set(listed)
@@ -694,11 +699,17 @@ def test_key_prompt_sends_the_key_and_an_editor_corrects_a_result(browser: Any, 
         page.click("dialog.key-dialog button[type=submit]")
         page.wait_for_selector("#result:not([hidden])")
         assert seen[0] == "" and "Bearer gk_browser-test-key" in seen
-        page.wait_for_selector(".feedback:not([hidden]) #feedback-genre option", state="attached")
-        right = page.eval_on_selector("#feedback-genre", "s => s.value")
-        assert right != result["genres"][0]["genre"]  # the runner-up is offered first
+        page.wait_for_selector(".feedback:not([hidden]) #feedback-genre option[value]:not([value=''])", state="attached")
+        assert page.eval_on_selector("#feedback-genre", "s => s.value") == ""  # nothing preselected: the editor chooses
+        assert page.is_disabled(".feedback-form button[type=submit]")
+        options = page.eval_on_selector_all("#feedback-genre option", "os => os.map(o => [o.value, o.textContent])")[1:]
+        assert result["genres"][0]["genre"] not in [value for value, _ in options]  # not the predicted genre
+        assert all(text[0].isupper() and text != "Hiphop" for _, text in options)  # worded as on the page
+        page.select_option("#feedback-genre", options[-1][0])
         page.click(".feedback-form button[type=submit]")
         page.wait_for_function("() => /Thanks: marked as/.test(document.querySelector('.feedback-status').textContent)")
+        page.click("#feedback-undo")
+        page.wait_for_function("() => /taken back/.test(document.querySelector('.feedback-status').textContent)")
         assert errors.errors == []
     finally:
         context.close()
