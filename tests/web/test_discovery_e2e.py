@@ -73,34 +73,6 @@ def test_result_shows_its_similar_tracks_above_the_floor(page: Any, library: tup
         assert "similar" in items.first.inner_text()
 
 
-def near_copy(wav: bytes) -> bytes:
-    """The same song with its last sample changed: other bytes (not deduplicated), the same sound."""
-    return wav[:-2] + bytes([wav[-2] ^ 1, wav[-1]])
-
-
-def test_similar_panel_refreshes_when_a_result_is_stored(page: Any, library: tuple[str, list[dict[str, Any]]]) -> None:
-    """Two files dropped on the page: the first is shown, and when the second (a near copy of it)
-    is stored, the first's panel lists it without a reload."""
-    import base64
-
-    from tests.web.test_e2e import DROP_FILES_JS
-
-    url, _ = library
-    song = make_song(6.0, seed=40)
-    files = [
-        {"name": "refresh-original.wav", "data": base64.b64encode(song).decode()},
-        {"name": "refresh-near-copy.wav", "data": base64.b64encode(near_copy(song)).decode()},
-    ]
-    page.goto(f"{url}/")
-    page.wait_for_function("() => document.getElementById('model-badge').textContent.startsWith('Model:')")
-    page.evaluate(DROP_FILES_JS, files)
-    page.wait_for_function("() => document.getElementById('result-name')?.textContent === 'refresh-original.wav'", timeout=TIMEOUT_MS)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#similar-panel .similar-name')].some((a) => a.textContent.includes('refresh-near-copy'))",
-        timeout=TIMEOUT_MS * 2,
-    )
-
-
 def test_catalog_page_fits_a_phone_and_links_back_to_history(page: Any, library: tuple[str, list[dict[str, Any]]]) -> None:
     from tests.web.test_e2e import PHONE, assert_accessible
 
@@ -141,3 +113,31 @@ def test_catalog_page_chart_table_and_map(page: Any, library: tuple[str, list[di
     target = point.get_attribute("data-id")
     point.click()
     page.wait_for_url(f"**/#/r/{target}", timeout=TIMEOUT_MS)
+
+
+def near_copy(wav: bytes) -> bytes:
+    """The same song with its last sample changed: other bytes (not deduplicated), the same sound."""
+    return wav[:-2] + bytes([wav[-2] ^ 1, wav[-1]])
+
+
+def test_similar_panel_refreshes_when_a_result_is_stored(page: Any, library: tuple[str, list[dict[str, Any]]]) -> None:
+    """Two files dropped on the page: the first is shown, and when the second (a near copy of it)
+    is stored, the first's panel lists it without a reload. Last in the module: it adds tracks."""
+    import base64
+
+    from tests.web.test_e2e import DROP_FILES_JS
+
+    url, _ = library
+    song = make_song(6.0, seed=40)
+    files = [
+        {"name": "refresh-original.wav", "data": base64.b64encode(song).decode()},
+        {"name": "refresh-near-copy.wav", "data": base64.b64encode(near_copy(song)).decode()},
+    ]
+    page.goto(f"{url}/")
+    page.wait_for_function("() => document.getElementById('model-badge').textContent.startsWith('Model:')")
+    page.evaluate(DROP_FILES_JS, files)
+    page.wait_for_function("() => document.getElementById('result-name')?.textContent === 'refresh-original.wav'", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#similar-panel .similar-name')].some((a) => a.textContent.includes('refresh-near-copy'))",
+        timeout=TIMEOUT_MS * 2,
+    )
