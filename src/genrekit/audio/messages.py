@@ -68,8 +68,13 @@ def _restore() -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
-    os.dup2(real_fd, STDERR_FD)  # closes the pipe's last write end: the thread drains it and stops
-    thread.join(timeout=2.0)
+    try:
+        ours = os.fstat(STDERR_FD).st_ino == _state.get("pipe_inode")
+    except OSError:
+        ours = False
+    if ours:  # someone else (a test runner's capture) may have replaced descriptor 2 since: leave theirs
+        os.dup2(real_fd, STDERR_FD)  # closes the pipe's last write end: the thread drains it and stops
+        thread.join(timeout=2.0)
     _state.clear()
 
 
@@ -93,11 +98,12 @@ def route_decoder_messages() -> bool:
             sys.stderr.flush()
         except (OSError, ValueError, AttributeError):
             pass
+        pipe_inode = os.fstat(write_fd).st_ino
         os.dup2(write_fd, STDERR_FD)
         os.close(write_fd)
         os.set_inheritable(STDERR_FD, True)
         thread = threading.Thread(target=_pump, args=(read_fd, real_fd), name="genrekit-decoder-messages", daemon=True)
         thread.start()
-        _state.update(thread=thread, real_fd=real_fd)
+        _state.update(thread=thread, real_fd=real_fd, pipe_inode=pipe_inode)
         atexit.register(_restore)
         return True
