@@ -16,7 +16,7 @@ from genrekit.explain.explain import ExplainSettings, explain_file
 SR = 8000  # Hz
 WINDOW_S = 1.0
 TONES_HZ = {"low": 300.0, "high": 2500.0, "none": 0.0}  # "none": noise only, so a tone is positive evidence
-FAST = ["--max-windows", "2", "--ig-steps", "4"]
+FAST = ["--max-windows", "2", "--integrated-gradients", "--ig-steps", "4"]
 
 
 def tone_clip(freq_hz: float, duration_s: float, *, seed: int) -> np.ndarray:

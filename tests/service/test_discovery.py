@@ -228,3 +228,18 @@ def test_search_map_and_neighbours_never_show_another_keys_tracks(tmp_path: Path
         assert sorted(p.id for p in points) == ["id0", "id2"]
         assert catalog.genre_counts(session, owner_key_id="k2") == {"rock": 1}
     engine.dispose()
+
+
+def test_similar_lists_only_neighbours_above_the_floor_and_says_what_the_score_means(library_client: TestClient) -> None:
+    from genrekit.service.routes.discovery import NO_DATA_FLOOR
+
+    library = _load_library(library_client)
+    url = f"/api/v1/classifications/{library['a440.wav']['id']}/similar"
+    body = library_client.get(url, params={"k": 10}).json()
+    assert body["min_score"] == NO_DATA_FLOOR  # the fake space was never measured
+    assert all(hit["score"] >= NO_DATA_FLOOR for hit in body["data"]) and "cosine" in body["score_meaning"]
+    scores = [hit["score"] for hit in library_client.get(url, params={"k": 10, "min_score": -1}).json()["data"]]
+    middle = sorted(scores)[len(scores) // 2]
+    strict = library_client.get(url, params={"k": 10, "min_score": middle}).json()
+    assert strict["min_score"] == middle and [h["score"] for h in strict["data"]] == [s for s in scores if s >= middle]
+    assert library_client.get(url, params={"k": 10, "min_score": 1.0}).json()["data"] == []

@@ -78,3 +78,25 @@ def test_the_route_module_does_not_load_torch() -> None:
         "assert 'torch' not in sys.modules and 'genrekit.explain' not in sys.modules"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_the_served_onnx_model_is_explained_on_its_own_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped model runs on ONNX Runtime; "Why?" uses that graph, never loading a PyTorch model."""
+    from genrekit.predict import Classifier
+    from genrekit.service import explanations
+
+    def no_torch_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the explanation loaded a PyTorch model")
+
+    monkeypatch.setattr("genrekit.models.registry.load_model", no_torch_model, raising=False)
+    monkeypatch.setenv(explanations.MAX_WINDOWS_ENV, "1")
+    classifier = Classifier.load()
+    settings = make_settings(tmp_path, keep_audio=True)
+    with TestClient(create_app(settings, classifier=classifier)) as client:
+        created = upload(client, make_wav(3.5, sr=16000, freq_hz=220.0)).json()
+        response = client.get(f"/api/v1/classifications/{created['id']}/explanation")
+        assert response.status_code == 200, response.text
+        data = response.json()
+    assert data["model"]["model_type"] == "musicnn_head" and len(data["windows"]) == 1
+    assert data["saliency"]["spectrogram"] == "musicnn log-mel" and list(data["saliency"]["methods"]) == ["occlusion"]
+    assert data["faithfulness"]["method"] == "occlusion" and data["predicted"] in data["labels"]

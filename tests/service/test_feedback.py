@@ -38,3 +38,17 @@ def test_a_correction_keeps_the_embedding_and_audio_only_when_configured(tmp_pat
         assert client.delete(f"/api/v1/classifications/{result['id']}").status_code == 204
         with app.state.genrekit.new_session() as session:
             assert list(session.scalars(select(Correction))) == []  # deleting the result deletes its correction
+
+
+def test_a_correction_can_be_taken_back(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path), classifier=EmbeddingFakeClassifier())
+    with TestClient(app) as client:
+        result = upload(client, make_wav(1.0)).json()
+        url = f"/api/v1/classifications/{result['id']}/feedback"
+        assert_problem(client.delete(url), 404)  # nothing to take back yet
+        right = result["genres"][-1]["genre"]
+        assert client.post(url, json={"genre": right}).status_code == 201
+        assert client.delete(url).status_code == 204
+        assert_problem(client.delete(url), 404)
+        with app.state.genrekit.new_session() as session:
+            assert accepted_corrections(session) == []

@@ -300,12 +300,12 @@ def test_a_file_over_the_upload_limit_is_refused_before_uploading(browser: Any, 
         posts: list[str] = []
         page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
         page.wait_for_function("() => document.getElementById('upload-limits').textContent !== ''")
-        assert page.locator("#dropzone-formats").inner_text().endswith(" · up to 97.7 KB and 20 min")
+        assert page.locator("#dropzone-formats").inner_text().endswith(" · up to 97.7 KiB and 20 min")
         page.set_input_files("#file-input", str(song))
         page.wait_for_selector("#queue .queue-item.is-error")
-        size_kb = math.ceil(song.stat().st_size / 102.4) / 10  # rounded up to 0.1 KB
+        size_kb = math.ceil(song.stat().st_size / 102.4) / 10  # rounded up to 0.1 KiB
         detail = page.locator("#queue .queue-status").inner_text()
-        assert detail == f"Too large ({size_kb:g} KB; the limit is 97.7 KB)", detail
+        assert detail == f"Too large ({size_kb:g} KiB; the limit is 97.7 KiB)", detail
         assert page.locator("#progress").is_hidden() and page.locator("#result").is_hidden()
         assert posts == []
         assert errors.errors == [] and errors.console == []
@@ -326,6 +326,10 @@ def test_bad_file_shows_the_problem(browser: Any, server_url: str, tmp_path: Pat
         page.wait_for_selector("#queue .queue-item.is-error")
         assert page.locator("#queue .queue-status").inner_text() == f"{problem['title']}: {problem['detail']}"
         assert "this file is not audio (it looks like text)" in problem["detail"]
+        name_box = page.locator("#queue .queue-name").bounding_box()
+        status_box = page.locator("#queue .queue-status").bounding_box()
+        assert name_box["width"] >= 100 and status_box["y"] >= name_box["y"] + name_box["height"] - 1  # the error wraps below the name
+        assert page.locator("#queue-cancel").is_hidden()  # nothing left to cancel
         assert page.locator("#result").is_hidden()
         assert page.locator("#progress").is_hidden()
         ARTIFACTS.mkdir(exist_ok=True)
@@ -465,7 +469,7 @@ def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
         context.close()
     assert out["times"] == ["0:00", "1:05", "1:02:05", "0:00", "0:03\u20130:06"]
     assert out["percents"] == ["82%", "<1%", "0%", "100%"]
-    assert out["sizes"] == ["512 bytes", "10.3 KB", "2.5 MB", "100.1 MB"]
+    assert out["sizes"] == ["512 bytes", "10.3 KiB", "2.5 MiB", "100.1 MiB"]
     assert out["spans"] == [{"left": 0, "right": 0.25}, {"left": 0.25, "right": 0.5}, {"left": 0.5, "right": 1}]
     assert out["at"] == [0, 1, 2, -1]
     assert out["sparse"] == [
@@ -680,6 +684,7 @@ def test_many_files_export_history_playback_after_reload_and_delete(browser: Any
         assert page.locator("#queue .queue-item").count() == 3
         assert page.locator("#queue .queue-item progress").count() == 3  # each file has its own progress
         page.wait_for_function("() => document.querySelectorAll('#queue .queue-item.is-done').length === 3")
+        page.wait_for_selector("#queue-cancel", state="hidden")  # "Cancel the rest" goes once everything is done
         page.wait_for_selector("#result:not([hidden])")
         listed = page.locator("#history-list .history-name").all_inner_texts()
         assert set(names) <= set(listed)
@@ -774,11 +779,17 @@ def test_key_prompt_sends_the_key_and_an_editor_corrects_a_result(browser: Any, 
         page.click("dialog.key-dialog button[type=submit]")
         page.wait_for_selector("#result:not([hidden])")
         assert seen[0] == "" and "Bearer gk_browser-test-key" in seen
-        page.wait_for_selector(".feedback:not([hidden]) #feedback-genre option", state="attached")
-        right = page.eval_on_selector("#feedback-genre", "s => s.value")
-        assert right != result["genres"][0]["genre"]  # the runner-up is offered first
+        page.wait_for_selector(".feedback:not([hidden]) #feedback-genre option[value]:not([value=''])", state="attached")
+        assert page.eval_on_selector("#feedback-genre", "s => s.value") == ""  # nothing preselected: the editor chooses
+        assert page.is_disabled(".feedback-form button[type=submit]")
+        options = page.eval_on_selector_all("#feedback-genre option", "os => os.map(o => [o.value, o.textContent])")[1:]
+        assert result["genres"][0]["genre"] not in [value for value, _ in options]  # not the predicted genre
+        assert all(text[0].isupper() and text != "Hiphop" for _, text in options)  # worded as on the page
+        page.select_option("#feedback-genre", options[-1][0])
         page.click(".feedback-form button[type=submit]")
         page.wait_for_function("() => /Thanks: marked as/.test(document.querySelector('.feedback-status').textContent)")
+        page.click("#feedback-undo")
+        page.wait_for_function("() => /taken back/.test(document.querySelector('.feedback-status').textContent)")
         assert errors.errors == []
     finally:
         context.close()

@@ -1,8 +1,10 @@
 """The "Why?" toggle in a real Chromium: it fetches the explanation of the shown result,
-overlays the saliency on the spectrogram and outlines the windows that decided."""
+overlays the saliency on the spectrogram and outlines the windows that decided. With the
+shipped model the server runs where torch cannot be imported, as in the serving install."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,16 @@ from tests.web.test_e2e import ARTIFACTS, CANVAS_STATS_JS, CHROMIUM, CHROMIUM_AR
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+# Imported by the server's interpreter at start-up: torch and safetensors cannot be imported there.
+NO_TORCH_SITECUSTOMIZE = """
+import sys
+class _NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "safetensors"):
+            raise ImportError(f"{name} is not installed here (test: a serving install)")
+        return None
+sys.meta_path.insert(0, _NoTorch())
+"""
 EXPLAIN_TIMEOUT_MS = 480_000  # the first explanation costs seconds of CPU (minutes on a busy machine)
 
 
@@ -27,6 +39,11 @@ def explaining_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     root = tmp_path_factory.mktemp("web-why")
     model = None if (default_bundle_path() / "card.json").is_file() else build_demo_bundle(root / "demo-bundle")
     env = {"GENREKIT_KEEP_AUDIO": "true", "GENREKIT_EXPLAIN_MAX_WINDOWS": "1"}
+    if model is None:  # the shipped model runs on ONNX Runtime: serve it as `make run` does, where torch is absent
+        blocker = root / "no-torch"
+        blocker.mkdir()
+        (blocker / "sitecustomize.py").write_text(NO_TORCH_SITECUSTOMIZE)
+        env["PYTHONPATH"] = os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")])
     with running_server(root, model=model, env=env) as url:
         yield url
 

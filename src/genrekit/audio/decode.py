@@ -51,6 +51,7 @@ from genrekit import settings
 from genrekit.audio import ffmpeg
 from genrekit.audio.dsp import RESAMPLE_QUALITY, check_rate, is_silent, peak_dbfs, resample, resampled_length
 from genrekit.audio.header import announced_n_frames
+from genrekit.audio.messages import route_decoder_messages
 from genrekit.audio.sniff import (
     NOT_AUDIO_FORMATS,
     SOUNDFILE_FORMATS,
@@ -134,6 +135,8 @@ class _SoundfileReader:
         self.error: AudioError | None = None
         self._src = src
         self._rescue: ffmpeg.FfmpegDecoder | None = None
+        if kind == "mp3":
+            route_decoder_messages()
         try:
             self._file = sf.SoundFile(src.soundfile_target())
         except Exception as e:  # libsndfile reports any unreadable content as one of several types

@@ -58,7 +58,7 @@ class ScanSummary:
     def lines(self) -> list[str]:
         """The closing summary, one line each."""
         out = [
-            f"{self.n_found} files found: {self.n_classified} classified, {self.n_reused} already known by content, "
+            f"{self.n_found} {'file' if self.n_found == 1 else 'files'} found: {self.n_classified} classified, {self.n_reused} already known by content, "
             f"{self.n_unchanged} unchanged, {self.n_failed} failed",
         ]
         if self.n_stale_skipped:

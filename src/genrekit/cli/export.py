@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         counts = export.write_playlists(tracks, Path(args.out))
         for genre, count in counts.items():
-            print(f"{genre}: {count} tracks", file=sys.stderr)
+            print(f"{genre}: {count} {'track' if count == 1 else 'tracks'}", file=sys.stderr)
         n_items = sum(counts.values())
     else:
         base_dir = os.getcwd() if to_stdout else os.path.dirname(os.path.abspath(args.out))

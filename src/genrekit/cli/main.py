@@ -45,6 +45,7 @@ SUBCOMMAND_MODULES = (
     "genrekit.cli.tag",
     "genrekit.cli.explain",
     "genrekit.cli.similar",
+    "genrekit.cli.info",
 )
 
 

@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a stored classification; a file not yet in the database is classified, embedded and stored first.",
     )
     parser.add_argument("target", metavar="FILE_OR_ID", help="an audio file, or a stored classification's id")
-    parser.add_argument("--db", required=True, metavar="URL",
-                        help="database URL (sqlite:///path.sqlite, postgresql+psycopg://...) or a SQLite file path")
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="database URL (sqlite:///path.sqlite, postgresql+psycopg://...) or a SQLite file path "
+                        "(default: GENREKIT_DATABASE_URL or the service's SQLite file; see 'genrekit info')")
     parser.add_argument("-k", type=_k_value, default=DEFAULT_K, help=f"number of neighbours (default {DEFAULT_K})")
     parser.add_argument("--genre", default=None, help="only neighbours whose top genre is this label")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
@@ -48,8 +49,13 @@ def _k_value(text: str) -> int:
     return value
 
 
-def database_url(value: str) -> str:
-    """A SQLAlchemy URL from ``--db``: URLs pass through, a file path becomes ``sqlite:///<abs path>``."""
+def database_url(value: str | None) -> str:
+    """A SQLAlchemy URL from ``--db``: URLs pass through, a file path becomes ``sqlite:///<abs path>``,
+    ``None`` is the default every command shares (``GENREKIT_DATABASE_URL``, else the service's SQLite file)."""
+    if value is None:
+        from genrekit.service.config import Settings
+
+        return Settings().resolved_database_url
     if "://" in value:
         return value
     return f"sqlite:///{Path(value).expanduser().resolve()}"

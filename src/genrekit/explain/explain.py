@@ -8,13 +8,19 @@ probabilities are computed; the song's are their aggregate (the card's ``aggrega
   (its probability for a mean, its log-probability above chance for a log-mean),
   normalised over windows (:func:`decision_shares`). A window is *decisive* when its own
   top genre is the song's and its share is at least half an even share (``0.5 / n_windows``).
-* **Saliency** (spectrogram models): occlusion and integrated gradients for the predicted
-  genre, on the spectrogram the model reads.
+* **Saliency** (spectrogram models): occlusion for the predicted genre, on the spectrogram
+  the model reads; integrated gradients too where asked (``integrated_gradients=True``, a
+  workbench extra: it needs PyTorch's gradients).
 * **Feature contributions** (table models): Shapley values of the 57 table features,
   against the training mean.
 * **Faithfulness**: masking the most salient 10 % (of the occlusion patches, or of the
   features) must lower the predicted genre's probability more than masking a random 10 %
   of the same patches.
+
+A musicnn head bundle that ships its ONNX graph is explained on the serving path: the graph
+the service runs scores the occluded spectrograms (:mod:`genrekit.explain.serving`,
+:mod:`genrekit.explain.occlusion`), and nothing imports torch. Other models, and integrated
+gradients, load the bundle with PyTorch.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from genrekit.errors import InvalidParameterError
 DEFAULT_MAX_WINDOWS = 4
 METHODS = ("occlusion", "integrated_gradients")
 PRIMARY_METHOD = "occlusion"
+RUNTIMES = ("auto", "onnx", "torch")
 DECISIVE_SHARE = 0.5  # a deciding window carries at least half an even share (1 / n_windows) of the evidence
 
 
@@ -45,10 +52,14 @@ class ExplainSettings:
         where it sets one, else 4.
     fraction : float in (0, 1)
         Share of cells (or features) masked by the faithfulness check.
+    integrated_gradients : bool
+        Also compute integrated gradients (needs PyTorch; occlusion alone otherwise).
     ig_steps : int >= 1
         Integrated-gradients steps.
     patch_s : float > 0
-        Occlusion patch length (seconds); patches span 1/12 of the bands.
+        Occlusion patch length (seconds).
+    patch_bands : int >= 1
+        Occlusion patches per column: each spans ``1 / patch_bands`` of the frequency bands.
     map_bins : int >= 1
         Frequency bins of the saliency maps in the JSON (pooled).
     map_frame_rate_hz : float > 0
@@ -60,8 +71,10 @@ class ExplainSettings:
 
     max_windows: int | None = None
     fraction: float = 0.1
+    integrated_gradients: bool = False
     ig_steps: int = 16
     patch_s: float = 0.25
+    patch_bands: int = 12
     map_bins: int = 48
     map_frame_rate_hz: float = 10.0
     n_permutations: int = 64
@@ -72,8 +85,8 @@ class ExplainSettings:
             raise InvalidParameterError(f"max_windows must be >= 1, got {self.max_windows}")
         if not 0.0 < self.fraction < 1.0:
             raise InvalidParameterError(f"fraction must be in (0, 1), got {self.fraction}")
-        if self.patch_s <= 0 or self.map_frame_rate_hz <= 0 or self.map_bins < 1 or self.ig_steps < 1:
-            raise InvalidParameterError("patch_s, map_frame_rate_hz, map_bins and ig_steps must be positive")
+        if self.patch_s <= 0 or self.map_frame_rate_hz <= 0 or self.map_bins < 1 or self.ig_steps < 1 or self.patch_bands < 1:
+            raise InvalidParameterError("patch_s, patch_bands, map_frame_rate_hz, map_bins and ig_steps must be positive")
 
 
 @dataclass
@@ -132,11 +145,9 @@ def decision_shares(window_probs: np.ndarray, target: int, *, method: str) -> np
 
 def pool_map(values: np.ndarray, *, n_bins: int, n_frames: int) -> np.ndarray:
     """Average-pool ``(n_windows, bins, frames)`` to ``(n_windows, n_bins, n_frames)`` (no upsampling)."""
-    import torch
+    from genrekit.explain.occlusion import adaptive_mean_pool
 
-    tensor = torch.from_numpy(np.asarray(values, dtype=np.float32))
-    size = (min(n_bins, tensor.shape[1]), min(n_frames, tensor.shape[2]))
-    return torch.nn.functional.adaptive_avg_pool2d(tensor.unsqueeze(1), size).squeeze(1).numpy()
+    return adaptive_mean_pool(values, n_bins=n_bins, n_frames=n_frames)
 
 
 def _probabilities(labels: list[str], row: np.ndarray) -> dict[str, float]:
@@ -158,8 +169,7 @@ def explain_waveform(
         (``deletion_drop``, ``random_drop``, ``fraction``, ``passed``, ``method``),
         ``faithfulness_by_method`` and ``seconds``.
     """
-    import torch
-
+    from genrekit.explain.serving import array_view, supports_array_view
     from genrekit.predict.aggregate import aggregate_probabilities
 
     started = time.perf_counter()
@@ -174,18 +184,28 @@ def explain_waveform(
     labels = list(model.labels)
     aggregation = str(card.config.get("aggregation", "mean"))
     table = hasattr(model, "estimator") and hasattr(model, "features")
-    view = None
-    spec_t = None
+    view: Any = None
+    spec: Any = None
     if table:
         rows = model.features(windows)
         window_probs = np.asarray(model.estimator.predict_proba(rows), dtype=np.float64)
+    elif supports_array_view(model):
+        if settings.integrated_gradients:
+            raise InvalidParameterError(
+                "integrated gradients need PyTorch's gradients: load the model with PyTorch (runtime 'torch')"
+            )
+        view = array_view(model)
+        spec = view.spectrogram(windows)
+        window_probs = np.asarray(view.proba(spec), dtype=np.float64)
     else:
+        import torch
+
         from genrekit.explain.adapters import spectrogram_view
 
         view = spectrogram_view(model, card)
-        spec_t = view.spectrogram(torch.from_numpy(windows))
+        spec = view.spectrogram(torch.from_numpy(windows))
         with torch.no_grad():
-            window_probs = view.proba(spec_t).double().numpy()
+            window_probs = view.proba(spec).double().numpy()
     window_probs = window_probs / window_probs.sum(axis=1, keepdims=True)
     song = aggregate_probabilities(window_probs, method=aggregation)
     target = int(np.argmax(song))
@@ -218,29 +238,49 @@ def explain_waveform(
     if table:
         _explain_table(explanation, model, rows, target, settings)
     else:
-        _explain_spectrogram(explanation, view, spec_t, target, settings)
+        _explain_spectrogram(explanation, view, spec, target, settings)
     data["seconds"] = round(time.perf_counter() - started, 2)
     return explanation
 
 
+def patch_size(n_bins: int, n_frames: int, *, frame_rate_hz: float, settings: ExplainSettings) -> dict[str, int]:
+    """Occlusion patch ``{"patch_bins", "patch_frames"}``: ``1 / patch_bands`` of the bands, and
+    about ``patch_s`` seconds, evened out so the window's columns are alike (the last is not a sliver)."""
+    n_columns = max(1, int(round(n_frames / (settings.patch_s * frame_rate_hz))))
+    return {"patch_bins": max(1, n_bins // settings.patch_bands), "patch_frames": max(1, -(-n_frames // n_columns))}
+
+
 def _explain_spectrogram(explanation: Explanation, view: Any, spec: Any, target: int, settings: ExplainSettings) -> None:
-    from genrekit.explain.attribution import deletion_check, integrated_gradients, occlusion_saliency
+    """Saliency maps and faithfulness checks: NumPy (ONNX Runtime) for a NumPy ``spec``, else PyTorch."""
 
     def score(batch: Any) -> Any:
         return view.proba(batch)[:, target]
 
     n_windows, n_bins, n_frames = spec.shape
-    patch = {"patch_bins": max(1, n_bins // 12), "patch_frames": max(1, int(round(settings.patch_s * view.frame_rate_hz)))}
-    maps = {
-        "occlusion": occlusion_saliency(score, spec, **patch),
-        "integrated_gradients": integrated_gradients(score, spec, n_steps=settings.ig_steps),
-    }
-    checks = {m: deletion_check(score, spec, maps[m], fraction=settings.fraction, seed=settings.seed, **patch) for m in METHODS}
+    patch = patch_size(n_bins, n_frames, frame_rate_hz=view.frame_rate_hz, settings=settings)
+    check = {"fraction": settings.fraction, "seed": settings.seed, **patch}
+    maps: dict[str, np.ndarray]
+    if isinstance(spec, np.ndarray):
+        from genrekit.explain import occlusion
+
+        reference = score(spec)
+        maps = {"occlusion": occlusion.occlusion_saliency(score, spec, reference=reference, **patch)}
+        checks = {"occlusion": occlusion.deletion_check(score, spec, maps["occlusion"], reference=reference, **check)}
+        spectrogram = spec
+    else:
+        from genrekit.explain import attribution
+
+        tensors = {"occlusion": attribution.occlusion_saliency(score, spec, **patch)}
+        if settings.integrated_gradients:
+            tensors["integrated_gradients"] = attribution.integrated_gradients(score, spec, n_steps=settings.ig_steps)
+        checks = {m: attribution.deletion_check(score, spec, value, **check) for m, value in tensors.items()}
+        maps = {m: value.numpy() for m, value in tensors.items()}
+        spectrogram = spec.numpy()
     window_s = n_frames / view.frame_rate_hz
     out_frames = max(1, int(round(window_s * settings.map_frame_rate_hz)))
     pooled = {}
     for method, values in maps.items():
-        array = pool_map(values.numpy(), n_bins=settings.map_bins, n_frames=out_frames)
+        array = pool_map(values, n_bins=settings.map_bins, n_frames=out_frames)
         peak = float(np.abs(array).max()) or 1.0
         pooled[method] = np.round(array / peak, 3).tolist()
     explanation.data["saliency"] = {
@@ -257,8 +297,8 @@ def _explain_spectrogram(explanation: Explanation, view: Any, spec: Any, target:
     }
     explanation.data["faithfulness"] = {**checks[PRIMARY_METHOD], "method": PRIMARY_METHOD}
     explanation.data["faithfulness_by_method"] = checks
-    explanation.spectrogram = spec.numpy()
-    explanation.maps = {m: v.numpy() for m, v in maps.items()}
+    explanation.spectrogram = spectrogram
+    explanation.maps = maps
 
 
 def _explain_table(explanation: Explanation, model: Any, rows: np.ndarray, target: int, settings: ExplainSettings) -> None:
@@ -307,8 +347,57 @@ def _explain_table(explanation: Explanation, model: Any, rows: np.ndarray, targe
     explanation.data["faithfulness_by_method"] = {"shapley": dict(explanation.data["faithfulness"])}
 
 
+def load_explainable(
+    bundle: str | Path | None = None, *, runtime: str = "auto", integrated_gradients: bool = False
+) -> tuple[Any, Any]:
+    """``(card, model)`` to explain with: the bundle's ONNX Runtime graph where it ships one
+    (no torch), else the PyTorch model.
+
+    Parameters
+    ----------
+    bundle : path or None
+        Model bundle (``None``: the shipped model).
+    runtime : {"auto", "onnx", "torch"}
+        ``"auto"``: ONNX Runtime where the bundle ships a graph and integrated gradients are
+        not asked for, else PyTorch; ``"onnx"``: ONNX Runtime or an error; ``"torch"``: PyTorch.
+    integrated_gradients : bool
+        Integrated gradients will be asked for (they need PyTorch).
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown runtime, or one that cannot give what is asked.
+    BundleError
+        The bundle needs PyTorch and it is not installed.
+    """
+    from genrekit.bundle.io import read_card
+    from genrekit.errors import BundleError
+    from genrekit.models.onnx_runtime import has_onnx_graph, load_onnx_bundle
+
+    if runtime not in RUNTIMES:
+        raise InvalidParameterError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    card = read_card(bundle)
+    if runtime == "onnx" and integrated_gradients:
+        raise InvalidParameterError("integrated gradients need PyTorch's gradients: use runtime 'torch' (or 'auto')")
+    if runtime != "torch" and not integrated_gradients and has_onnx_graph(card):
+        return card, load_onnx_bundle(bundle, card)
+    if runtime == "onnx":
+        raise InvalidParameterError(f"bundle {card.name} ships no ONNX graph of a musicnn head: use runtime 'torch'")
+    try:
+        from genrekit.models.registry import load_model
+    except ImportError as error:
+        need = "integrated gradients need" if integrated_gradients else f"bundle {card.name} ships no ONNX graph, so it needs"
+        raise BundleError(f"{need} PyTorch, which is not installed ({error}); install it with: pip install 'genrekit[train]'") from error
+    return load_model(bundle)
+
+
 def explain_file(
-    source: Any, *, bundle: str | Path | None = None, settings: ExplainSettings | None = None, loaded: tuple[Any, Any] | None = None
+    source: Any,
+    *,
+    bundle: str | Path | None = None,
+    settings: ExplainSettings | None = None,
+    loaded: tuple[Any, Any] | None = None,
+    runtime: str = "auto",
 ) -> Explanation:
     """Decode ``source`` at the model's rate and explain it.
 
@@ -317,15 +406,20 @@ def explain_file(
     source : path or bytes
         Any audio :func:`genrekit.audio.load_audio` reads.
     bundle : path or None
-        Model bundle (``None``: the default model), loaded with PyTorch.
+        Model bundle (``None``: the default model), loaded by :func:`load_explainable`.
     settings : ExplainSettings or None
     loaded : (ModelCard, model) or None
-        An already loaded model (skips loading ``bundle``).
+        An already loaded model (skips loading ``bundle``): an ONNX Runtime musicnn head or a
+        PyTorch model.
+    runtime : {"auto", "onnx", "torch"}
+        How ``bundle`` is loaded (see :func:`load_explainable`).
     """
     from genrekit.audio import load_audio
-    from genrekit.models.registry import load_model
 
-    card, model = loaded if loaded is not None else load_model(bundle)
+    settings = settings or ExplainSettings()
+    if loaded is None:
+        loaded = load_explainable(bundle, runtime=runtime, integrated_gradients=settings.integrated_gradients)
+    card, model = loaded
     y, _ = load_audio(source, sr=model.sample_rate)
     name = Path(source).name if isinstance(source, (str, Path)) else ""
     return explain_waveform(y, model, card, settings, name=name)

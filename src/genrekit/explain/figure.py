@@ -18,7 +18,7 @@ def render_png(explanation: Explanation, path: str | Path) -> Path:
 
     Spectrogram models: the explained windows side by side (the model's spectrogram, grey),
     with the occlusion saliency for the predicted genre over it and the integrated-gradients
-    map below; under them each window's probability of the predicted genre and its share of
+    map below (where computed); under them each window's probability of the predicted genre and its share of
     the decision, decisive windows in red. Table models: the largest feature contributions.
     """
     import matplotlib
@@ -50,9 +50,13 @@ def render_png(explanation: Explanation, path: str | Path) -> Path:
     spec = np.concatenate(list(explanation.spectrogram), axis=1)
     windows = data["windows"]
     n_frames = explanation.spectrogram.shape[2]
-    fig, axes = plt.subplots(3, 1, figsize=(11, 7.5), dpi=DPI, gridspec_kw={"height_ratios": [3, 3, 1.4]}, sharex=False)
+    panels = [(m, label) for m, label in (("occlusion", "occlusion"), ("integrated_gradients", "integrated gradients")) if m in explanation.maps]
+    n = len(panels)
+    fig, axes = plt.subplots(
+        n + 1, 1, figsize=(11, 2.5 + 2.5 * n), dpi=DPI, gridspec_kw={"height_ratios": [3] * n + [1.4]}, sharex=False
+    )
     extent = (0, len(windows), 0, spec.shape[0])
-    for ax, method, label in ((axes[0], "occlusion", "occlusion"), (axes[1], "integrated_gradients", "integrated gradients")):
+    for ax, (method, label) in zip(axes, panels):
         saliency = np.concatenate(list(explanation.maps[method]), axis=1)
         positive = np.clip(saliency, 0, None)
         # integrated gradients are peaky per cell: scale by a high percentile, not the maximum
@@ -74,14 +78,14 @@ def render_png(explanation: Explanation, path: str | Path) -> Path:
     xs = np.arange(len(windows)) + 0.5
     probs = [w["probabilities"][target] for w in windows]
     colors = ["#d62728" if w["decisive"] else "#7f7f7f" for w in windows]
-    axes[2].bar(xs, probs, width=0.6, color=colors)
+    axes[-1].bar(xs, probs, width=0.6, color=colors)
     for x, w in zip(xs, windows):
-        axes[2].text(x, 1.02, f"share {w['share']:.0%}", ha="center", va="bottom", fontsize=8)
-    axes[2].set_xlim(0, len(windows))
-    axes[2].set_ylim(0, 1.25)
-    axes[2].set_xticks(xs)
-    axes[2].set_xticklabels([f"window {w['index']}: top {w['top']}" for w in windows], fontsize=8)
-    axes[2].set_ylabel(f"p({target})")
+        axes[-1].text(x, 1.02, f"share {w['share']:.0%}", ha="center", va="bottom", fontsize=8)
+    axes[-1].set_xlim(0, len(windows))
+    axes[-1].set_ylim(0, 1.25)
+    axes[-1].set_xticks(xs)
+    axes[-1].set_xticklabels([f"window {w['index']}: top {w['top']}" for w in windows], fontsize=8)
+    axes[-1].set_ylabel(f"p({target})")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)

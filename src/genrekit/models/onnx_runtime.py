@@ -164,6 +164,14 @@ class OnnxMusicnnHead:
         ood = np.asarray(outputs[-1], dtype=np.float32) if self.has_ood else None
         return np.asarray(outputs[0], dtype=np.float32), tags, ood
 
+    def predict_proba_patches(self, patches: np.ndarray) -> np.ndarray:
+        """Genre probabilities ``(n, n_labels)`` of musicnn input patches ``(n, 187, 96)`` (time
+        first), computing only the graph's ``probs`` output."""
+        patches = np.ascontiguousarray(patches, dtype=np.float32)
+        if patches.shape[0] == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        return np.asarray(self._session.run([PROBS_NAME], {INPUT_NAME: patches})[0], dtype=np.float32)
+
     def predict_proba_windows(self, windows: np.ndarray) -> np.ndarray:
         """Genre probabilities ``(n, n_labels)`` of 16 kHz windows; rows sum to 1."""
         return self.predict_all_windows(windows)[0]

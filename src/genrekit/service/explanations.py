@@ -1,8 +1,11 @@
 """Explanations of stored classifications, computed on demand and cached.
 
 Nothing here runs on the classify path: the explanation route calls :func:`explain_stored`
-in a worker thread, which imports the explanation stack (PyTorch) on first use. It needs
-the classification's stored audio, so it only works where the server keeps audio.
+in a worker thread. Where the served model is an ONNX Runtime musicnn head (the shipped
+model, and every bundle genrekit saves), the explanation is computed on that same graph:
+window shares, occlusion saliency and the faithfulness check, without PyTorch. Other served
+models are loaded once with PyTorch (if installed). It needs the classification's stored
+audio, so it only works where the server keeps audio.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from genrekit.service.state import ServiceState, model_identity
 MAX_CACHED = 32  # explanations kept in memory per app (LRU)
 SERVICE_MAX_WINDOWS = 4  # windows explained per song (GENREKIT_EXPLAIN_MAX_WINDOWS overrides it)
 MAX_WINDOWS_ENV = "GENREKIT_EXPLAIN_MAX_WINDOWS"
-SERVICE_IG_STEPS = 8  # integrated-gradients steps (the service favours speed)
-SERVICE_PATCH_S = 0.25  # occlusion patch length (s); coarser patches hide spread-out evidence
+SERVICE_PATCH_S = 0.6  # occlusion patch length (s): 5 columns per 3-s window (30 patches with the bands)
+SERVICE_PATCH_BANDS = 6  # occlusion patches per column (16 of musicnn's 96 bands each)
 
 
 class ExplanationUnavailableError(ServiceError):
@@ -32,7 +35,7 @@ class ExplanationUnavailableError(ServiceError):
 
 
 class ExplanationNotSupportedError(ServiceError):
-    """The server cannot explain at all (no PyTorch installed)."""
+    """The server cannot explain its model (not an ONNX Runtime musicnn head, and no PyTorch)."""
 
     status = 501
     slug = "explanation-not-supported"
@@ -40,7 +43,8 @@ class ExplanationNotSupportedError(ServiceError):
 
 
 class ExplanationCache:
-    """The last :data:`MAX_CACHED` explanations, and the PyTorch model they are computed with.
+    """The last :data:`MAX_CACHED` explanations, and the PyTorch model of a served model that has
+    no ONNX Runtime view.
 
     One explanation is computed at a time (each takes seconds of CPU); a request for one
     already being computed waits for it instead of computing it again.
@@ -67,14 +71,21 @@ class ExplanationCache:
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
 
-    def model(self, bundle: Any) -> tuple[Any, Any]:
-        """``(card, model)`` of the served bundle, loaded with PyTorch once."""
+    def model(self, bundle: Any, classifier: Any) -> tuple[Any, Any]:
+        """``(card, model)`` to explain with: the served ONNX Runtime graph itself where the
+        explanation can run on it, else the served bundle loaded with PyTorch (once)."""
+        from genrekit.explain.serving import supports_array_view
+
+        model, card = getattr(classifier, "model", None), getattr(classifier, "card", None)
+        if card is not None and supports_array_view(model):
+            return card, model
         if self._model is None:
             try:
                 from genrekit.models.registry import load_model
             except ImportError as error:
                 raise ExplanationNotSupportedError(
-                    "explanations need PyTorch, which this server does not have installed"
+                    "this server's model runs without an ONNX graph of a musicnn head, and explaining it needs "
+                    "PyTorch, which this server does not have installed"
                 ) from error
             self._model = load_model(bundle)
         return self._model
@@ -124,7 +135,7 @@ def explain_stored(
         The server keeps no audio, this classification's audio is gone, or it was made by
         another model than the one the server runs now.
     ExplanationNotSupportedError
-        PyTorch is not installed.
+        The served model has no ONNX Runtime view and PyTorch is not installed.
     """
     with state.new_session() as session:
         row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
@@ -156,14 +167,11 @@ def explain_stored(
                 f"the audio of classification {classification_id!r} is no longer stored (removed by the size or age "
                 "limits), so it cannot be explained"
             )
-        try:
-            from genrekit.explain.explain import ExplainSettings, explain_file
-        except ImportError as error:
-            raise ExplanationNotSupportedError(
-                "explanations need PyTorch, which this server does not have installed"
-            ) from error
-        settings = ExplainSettings(max_windows=service_max_windows(), ig_steps=SERVICE_IG_STEPS, patch_s=SERVICE_PATCH_S)
-        explanation = explain_file(content, settings=settings, loaded=cache.model(state.settings.model))
+        from genrekit.explain.explain import ExplainSettings, explain_file
+
+        settings = ExplainSettings(max_windows=service_max_windows(), patch_s=SERVICE_PATCH_S, patch_bands=SERVICE_PATCH_BANDS)
+        loaded = cache.model(state.settings.model, state.require_classifier())
+        explanation = explain_file(content, settings=settings, loaded=loaded)
         data = dict(explanation.data)
         data["name"] = filename or data.get("name") or ""
         data["classification_id"] = classification_id

@@ -57,6 +57,16 @@ def record_correction(
     return correction
 
 
+def withdraw_correction(session: Session, *, classification_id: str) -> bool:
+    """Delete the correction of a classification (undo) and commit; ``False`` when it had none."""
+    correction = session.scalars(select(Correction).where(Correction.classification_id == classification_id)).first()
+    if correction is None:
+        return False
+    session.delete(correction)
+    session.commit()
+    return True
+
+
 @dataclass(frozen=True)
 class TrainingCorrection:
     """What retraining takes from one accepted correction."""

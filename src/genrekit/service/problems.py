@@ -170,12 +170,20 @@ async def _genrekit_error_handler(request: Request, error: Exception) -> JSONRes
     )
 
 
+def _error_line(item: dict[str, Any]) -> str:
+    """``"where: what"`` for one validation error; a body that is not JSON at all is named so."""
+    where = ".".join(str(p) for p in item["loc"])
+    if item["type"] == "json_invalid":
+        where = "request body"
+    return f"{where}: {item['msg']}" if where else str(item["msg"])
+
+
 async def _validation_error_handler(request: Request, error: RequestValidationError) -> JSONResponse:
     details = [
         {"loc": list(item.get("loc", ())), "msg": str(item.get("msg", "")), "type": str(item.get("type", ""))}
         for item in error.errors()
     ]
-    summary = "; ".join(f"{'.'.join(str(p) for p in d['loc'])}: {d['msg']}" for d in details[:5])
+    summary = "; ".join(_error_line(d) for d in details[:5])
     return problem_response(
         request,
         status=_VALIDATION.status,

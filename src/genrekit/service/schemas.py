@@ -331,7 +331,9 @@ class SimilarPublic(BaseModel):
 
     id: str = Field(description="The query classification.")
     space: str = Field(description="Embedding space searched (model embedding name@version).")
-    data: list[SimilarTrack] = Field(description="Neighbours, most similar first.")
+    min_score: float = Field(ge=-1.0, le=1.0, description="Least similarity listed: neighbours below it are left out.")
+    score_meaning: str = Field(description="What the similarity score means, in a sentence for people.")
+    data: list[SimilarTrack] = Field(description="Neighbours at or above min_score, most similar first (may be empty).")
 
 
 class SearchHit(ClassificationSummary):

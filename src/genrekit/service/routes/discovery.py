@@ -28,6 +28,32 @@ MAX_NEIGHBOURS = 100
 MAX_PAGE = 100
 MAX_MAP_POINTS = 20000
 
+# The floor under which a neighbour is not called similar, per embedding space, chosen from data:
+# the 95th percentile of the cosine similarities of different-genre pairs of shared clips (see
+# benchmarks/similarity_floor.py and docs/catalog.md). Spaces not measured get NO_DATA_FLOOR.
+SIMILARITY_FLOORS = {"genrekit-gtzan-musicnn/msd-penultimate-std@1": 0.47}  # p95 0.468 over 6660 pairs
+NO_DATA_FLOOR = 0.0  # a space without measurements: at least not pointing away
+
+
+def similarity_floor(space: str) -> float:
+    """The similarity (cosine) a neighbour in ``space`` must reach to be listed."""
+    return SIMILARITY_FLOORS.get(space, NO_DATA_FLOOR)
+
+
+def score_meaning(space: str, floor: float) -> str:
+    """What a similarity percentage means, in one sentence for people."""
+    measured = space in SIMILARITY_FLOORS
+    basis = (
+        "closer than 95 in 100 pairs of tracks of different genres were in our measurements"
+        if measured
+        else "no measurements for this model yet"
+    )
+    return (
+        f"Similarity is how alike the model hears two tracks (the cosine of their embeddings: 100 % is the same sound). "
+        f"Only tracks at {floor:.0%} or more are listed ({basis})."
+    )
+
+
 GenreQuery = Annotated[str | None, Query(max_length=200, description="Only tracks whose top genre is this label.")]
 
 
@@ -43,6 +69,10 @@ def similar(
     principal: PrincipalDep,
     k: Annotated[int, Query(ge=1, le=MAX_NEIGHBOURS, description="Number of neighbours.")] = 10,
     genre: GenreQuery = None,
+    min_score: Annotated[
+        float | None,
+        Query(ge=-1.0, le=1.0, description="Least similarity listed (default: the floor measured for the model's embedding)."),
+    ] = None,
 ) -> SimilarPublic:
     owner = principal.key_id
     row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=owner)
@@ -61,6 +91,8 @@ def similar(
         exclude_sha256=row.sha256,
         owner_key_id=owner,
     )
+    floor = similarity_floor(stored.space) if min_score is None else float(min_score)
+    hits = [h for h in hits if h.score >= floor]
     neighbours = (crud.get_classification(session, classification_id=h.classification_id, owner_key_id=owner) for h in hits)
     rows = {r.id: r for r in neighbours if r is not None}
     data = [
@@ -74,7 +106,7 @@ def similar(
         for h in hits
         if h.classification_id in rows
     ]
-    return SimilarPublic(id=row.id, space=stored.space, data=data)
+    return SimilarPublic(id=row.id, space=stored.space, min_score=floor, score_meaning=score_meaning(stored.space, floor), data=data)
 
 
 @router.get(

@@ -1,13 +1,14 @@
-"""``POST /classifications/{id}/feedback``: an editor marks a result wrong and gives the right genre."""
+"""``POST /classifications/{id}/feedback``: an editor marks a result wrong and gives the right genre;
+``DELETE`` takes the correction back (undo)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from genrekit.service import crud
 from genrekit.service.deps import EditorDep, SessionDep, SettingsDep
-from genrekit.service.errors import InvalidFeedbackError
-from genrekit.service.feedback import record_correction
+from genrekit.service.errors import InvalidFeedbackError, NotFoundError
+from genrekit.service.feedback import record_correction, withdraw_correction
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import CorrectionPublic, FeedbackCreate, ModelInfoPublic
 
@@ -45,3 +46,17 @@ def give_feedback(
         status=correction.status,
         created_at=correction.created_at,
     )
+
+
+@router.delete(
+    "/{classification_id}/feedback",
+    status_code=204,
+    summary="Take back the correction of a classification (editor role)",
+    description="Undo: deletes the stored correction, so retraining no longer learns from it.",
+    responses=problem_responses(401, 403, 404),
+)
+def withdraw_feedback(classification_id: str, session: SessionDep, editor: EditorDep) -> Response:
+    row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=editor.key_id)
+    if not withdraw_correction(session, classification_id=row.id):
+        raise NotFoundError(f"classification {classification_id!r} has no correction to take back")
+    return Response(status_code=204)

@@ -29,11 +29,11 @@ export function formatDuration(seconds) {
   return `${Math.floor(total / 3600)} h ${String(Math.floor((total % 3600) / 60)).padStart(2, "0")} min`;
 }
 
-/** A size in bytes as "512 bytes", "10.3 KB" or "2.5 MB" (1 MB = 1,048,576 bytes, rounded up to 0.1). */
+/** A size in bytes as "512 bytes", "10.3 KiB" or "2.5 MiB" (1 MiB = 1,048,576 bytes, rounded up to 0.1), as the API words it. */
 export function formatSize(bytes) {
   const value = Math.max(0, Math.round(Number(bytes) || 0));
   if (value < 1024) return `${value} bytes`;
-  const [amount, unit] = value < 1048576 ? [value / 1024, "KB"] : [value / 1048576, "MB"];
+  const [amount, unit] = value < 1048576 ? [value / 1024, "KiB"] : [value / 1048576, "MiB"];
   const tenths = Math.ceil(amount * 10 - 1e-9) / 10;
   return `${tenths.toFixed(1).replace(/\.0$/, "")} ${unit}`;
 }

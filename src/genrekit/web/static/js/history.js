@@ -161,6 +161,7 @@ export class History {
     const name = document.createElement("span");
     name.className = "history-name";
     name.textContent = item.filename || item.id;
+    name.title = item.filename || item.id;
     link.title = item.filename || item.id;
     const genre = document.createElement("span");
     genre.className = "history-genre";

@@ -160,6 +160,7 @@ async function runJob(job) {
     const result = await job.promise;
     state.results.set(result.id, result);
     history.prepend(result);
+    catalogChanged(result.id);
     const top = (result.genres || [])[0];
     announce(top ? `Done: ${genreTitle(top.genre)}, ${formatPercent(top.score)} confidence.` : "Done.");
     state.shownId = null;
@@ -176,11 +177,17 @@ async function runJob(job) {
   }
 }
 
+/** Tell the panels that follow the catalog (similar tracks) that a result was stored. */
+function catalogChanged(id) {
+  document.dispatchEvent(new CustomEvent("genrekit:catalog-changed", { detail: { id } }));
+}
+
 /** A result of the upload queue: kept with its file (for playback) and listed; the first is shown. */
 function onQueuedResult(result, file, first) {
   state.results.set(result.id, result);
   state.local.set(result.id, { file, peaks: decodePeaks(file) });
   history.prepend(result);
+  catalogChanged(result.id);
   const top = (result.genres || [])[0];
   announce(`${file.name}: ${top ? `${genreTitle(top.genre)} ${formatPercent(top.score)}` : "done"}.`);
   if (first) {
@@ -407,7 +414,7 @@ function route() {
 
 // ---------------------------------------------------------------- server config
 
-/** " · up to 100 MB and 20 min" for the drop zone's hint. */
+/** " · up to 100 MiB and 20 min" for the drop zone's hint. */
 function limitsText(config) {
   const parts = [`up to ${formatSize(config.max_upload_bytes)}`];
   if (config.max_duration_s) parts.push(formatDuration(config.max_duration_s).replace(/ 0+ (s|min)$/, ""));
@@ -476,6 +483,9 @@ const queue = new UploadQueue(nodes.queue, {
   maxBytes: () => (state.config ? state.config.max_upload_bytes : 0),
   onResult: onQueuedResult,
   onStatus: announce,
+  onBusy: (busy) => {
+    nodes.queueCancel.hidden = !busy;
+  },
 });
 
 function openPicker() {

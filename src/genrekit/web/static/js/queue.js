@@ -40,13 +40,15 @@ export async function droppedFiles(dataTransfer) {
 export class UploadQueue {
   /**
    * @param {HTMLOListElement} list where the queue is shown
-   * @param {{maxBytes: () => number, onResult: (result: object, file: File, first: boolean) => void, onStatus: (text: string) => void}} callbacks
+   * @param {{maxBytes: () => number, onResult: (result: object, file: File, first: boolean) => void, onStatus: (text: string) => void, onBusy?: (busy: boolean) => void}} callbacks
+   *   onBusy: told when the queue starts working and when everything in it is done
    */
-  constructor(list, { maxBytes, onResult, onStatus }) {
+  constructor(list, { maxBytes, onResult, onStatus, onBusy = () => {} }) {
     this.list = list;
     this.maxBytes = maxBytes;
     this.onResult = onResult;
     this.onStatus = onStatus;
+    this.onBusy = onBusy;
     this.waiting = [];
     this.current = null;
     this.shownFirst = false;
@@ -64,6 +66,7 @@ export class UploadQueue {
     }
     for (const file of files) this.waiting.push(this.row(file));
     this.list.hidden = false;
+    this.onBusy(true);
     this.onStatus(`${files.length} file${files.length === 1 ? "" : "s"} queued.`);
     if (!this.current) this.next();
   }
@@ -103,7 +106,10 @@ export class UploadQueue {
   async next() {
     const item = this.waiting.shift();
     this.current = item || null;
-    if (!item) return;
+    if (!item) {
+      this.onBusy(false);
+      return;
+    }
     const { file } = item;
     const limit = this.maxBytes();
     if (!file.size) {

@@ -1,9 +1,13 @@
-// "Similar tracks" panel of a result: the stored tracks whose embeddings are nearest.
+// "Similar tracks" panel of a result: the stored tracks whose embeddings are nearest, above
+// the server's similarity floor (the API says what it is and what the percentage means). It
+// asks again when the catalog changes (a new result stored), so new uploads show up.
 import { getSimilar, trackHref, trackName } from "./discovery.js";
 import { formatPercent, genreColor, genreTitle } from "./format.js";
 
 const K = 8;
+const REFRESH_DELAY_MS = 400; // results of a batch arrive close together: ask once
 let shownFor = null;
+let refreshTimer = null;
 
 function panel() {
   let section = document.querySelector("#similar-panel"); // created below on the first result
@@ -23,7 +27,9 @@ function panel() {
   status.setAttribute("role", "status");
   const list = document.createElement("ol");
   list.className = "similar-list";
-  section.append(title, status, list);
+  const note = document.createElement("p");
+  note.className = "similar-note";
+  section.append(title, status, list, note);
   host.append(section);
   return section;
 }
@@ -40,23 +46,29 @@ function renderItem(hit) {
   link.textContent = trackName(hit);
   const meta = document.createElement("span");
   meta.className = "similar-meta";
-  meta.textContent = `${genreTitle(hit.top_genre)} · similarity ${formatPercent(Math.max(0, hit.score))}`;
+  meta.textContent = `${genreTitle(hit.top_genre)} · ${formatPercent(Math.max(0, hit.score))} similar`;
   item.append(swatch, link, meta);
   return item;
 }
 
-async function show(result) {
+async function show(result, { quiet = false } = {}) {
   const section = panel();
   if (!section || !result || !result.id) return;
   shownFor = result.id;
   const status = section.querySelector(".similar-status");
   const list = section.querySelector(".similar-list");
-  list.replaceChildren();
-  status.textContent = "Looking for similar tracks…";
+  const note = section.querySelector(".similar-note");
+  if (!quiet) {
+    list.replaceChildren();
+    status.textContent = "Looking for similar tracks…";
+  }
   try {
     const body = await getSimilar(result.id, { k: K });
     if (shownFor !== result.id) return;
-    status.textContent = body.data.length ? "" : "No other track in the catalog yet.";
+    status.textContent = body.data.length
+      ? ""
+      : `No close match yet: no other track in the catalog is ${formatPercent(body.min_score)} similar or more.`;
+    note.textContent = body.score_meaning || "";
     list.replaceChildren(...body.data.map(renderItem));
   } catch (error) {
     if (shownFor !== result.id) return;
@@ -65,3 +77,9 @@ async function show(result) {
 }
 
 document.addEventListener("genrekit:result", (event) => show(event.detail && event.detail.result));
+document.addEventListener("genrekit:catalog-changed", (event) => {
+  const id = shownFor;
+  if (!id || (event.detail && event.detail.id === id)) return;
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => show({ id }, { quiet: true }), REFRESH_DELAY_MS);
+});
