@@ -432,6 +432,8 @@ HELPERS_JS = """async () => {
       r.headline({genres: [{genre: "blues", score: 0.23}, {genre: "jazz", score: 0.21}], uncertainty: {level: "mixed"}}).title,
       r.headline({genres: [{genre: "blues", score: 0.3}, {genre: "jazz", score: 0.2}, {genre: "rock", score: 0.1}], uncertainty: {level: "unknown"}}),
       r.headline({genres: [{genre: "blues", score: 0.23}, {genre: "jazz", score: 0.21}], complete: false}),
+      r.headline({genres: [{genre: "blues", score: 0.3}, {genre: "jazz", score: 0.25}, {genre: "rock", score: 0.2}],
+                  uncertainty: {level: "mixed", named: ["blues", "jazz", "rock"]}}),
     ],
     answers: [
       r.answerNotes({
@@ -488,6 +490,8 @@ def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
     assert len(set(colors)) == len(colors) and colors[6] == "#7c2d12"  # metal: a colour of its own, not grey
     assert out["levels"] == [None, "confident", "unknown"]  # the API's level, never re-derived from the scores
     assert out["heads"][0] == "Mixed: Blues / Jazz"
+    assert out["heads"][3]["title"] == "Mixed: Blues / Jazz / Rock"  # the genres the API names
+    assert out["heads"][3]["eyebrow"].startswith("Between three genres")
     assert out["heads"][2]["title"] == "Blues" and out["heads"][2]["eyebrow"] == "Top genre \u00b7 first look"
     whole, first, tie, old = out["answers"]
     assert whole[0] == "Whole song: the answer from every window." and whole[1] == "Right about 9 times in 10."

@@ -181,6 +181,18 @@ export function answerNotes(result) {
   return notes;
 }
 
+/**
+ * The genres a mixed answer names, with their scores: `uncertainty.named` (two or three, as the
+ * model card's rule chose), or the top two for a result stored before the API named them.
+ * @returns {{genre: string, score: number}[]}
+ */
+export function mixedGenres(result) {
+  const genres = result.genres || [];
+  const named = (result.uncertainty && result.uncertainty.named) || [];
+  const picked = named.map((name) => genres.find((g) => g.genre === name)).filter(Boolean);
+  return picked.length >= 2 ? picked : genres.slice(0, 2);
+}
+
 /** The headline of a result: {eyebrow, title, detail, color}. */
 export function headline(result) {
   const genres = result.genres || [];
@@ -198,10 +210,11 @@ export function headline(result) {
     };
   }
   if (level === "mixed" && second) {
+    const named = mixedGenres(result);
     return {
-      eyebrow: `Between two genres · ${kind}`,
-      title: `Mixed: ${genreTitle(top.genre)} / ${genreTitle(second.genre)}`,
-      detail: `${listed([top, second])}: too close to call`,
+      eyebrow: `Between ${named.length === 3 ? "three" : "two"} genres · ${kind}`,
+      title: `Mixed: ${named.map((g) => genreTitle(g.genre)).join(" / ")}`,
+      detail: `${listed(named)}: too close to call`,
       color: genreColor(top.genre),
     };
   }
