@@ -69,3 +69,15 @@ def test_in_words() -> None:
     assert in_words(0.87) == "about 9 times in 10"
     assert in_words(0.52) == "about 5 times in 10"
     assert in_words(0.99) == "almost always"
+
+
+def test_share_in_words_and_the_best_point_of_the_curve() -> None:
+    from genrekit.training.levels import best_at_target, share_in_words
+
+    assert share_in_words(0.15) == "about 1 in 7" and share_in_words(0.012) == "about 1 in 83"
+    assert share_in_words(0.4) == "about 4 in 10" and share_in_words(0.0) == "none of the"
+    curve = [{"quantile_rate": 0.01, "in_taxonomy_unknown": 0.01, "out_of_taxonomy_caught": 0.15},
+             {"quantile_rate": 0.03, "in_taxonomy_unknown": 0.09, "out_of_taxonomy_caught": 0.15},
+             {"quantile_rate": 0.1, "in_taxonomy_unknown": 0.3, "out_of_taxonomy_caught": 0.4}]
+    assert best_at_target(curve, 0.1)["quantile_rate"] == 0.01  # same catch, fewer false alarms
+    assert best_at_target(curve, 0.005) is None

@@ -144,6 +144,17 @@ def in_words(rate: float) -> str:
     return f"about {tenths} times in 10"
 
 
+def share_in_words(rate: float) -> str:
+    """A share of songs in words: 0.15 -> "about 1 in 7", 0.012 -> "about 1 in 100"."""
+    if rate <= 0.0:
+        return "none of the"
+    if rate >= 0.95:
+        return "almost all"
+    if rate >= 0.25:
+        return f"about {int(round(rate * 10))} in 10"
+    return f"about 1 in {int(round(1.0 / rate))}"
+
+
 def nested_unknown(ood_in: np.ndarray, fold_in: np.ndarray, ood_out: np.ndarray, fold_out: np.ndarray,
                    rate: float) -> tuple[np.ndarray, np.ndarray]:
     """(in-taxonomy tracks, out-of-taxonomy clips) called ``unknown`` when each source's threshold
@@ -168,6 +179,16 @@ def unknown_curve(ood_in: np.ndarray, fold_in: np.ndarray, ood_out: np.ndarray,
                      "worst_source_in_taxonomy_unknown": round(worst, 4),
                      "out_of_taxonomy_caught": round(float(caught.mean()), 4) if len(caught) else None})
     return rows
+
+
+def best_at_target(curve: Sequence[Mapping[str, Any]], false_unknown_rate: float) -> Mapping[str, Any] | None:
+    """The row of :func:`unknown_curve` that catches the most out-of-taxonomy music while its
+    unseen-source in-taxonomy unknown rate stays within ``false_unknown_rate`` (ties: the lower
+    false-unknown rate); ``None`` where no row does."""
+    within = [row for row in curve if row["in_taxonomy_unknown"] <= false_unknown_rate]
+    if not within:
+        return None
+    return max(within, key=lambda row: ((row["out_of_taxonomy_caught"] or 0.0), -row["in_taxonomy_unknown"]))
 
 
 def measure_levels(
@@ -203,8 +224,8 @@ def measure_levels(
     quantile_rate = false_unknown_rate
     if ood_in is not None and ood_out is not None and len(ood_out):
         curve = unknown_curve(ood_in, fold_in, ood_out, fold_out)
-        within = [row["quantile_rate"] for row in curve if row["in_taxonomy_unknown"] <= false_unknown_rate]
-        quantile_rate = max(within) if within else QUANTILE_RATES[0]
+        best = best_at_target(curve, false_unknown_rate)
+        quantile_rate = best["quantile_rate"] if best else QUANTILE_RATES[0]
     kwargs = {"false_unknown_rate": quantile_rate, "confident_target": confident_target,
               "mixed_target": mixed_target}
     levels = np.empty(len(y), dtype=object)
@@ -241,8 +262,9 @@ def measure_levels(
         if entry["rate"] is not None:
             entry["statement"] = f"{what} {in_words(entry['rate'])} on music from sources it never saw"
     if unknown.get("rate") is not None:
-        unknown["statement"] = (f"catches {in_words(unknown['rate'])} songs outside its 10 genres, and says it of "
-                                f"{in_words(unknown['in_taxonomy_rate']['rate'])} songs inside them")
+        unknown["statement"] = (f"catches {share_in_words(unknown['rate'])} songs outside its 10 genres and says it "
+                                f"of {share_in_words(unknown['in_taxonomy_rate']['rate'])} songs inside them, on "
+                                "sources it never saw")
     per_source: dict[str, Any] = {}
     for name in dict.fromkeys(fold_in):
         held = fold_in == name

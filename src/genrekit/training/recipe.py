@@ -47,7 +47,7 @@ from genrekit.training.heads_fit import (
     merge_linear,
     principal_basis,
 )
-from genrekit.training.levels import card_levels, measure_levels, unknown_curve
+from genrekit.training.levels import best_at_target, card_levels, measure_levels, unknown_curve
 
 FEATURE_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "MSD:pen": (("MSD_musicnn",), ("penultimate",)),
@@ -486,9 +486,8 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
     for method in config.ood_methods:  # the trade-off on unseen sources, each judged by the others' threshold
         s_in, s_out = scores[method]
         curve = unknown_curve(s_in, fold_in, s_out, fold_out)
-        within = [row for row in curve if row["in_taxonomy_unknown"] <= config.ood_false_unknown_rate]
         results[method]["unknown_curve"] = curve
-        results[method]["at_target"] = max(within, key=lambda row: row["quantile_rate"]) if within else None
+        results[method]["at_target"] = best_at_target(curve, config.ood_false_unknown_rate)
     shippable = [m for m in config.ood_methods if m in SHIPPABLE_OOD]
     method = max(shippable, key=lambda m: ((results[m]["at_target"] or {}).get("out_of_taxonomy_caught") or 0.0,
                                            results[m]["pooled_auroc"]))
