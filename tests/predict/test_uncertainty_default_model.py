@@ -62,3 +62,26 @@ def test_non_music_and_out_of_taxonomy_come_out_unknown_more_often_than_gtzan(
     # clips (docs/results.md), so the clips alone are not asserted to cross it.
     mean_gtzan = np.mean([p.uncertainty.ood_score for p in gtzan_predictions])
     assert np.mean([p.uncertainty.ood_score for p in outside_predictions]) > mean_gtzan
+
+
+def test_levels_and_their_measured_meaning_come_from_the_card(default_classifier: Classifier) -> None:
+    from tests.predict.test_classifier import music_like
+
+    levels = default_classifier.uncertainty_thresholds.get("levels") or {}
+    if not levels:
+        pytest.skip("the default bundle's card measures no levels")
+    prediction = default_classifier.predict(music_like(12.0, SR), sr=SR, top_k=0)
+    uncertainty = prediction.uncertainty
+    expected = levels.get(uncertainty.level)
+    if expected is None:
+        assert uncertainty.reliability is None
+    else:
+        assert uncertainty.reliability is not None
+        assert uncertainty.reliability.rate == expected["rate"]
+        assert uncertainty.reliability.statement == expected["statement"]
+    assert len(uncertainty.named) == {"confident": 1, "mixed": len(uncertainty.named), "unknown": 0}[uncertainty.level]
+    if uncertainty.level == "confident":
+        assert uncertainty.named == [prediction.genres[0].genre]
+    if uncertainty.level == "mixed":
+        assert 2 <= len(uncertainty.named) <= 3
+        assert uncertainty.named == [g.genre for g in prediction.genres[: len(uncertainty.named)]]
