@@ -494,7 +494,8 @@ def evaluate_ood(config: RecipeConfig, corpus: Corpus, chosen: Candidate, temper
     at_target = results[method]["at_target"]
     useful = bool(at_target) and (at_target["out_of_taxonomy_caught"] or 0.0) > at_target["in_taxonomy_unknown"]
     s_in, s_out = scores[method]
-    threshold = float(np.quantile(s_in, 1.0 - config.ood_false_unknown_rate))
+    rate = at_target["quantile_rate"] if at_target else config.ood_false_unknown_rate
+    threshold = float(np.quantile(s_in, 1.0 - rate))
     log(f"ood chosen: {method}; at the target on unseen sources: {at_target}; "
         + ("thresholded" if useful else "not thresholded (it would call more in-taxonomy songs unknown than it catches)"))
     return {
