@@ -786,7 +786,8 @@ def _counts(values: Any) -> dict[str, int]:
 
 LIMITATIONS = (
     "Only GTZAN's 10 genres. Music outside them gets an out-of-taxonomy score; above the card's threshold the "
-    "answer is 'unknown' (none of these), but the score was learned from 91 clips of one source and misses some.",
+    "answer is 'unknown' (none of these), but the score was learned from 128 clips of two sources and, on a "
+    "source it never saw, catches only a small share of outside music (the card's levels give the figures).",
     "Trained on little data: 161 GTZAN clips and 391 clips from other sources, most of them from two emotion "
     "datasets (Emotify: classical/pop/rock; 4Q AllMusic previews: blues/country/hiphop/jazz/reggae). Disco and "
     "metal have no or almost no non-GTZAN examples.",
