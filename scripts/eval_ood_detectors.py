@@ -23,9 +23,10 @@ import numpy as np
 import torch
 
 from genrekit.datasets.cache import FeatureCache
+from genrekit.evaluation.metrics import auroc
 from genrekit.training.corpus import BACKBONES, corpus_embeddings, feature_columns, list_corpus
 from genrekit.training.levels import nested_unknown
-from genrekit.training.recipe import Corpus, RecipeConfig, auroc, fit_candidate_cached, fit_detector, ood_folds
+from genrekit.training.recipe import Corpus, RecipeConfig, fit_candidate_cached, fit_detector, ood_folds
 
 FOUR_Q = "Famelgas/MULT_TP2"
 VARIANTS = {  # name -> (embeddings of both musicnn backbones, L2 strength C)

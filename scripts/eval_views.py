@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from genrekit.datasets.cache import FeatureCache
+from genrekit.evaluation.metrics import macro_recall
 from genrekit.models.heads import embedding_dims
 from genrekit.training.corpus import BACKBONES, EMBEDDINGS, WindowEmbedder, corpus_embeddings, list_corpus
 from genrekit.training.heads_fit import class_weights, fit_logreg
-from genrekit.training.recipe import GENRES, Corpus, _macro_recall
+from genrekit.training.recipe import GENRES, Corpus
 
 VGG_BACKBONES = ("MSD_vgg", "MTT_vgg")
 VGG_EMBEDDINGS = ("pool5", "taggram")
@@ -80,7 +81,7 @@ def cross_validate(corpus: Corpus, x: Sequence[np.ndarray], pooling: str, seed: 
         pred = np.array([lg.argmax() for lg in logits])
         y = corpus.y[held_out]
         per_fold[name] = {"n": len(held_out), "accuracy": round(float(np.mean(pred == y)), 4),
-                          "macro_recall": round(_macro_recall(y, pred), 4)}
+                          "macro_recall": round(macro_recall(y, pred), 4)}
         preds.append(pred)
         truth.append(y)
     pred, y = np.concatenate(preds), np.concatenate(truth)

@@ -3,17 +3,24 @@
 Layers, bottom up: audio -> features -> bundle (the file format) -> models -> predict ->
 service, cli. Each check imports one module in a fresh interpreter and lists what came with
 it; a last check classifies with the default bundle while torch cannot be imported at all.
+
+The workbench floors (see docs/architecture.md) are checked on the source, function-level
+imports included: evaluation -> training -> workbench, each importing only downwards, and one
+windowing (``genrekit.audio.windows``) for every room.
 """
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 TORCH = ("torch", "sklearn", "librosa", "matplotlib", "genrekit.training", "genrekit.evaluation", "genrekit.tuning")
 ABOVE = {
+    "genrekit.audio.windows": ("genrekit.features", "genrekit.bundle", "genrekit.models", "genrekit.predict", "genrekit.service", "genrekit.cli"),
     "genrekit.audio": ("genrekit.features", "genrekit.bundle", "genrekit.models", "genrekit.predict", "genrekit.service", "genrekit.cli"),
     "genrekit.features.spectral": ("genrekit.bundle", "genrekit.models", "genrekit.predict", "genrekit.service", "genrekit.cli"),
     "genrekit.bundle": ("genrekit.features", "genrekit.models", "genrekit.predict", "genrekit.service", "genrekit.cli"),
@@ -76,3 +83,44 @@ def test_classifier_runs_where_torch_cannot_be_imported() -> None:
     result = subprocess.run([sys.executable, "-c", BLOCK_TORCH], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "OnnxMusicnnHead"
+
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "genrekit"
+NEVER = {  # room -> rooms it may not import, even inside a function
+    "evaluation": ("training", "workbench", "tuning"),
+    "training": ("workbench",),
+}
+
+
+def _genrekit_imports(path: Path) -> set[str]:
+    """Every ``genrekit.*`` module a source file imports (top level or inside functions)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.startswith("genrekit.")}
+
+
+@pytest.mark.parametrize("room", sorted(NEVER))
+def test_workbench_floors_import_only_downwards(room: str) -> None:
+    forbidden = tuple(f"genrekit.{other}" for other in NEVER[room])
+    bad = sorted(
+        f"{path.relative_to(SRC)}: {name}"
+        for path in (SRC / room).rglob("*.py")
+        for name in _genrekit_imports(path)
+        if _matching({name}, forbidden)
+    )
+    assert not bad, f"{room} imports a floor above it: {bad}"
+
+
+def test_one_windowing() -> None:
+    """The training-only ``features.functional.frame_windows`` is gone: every room cuts windows
+    with ``genrekit.audio.windows``."""
+    import genrekit.features.functional as functional
+
+    assert not hasattr(functional, "frame_windows")
+    users = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if "frame_windows" in p.read_text(encoding="utf-8"))
+    assert not users, f"frame_windows is still named in {users}"

@@ -56,7 +56,7 @@ def test_compare_two_families_cv_and_leaky(tmp_path, capsys):
 
     # Scoring from the trainer's cache agrees with the Classifier (the user's path).
     from genrekit.datasets import load_dataset
-    from genrekit.evaluation.compare import CompareSettings, plan_folds, score_table_from_cache
+    from genrekit.workbench.compare import CompareSettings, plan_folds, score_table_from_cache
     from genrekit.evaluation.inference import predict_tracks
     from genrekit.predict import Classifier
 

@@ -105,3 +105,35 @@ def test_bad_inputs_raise():
         evaluate_predictions(Y_TRUE, PROBA * 2, LABELS)
     with pytest.raises(InvalidParameterError, match="n_bootstrap"):
         evaluate_predictions(Y_TRUE, PROBA, LABELS, n_bootstrap=-1)
+
+
+def test_auroc_of_two_groups_matches_scikit_learn_and_handles_ties_and_empty_groups() -> None:
+    from genrekit.evaluation.metrics import auroc
+
+    assert auroc(np.array([0.1, 0.2]), np.array([0.3, 0.4])) == 1.0
+    assert auroc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
+    assert math.isnan(auroc(np.array([]), np.array([0.5])))
+    rng = np.random.default_rng(3)
+    neg, pos = rng.normal(size=40).round(1), rng.normal(0.5, size=30).round(1)
+    expected = roc_auc_score(np.r_[np.zeros(40), np.ones(30)], np.r_[neg, pos])
+    assert auroc(neg, pos) == pytest.approx(expected, abs=1e-12)
+
+
+def test_macro_recall_and_track_figures() -> None:
+    from genrekit.evaluation.metrics import macro_recall, rate_with_ci, track_figures
+
+    y = np.array([0, 0, 0, 1])
+    pred = np.array([0, 0, 1, 1])
+    assert macro_recall(y, pred) == pytest.approx((2 / 3 + 1) / 2)
+    assert math.isnan(macro_recall(np.array([], int), np.array([], int)))
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])
+    figures = track_figures(proba, y, ["a", "b"], seed=0, n_bootstrap=200)
+    assert figures["n_tracks"] == 4 and figures["accuracy"]["value"] == 0.75
+    assert figures["macro_recall"]["value"] == round((2 / 3 + 1) / 2, 4)
+    low, high = figures["accuracy"]["ci95"]
+    assert low <= 0.75 <= high
+    assert figures["per_label_recall"] == {"a": 0.667, "b": 1.0}
+    assert figures["nll"] == round(float(-np.mean(np.log([0.9, 0.8, 0.4, 0.7]))), 4)
+    hits = np.array([True, False, True, True])
+    assert rate_with_ci(hits, np.zeros(4, bool), seed=0) == {"rate": None, "ci95": None, "n": 0}
+    assert rate_with_ci(hits, hits | True, seed=0, n_bootstrap=100)["rate"] == 0.75

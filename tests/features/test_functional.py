@@ -163,51 +163,6 @@ def test_musicnn_patches_pad_short_input() -> None:
         F.musicnn_patches(short, pad_short=False)
 
 
-@pytest.mark.parametrize(
-    "n_samples,hop_length,mode,expected",
-    [
-        (100, 200, "half", [0]),  # shorter than a window: one zero-padded window, in every mode
-        (100, 200, "never", [0]),
-        (400, 200, "half", [0]),  # exactly one window
-        (1000, 200, "half", [0, 200, 400, 600]),  # the last full window ends at 1000
-        (1100, 200, "half", [0, 200, 400, 600]),  # tail 100 < 200 (half a window): dropped
-        (1100, 200, "always", [0, 200, 400, 600, 800]),
-        (1100, 200, "never", [0, 200, 400, 600]),
-        (999, 400, "half", [0, 400]),  # tail 199 < 200: dropped
-        (1000, 400, "half", [0, 400, 800]),  # tail 200 = half a window: kept, padded
-        (1000, 400, "never", [0, 400]),
-        (1000, 500, "half", [0, 500]),  # hop > window: the gap is skipped, the tail is 100
-        (1300, 500, "half", [0, 500, 1000]),  # tail after 900 is 400 >= 200
-    ],
-)
-def test_window_starts_policy(n_samples: int, hop_length: int, mode: str, expected: list[int]) -> None:
-    assert F.window_starts(n_samples, window_length=400, hop_length=hop_length, pad_mode=mode) == expected
-
-
-def test_window_starts_half_window_rule() -> None:
-    # Non-overlapping windows of 1000: a tail of >= 500 samples earns a padded window.
-    assert F.window_starts(3499, window_length=1000, hop_length=1000) == [0, 1000, 2000]
-    assert F.window_starts(3500, window_length=1000, hop_length=1000) == [0, 1000, 2000, 3000]
-    assert F.window_starts(3001, window_length=1000, hop_length=1000, pad_mode="always") == [0, 1000, 2000, 3000]
-    assert F.window_starts(3999, window_length=1000, hop_length=1000, pad_mode="never") == [0, 1000, 2000]
-    assert F.window_starts(1000, window_length=1000, hop_length=1000, pad_mode="always") == [0]
-    assert F.window_starts(10, window_length=1000, hop_length=500, pad_mode="never") == [0]
-
-
-def test_frame_windows_content_and_padding() -> None:
-    wave = torch.arange(1, 3501, dtype=torch.float32)
-    windows = F.frame_windows(wave, window_length=1000, hop_length=1000)
-    assert windows.shape == (4, 1000)
-    torch.testing.assert_close(windows[1], wave[1000:2000])
-    torch.testing.assert_close(windows[3, :500], wave[3000:])
-    assert torch.all(windows[3, 500:] == 0)
-    short = F.frame_windows(np.ones(10, dtype=np.float32), window_length=16, hop_length=8)
-    assert short.shape == (1, 16) and short.sum().item() == 10.0
-    overlapping = F.frame_windows(wave, window_length=1000, hop_length=250, pad_mode="never")
-    assert overlapping.shape == (11, 1000)
-    torch.testing.assert_close(overlapping[10], wave[2500:3500])
-
-
 # ----------------------------------------------------------------------------- librosa parity
 
 
@@ -335,7 +290,6 @@ def _transforms() -> dict[str, object]:
         "log_mel_top_db": lambda x: F.log_mel_spectrogram(x, sr=SR, n_fft=1024, hop_length=256, top_db=40.0),
         "mfcc": lambda x: F.mfcc(x, sr=SR, n_mfcc=13),
         "musicnn": lambda x: F.musicnn_input(x),
-        "frame_windows": lambda x: F.frame_windows(x, window_length=4000, hop_length=3000),
     }
 
 
@@ -413,10 +367,6 @@ def test_cuda_matches_cpu(signal: np.ndarray) -> None:
         (lambda: F.musicnn_input(torch.zeros(1000, dtype=torch.float16)), "float32 or float64"),
         (lambda: F.musicnn_patches(torch.zeros(96)), "freq, time"),
         (lambda: F.musicnn_patches(torch.zeros(96, 200), hop_frames=0), "hop_frames"),
-        (lambda: F.frame_windows(torch.zeros(100), window_length=0, hop_length=10), "window_length"),
-        (lambda: F.frame_windows(torch.zeros(100), window_length=10, hop_length=-1), "hop_length"),
-        (lambda: F.frame_windows(torch.zeros(100), window_length=10, hop_length=5, pad_mode="zeros"), "pad_mode"),
-        (lambda: F.frame_windows(torch.zeros(0), window_length=10, hop_length=5), "samples >= 1"),
     ],
 )
 def test_bad_input_raises(call, match: str) -> None:

@@ -108,3 +108,22 @@ def test_bundle_is_self_contained(tmp_path) -> None:
     np.testing.assert_allclose(proba, model.predict_proba_windows(x), atol=1e-6)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
     assert np.all(proba[:, 0] <= 2 / 3 + 1e-6)  # only the second member (weight 2/3) knows blues
+
+
+def test_sub_windows_follow_the_serving_tail_rule() -> None:
+    """A window that is not a whole number of member windows ends with an end-aligned sub-window,
+    as :func:`genrekit.audio.windows.slice_windows` cuts a song: the tail is heard, never padded."""
+
+    class Loudness(Fixed):
+        def predict_proba_windows(self, windows: np.ndarray) -> np.ndarray:
+            self.seen.append(windows.shape)
+            loud = (np.abs(windows).max(axis=1) > 0.5).astype(np.float32)
+            return np.stack([loud, 1 - loud], axis=1)
+
+    member = Loudness(["loud", "quiet"], [0, 0], 8000, 1.0)
+    other = Fixed(["loud", "quiet"], [0.5, 0.5], 8000, 2.3)
+    window = np.zeros((1, int(2.3 * 8000)), dtype=np.float32)
+    window[0, -100:] = 0.9  # only the last 100 samples are loud
+    proba = EnsembleClassifier([member, other], weights=[1.0, 0.0]).predict_proba_windows(window)
+    assert member.seen == [(3, 8000)]
+    np.testing.assert_allclose(proba, [[1 / 3, 2 / 3]], atol=1e-6)

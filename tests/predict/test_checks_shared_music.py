@@ -26,7 +26,7 @@ def _music_clips(root: Path) -> list[Path]:
 
 
 def _spread_windows(y: np.ndarray) -> np.ndarray:
-    from genrekit.predict.windows import slice_windows, spread_starts
+    from genrekit.audio.windows import slice_windows, spread_starts
 
     starts = spread_starts(len(y), window_length=WINDOW, hop_length=WINDOW, max_windows=MAX_WINDOWS)
     if starts is None:

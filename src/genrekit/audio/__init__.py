@@ -19,6 +19,7 @@ _EXPORTS = {
     "excerpts": ("ExcerptReader",),
     "dsp": ("SILENCE_PEAK_DBFS", "is_silent", "peak_dbfs", "resample", "to_mono"),
     "ffmpeg": ("ffmpeg_exe",),
+    "windows": ("slice_windows", "spread_starts"),
     "sniff": ("AUDIO_EXTENSIONS", "AUDIO_FORMATS", "NOT_AUDIO_FORMATS", "SNIFF_BYTES", "UNSUPPORTED_FORMATS", "identify_content", "sniff_format"),
 }  # fmt: skip
 __all__, __getattr__ = lazy_exports("genrekit.audio", _EXPORTS)

@@ -1,6 +1,6 @@
 """``genrekit compare``: a leaderboard of model families on one dataset, honestly split.
 
-See :mod:`genrekit.evaluation.compare` for the protocol. ``--leaky`` adds the deliberately
+See :mod:`genrekit.workbench.compare` for the protocol. ``--leaky`` adds the deliberately
 leaky segment-level split next to the honest one, to show how much it inflates accuracy.
 """
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the comparison, print the leaderboard and save it."""
     require_train_extra("compare")
     from genrekit.datasets import load_dataset
-    from genrekit.evaluation.compare import CompareSettings, format_comparison_markdown, run_comparison, write_comparison
+    from genrekit.workbench.compare import CompareSettings, format_comparison_markdown, run_comparison, write_comparison
 
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
     if args.cv is not None and args.cv < 2:

@@ -23,7 +23,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from sklearn.metrics import confusion_matrix as _sk_confusion_matrix
 from sklearn.metrics import precision_recall_fscore_support
 
 from genrekit.errors import InvalidParameterError
-from genrekit.evaluation.bootstrap import bootstrap_indices, percentile_interval
+from genrekit.evaluation.bootstrap import bootstrap_ci, bootstrap_indices, percentile_interval
 from genrekit.evaluation.calibration import (
     DEFAULT_N_BINS,
     ReliabilityCurve,
@@ -231,6 +231,91 @@ def binary_roc_auc(is_positive: np.ndarray, score: np.ndarray) -> float:
         return math.nan
     ranks = rankdata(score)
     return float((ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def auroc(negative: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of scores where ``positive`` should rank above ``negative``.
+
+    Parameters
+    ----------
+    negative, positive : np.ndarray [shape=(n,)]
+        Scores of the two groups (any units, higher means "more positive").
+
+    Returns
+    -------
+    float
+        NaN if either group is empty.
+    """
+    negative, positive = np.asarray(negative), np.asarray(positive)
+    is_positive = np.r_[np.zeros(len(negative), bool), np.ones(len(positive), bool)]
+    return binary_roc_auc(is_positive, np.concatenate([negative, positive]))
+
+
+def macro_recall(y: np.ndarray, pred: np.ndarray) -> float:
+    """Recall averaged over the classes present in ``y`` (balanced accuracy); NaN if ``y`` is empty.
+
+    Parameters
+    ----------
+    y, pred : np.ndarray [shape=(n,), dtype=int]
+        True and predicted class indices.
+    """
+    y, pred = np.asarray(y), np.asarray(pred)
+    classes = np.unique(y)
+    return float(np.mean([np.mean(pred[y == k] == k) for k in classes])) if classes.size else math.nan
+
+
+def rate_with_ci(hits: np.ndarray, mask: np.ndarray, *, seed: int,
+                 n_bootstrap: int = DEFAULT_N_BOOTSTRAP) -> dict[str, Any]:
+    """Share of ``hits`` among the items in ``mask``, with its 95 % percentile bootstrap interval.
+
+    Returns
+    -------
+    dict
+        ``{"rate": float, "ci95": [low, high], "n": int}`` rounded to 4 decimals;
+        ``rate`` and ``ci95`` are ``None`` when ``mask`` selects nothing.
+    """
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return {"rate": None, "ci95": None, "n": 0}
+    chosen = np.asarray(hits)[idx]
+    value = float(chosen.mean())
+    low, high = bootstrap_ci(lambda i: float(chosen[i].mean()), idx.size, n_bootstrap=n_bootstrap, seed=seed)
+    return {"rate": round(value, 4), "ci95": [round(low, 4), round(high, 4)], "n": int(idx.size)}
+
+
+def track_figures(proba: np.ndarray, y: np.ndarray, labels: Sequence[str], *, seed: int,
+                  n_bootstrap: int = DEFAULT_N_BOOTSTRAP) -> dict[str, Any]:
+    """Accuracy, macro-recall (over the classes present), ECE and NLL, with 95 % bootstrap intervals.
+
+    Parameters
+    ----------
+    proba : np.ndarray [shape=(n_tracks, n_labels)]
+        Track-level probabilities.
+    y : np.ndarray [shape=(n_tracks,), dtype=int]
+        True class indices into ``labels``.
+    labels : sequence of str
+        Class names, used as keys of ``per_label_recall``.
+
+    Returns
+    -------
+    dict
+        ``n_tracks``, ``accuracy``/``macro_recall``/``ece`` as ``{"value", "ci95"}``, ``nll`` (nats)
+        and ``per_label_recall``, rounded for a model card.
+    """
+    pred = proba.argmax(1)
+    stats: dict[str, Callable[[np.ndarray], float]] = {
+        "accuracy": lambda i: float(np.mean(pred[i] == y[i])),
+        "macro_recall": lambda i: macro_recall(y[i], pred[i]),
+        "ece": lambda i: expected_calibration_error(proba[i], y[i]),
+    }
+    out: dict[str, Any] = {"n_tracks": int(len(y))}
+    everything = np.arange(len(y))
+    for name, fn in stats.items():
+        low, high = bootstrap_ci(fn, len(y), n_bootstrap=n_bootstrap, seed=seed)
+        out[name] = {"value": round(fn(everything), 4), "ci95": [round(low, 4), round(high, 4)]}
+    out["nll"] = round(float(-np.mean(np.log(np.maximum(proba[everything, y], 1e-12)))), 4)
+    out["per_label_recall"] = {labels[k]: round(float(np.mean(pred[y == k] == k)), 3) for k in np.unique(y)}
+    return out
 
 
 def roc_auc_ovr_macro(y_true_idx: np.ndarray, proba: np.ndarray) -> tuple[float, list[int]]:

@@ -109,7 +109,7 @@ class Explanation:
 
 def pick_windows(y: np.ndarray, *, window_length: int, max_windows: int) -> tuple[np.ndarray, np.ndarray]:
     """Start samples and windows ``(n, window_length)``: regular windows, or ``max_windows`` spread ones."""
-    from genrekit.predict.windows import slice_windows, spread_starts
+    from genrekit.audio.windows import slice_windows, spread_starts
 
     spread = spread_starts(len(y), window_length=window_length, hop_length=window_length, max_windows=max_windows)
     if spread is None:

@@ -18,8 +18,8 @@ _EXPORTS = {
     ),
     "config": ("LogMelConfig", "MfccConfig", "MusicnnInputConfig"),
     "functional": (
-        "dct_matrix", "frame_windows", "log_mel_spectrogram", "mel_filterbank", "mel_spectrogram", "mfcc",
-        "musicnn_input", "musicnn_patches", "power_to_db", "spectrogram", "window_starts",
+        "dct_matrix", "log_mel_spectrogram", "mel_filterbank", "mel_spectrogram", "mfcc",
+        "musicnn_input", "musicnn_patches", "power_to_db", "spectrogram",
     ),
     "modules": ("MFCC", "LogMel", "MusicnnInput"),
     "table": ("TABLE_FEATURE_COLUMNS", "TABLE_SR", "table_features"),

@@ -41,7 +41,6 @@ from genrekit.features.spectral import (
     MUSICNN_N_MELS,
     MUSICNN_SR,
     PAD_MODES,
-    WINDOW_PAD_MODES,
     _check_choice,
     _check_f_range,
     _check_int,
@@ -553,77 +552,3 @@ def musicnn_patches(
         x = torch.nn.functional.pad(x, (0, n_frames - n_available))
     patches = x.unfold(-1, n_frames, hop_frames)  # (..., n_mels, n_patches, n_frames)
     return patches.permute(*range(x.ndim - 2), -2, -1, -3)
-
-
-# ----------------------------------------------------------------------------- segmentation
-
-
-def window_starts(n_samples: int, *, window_length: int, hop_length: int, pad_mode: str = "half") -> list[int]:
-    """Start samples of the fixed-length windows that :func:`frame_windows` cuts.
-
-    Windows start every ``hop_length`` samples from 0. Every window that fits entirely is
-    kept. Padding policy:
-
-    * a signal shorter than one window gives one window (zero-padded), whatever ``pad_mode``;
-    * the *tail* is the audio after the end of the last full window. With ``'half'``
-      (default) one more window (starting on the hop grid, zero-padded) is added if the tail
-      is at least half a window long, so at most half a window of audio is ever left out,
-      and no window is more than half padding; ``'never'`` drops any tail; ``'always'``
-      adds the window for any non-empty tail.
-
-    Parameters
-    ----------
-    n_samples : int >= 1
-    window_length, hop_length : int > 0 (samples)
-    pad_mode : {'half', 'never', 'always'}
-
-    Returns
-    -------
-    list of int
-        Start sample of each window, ascending; never empty.
-    """
-    n_samples = _check_int("n_samples", n_samples)
-    window_length = _check_int("window_length", window_length)
-    hop_length = _check_int("hop_length", hop_length)
-    _check_choice("pad_mode", pad_mode, WINDOW_PAD_MODES)
-    if n_samples <= window_length:
-        return [0]
-    n_full = 1 + (n_samples - window_length) // hop_length
-    tail = n_samples - ((n_full - 1) * hop_length + window_length)
-    keep_tail = tail > 0 and (pad_mode == "always" or (pad_mode == "half" and 2 * tail >= window_length))
-    return [i * hop_length for i in range(n_full + int(keep_tail))]
-
-
-def frame_windows(
-    wave: torch.Tensor | np.ndarray,
-    *,
-    window_length: int,
-    hop_length: int,
-    pad_mode: str = "half",
-) -> torch.Tensor:
-    """Cut waveform(s) into fixed-length windows with a hop, zero-padding as :func:`window_starts` says.
-
-    Parameters
-    ----------
-    wave : Tensor or ndarray [shape=(..., samples), dtype=float32 or float64]
-    window_length : int > 0
-        Samples per window.
-    hop_length : int > 0
-        Samples between window starts (``< window_length`` overlaps, ``> window_length`` skips).
-    pad_mode : {'half', 'never', 'always'}
-        Trailing partial window policy, see :func:`window_starts`.
-
-    Returns
-    -------
-    torch.Tensor [shape=(..., n_windows, window_length)]
-        Window ``i`` is ``wave[..., starts[i] : starts[i] + window_length]``, zero-padded.
-        Overlapping windows share memory (a view): copy before writing in place.
-    """
-    x = _as_wave(wave)
-    starts = window_starts(x.shape[-1], window_length=window_length, hop_length=hop_length, pad_mode=pad_mode)
-    needed = starts[-1] + window_length
-    if x.shape[-1] >= needed:
-        x = x[..., :needed]
-    else:
-        x = torch.nn.functional.pad(x, (0, needed - x.shape[-1]))
-    return x.unfold(-1, window_length, hop_length)

@@ -26,9 +26,6 @@ PAD_MODES = ("constant", "reflect")
 MEL_NORMS = ("slaney", None)
 """Mel filter normalisations: Slaney's constant-area triangles, or peak 1 (``None``)."""
 
-WINDOW_PAD_MODES = ("half", "never", "always")
-"""Policies of :func:`genrekit.features.functional.frame_windows` for a trailing partial window."""
-
 MUSICNN_SR = 16_000  # Hz
 MUSICNN_N_FFT = 512  # samples (32 ms)
 MUSICNN_HOP_LENGTH = 256  # samples (16 ms)

@@ -68,7 +68,7 @@ class EnsembleClassifier:
 
     def _member_windows(self, member: WaveformClassifier, windows: np.ndarray) -> tuple[np.ndarray, int]:
         from genrekit.audio import resample
-        from genrekit.features.functional import frame_windows
+        from genrekit.audio.windows import slice_windows
 
         x = (
             windows
@@ -78,11 +78,8 @@ class EnsembleClassifier:
         length = int(round(member.window_s * member.sample_rate))
         if x.shape[1] <= length:
             return np.ascontiguousarray(x, dtype=np.float32), 1
-        pieces = frame_windows(
-            torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), window_length=length, hop_length=length
-        )
-        n_pieces = pieces.shape[1]
-        return pieces.reshape(-1, length).contiguous().numpy(), n_pieces
+        pieces = np.stack([slice_windows(row, window_length=length, hop_length=length)[2] for row in x])
+        return np.ascontiguousarray(pieces.reshape(-1, length)), pieces.shape[1]
 
     def member_probabilities(self, windows: np.ndarray) -> list[np.ndarray]:
         """Each member's probabilities on the windows, mapped to :attr:`labels`: a list of ``(n_windows, n_labels)``."""

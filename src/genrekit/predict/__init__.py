@@ -88,7 +88,7 @@ from genrekit.predict.schema import (
     Uncertainty,
 )
 from genrekit.predict.uncertainty import DEFAULT_THRESHOLDS, assess_uncertainty, uncertainty_thresholds
-from genrekit.predict.windows import _WindowSlicer, slice_windows, spread_starts
+from genrekit.audio.windows import _WindowSlicer, slice_windows, spread_starts
 
 __all__ = [
     "AGGREGATIONS",

@@ -12,8 +12,8 @@ Three parts of ``../shared/data`` (each optional):
 Sources with fewer than ``min_source_clips`` clips are pooled into one group
 (:data:`SMALL_SOURCES`), so that leave-one-source-out folds hold enough clips to score.
 
-Every clip is cut into windows with :func:`genrekit.predict.slice_windows` (every regular
-window: training) and :func:`genrekit.predict.spread_starts` (the windows ``predict`` reads
+Every clip is cut into windows with :func:`genrekit.audio.windows.slice_windows` (every regular
+window: training) and :func:`genrekit.audio.windows.spread_starts` (the windows ``predict`` reads
 by default: evaluation), and both backbones' every embedding is cached once per clip
 (:class:`genrekit.datasets.FeatureCache`), so every recipe reuses one extraction.
 """
@@ -155,7 +155,7 @@ class ClipEmbeddings:
     Attributes
     ----------
     regular : np.ndarray [shape=(n_windows, n_features), dtype=float32]
-        Every regular window (:func:`~genrekit.predict.slice_windows`, hop = window).
+        Every regular window (:func:`~genrekit.audio.windows.slice_windows`, hop = window).
     inference : np.ndarray [shape=(k, n_features), dtype=float32]
         The windows ``Classifier.predict`` reads with ``max_windows`` (the spread windows; the
         regular ones where the clip has no more than ``max_windows``).
@@ -200,9 +200,9 @@ def product_cover(cols: np.ndarray) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def clip_windows(y: np.ndarray, *, max_windows: int) -> tuple[np.ndarray, np.ndarray]:
-    """(every regular window, the windows inference reads) of a 16 kHz clip, cut by predict's code."""
+    """(every regular window, the windows inference reads) of a 16 kHz clip, cut by the serving windowing."""
     from genrekit.models.heads import WINDOW_LENGTH
-    from genrekit.predict.windows import slice_windows, spread_starts
+    from genrekit.audio.windows import slice_windows, spread_starts
 
     _, _, regular = slice_windows(y, window_length=WINDOW_LENGTH, hop_length=WINDOW_LENGTH)
     starts = spread_starts(len(y), window_length=WINDOW_LENGTH, hop_length=WINDOW_LENGTH, max_windows=max_windows)

@@ -36,6 +36,7 @@ PCM16_SCALE = 32767.0  # full scale of the 16-bit PCM cache entries
 DECODE_FEATURE_NAME = "genrekit.training.decode_excerpt"
 TABLE_FEATURE_NAME = "genrekit.training.table_feature_rows"
 EMBEDDING_FEATURE_NAME = "genrekit.training.musicnn_embeddings"
+EMBEDDING_FEATURE_VERSION = "2"  # 2: windows cut by the serving windowing (end-aligned closing window)
 TABLE_LABEL_COLUMN = "label"
 TABLE_ID_COLUMN = "filename"
 # Columns of the Kaggle table that are not features, or not usable ones: ``length`` is the
@@ -329,19 +330,20 @@ def cached_embeddings(
     from tqdm.auto import tqdm
 
     from genrekit.datasets import feature_key
-    from genrekit.features.functional import frame_windows
+    from genrekit.audio.windows import slice_windows
     from genrekit.models.heads import WINDOW_LENGTH, extract_embeddings
     from genrekit.models.musicnn import SAMPLE_RATE, load_pretrained
 
     key_params = {**params, "hop_s": hop_s}
     hop = max(1, int(round(hop_s * SAMPLE_RATE)))
-    keys = [feature_key(cache.content_hash(r.path), key_params, feature=EMBEDDING_FEATURE_NAME) for r in records]
+    keys = [feature_key(cache.content_hash(r.path), key_params, feature=EMBEDDING_FEATURE_NAME,
+                       version=EMBEDDING_FEATURE_VERSION) for r in records]
     out: list[np.ndarray | None] = [cache.get(key) for key in keys]
     missing = [i for i, value in enumerate(out) if value is None]
     if missing:
         models = {name: load_pretrained(name) for name in params["backbones"]}
         windows = [
-            frame_windows(torch.from_numpy(tracks[i]), window_length=WINDOW_LENGTH, hop_length=hop) for i in missing
+            torch.from_numpy(slice_windows(tracks[i], window_length=WINDOW_LENGTH, hop_length=hop)[2]) for i in missing
         ]
         counts = [w.shape[0] for w in windows]
         stacked = torch.cat(windows).contiguous()

@@ -268,10 +268,10 @@ def _track_logits(model: FinetuneModel, items: Sequence[ClipPatches], device: to
 
 
 def _figures(logits: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    from genrekit.training.recipe import _macro_recall
+    from genrekit.evaluation.metrics import macro_recall
 
     pred = logits.argmax(1)
-    return {"accuracy": round(float(np.mean(pred == y)), 4), "macro_recall": round(_macro_recall(y, pred), 4)}
+    return {"accuracy": round(float(np.mean(pred == y)), 4), "macro_recall": round(macro_recall(y, pred), 4)}
 
 
 def max_weight_change(model: nn.Module, reference: nn.Module) -> float:

@@ -217,7 +217,7 @@ def measure_levels(
         "per_source": {...}, "protocol": str}``: rates with 95 % bootstrap intervals,
         coverage (share of in-taxonomy tracks at that level) and a sentence for people.
     """
-    from genrekit.evaluation.bootstrap import bootstrap_ci
+    from genrekit.evaluation.metrics import rate_with_ci
 
     fold_in, fold_out = np.asarray(fold_in, dtype=object), np.asarray(fold_out, dtype=object)
     curve: list[dict[str, float]] = []
@@ -243,12 +243,7 @@ def measure_levels(
     right = rank < named
 
     def rate(mask: np.ndarray, hits: np.ndarray) -> dict[str, Any]:
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            return {"rate": None, "ci95": None, "n": 0}
-        value = float(hits[idx].mean())
-        low, high = bootstrap_ci(lambda i: float(hits[idx][i].mean()), idx.size, n_bootstrap=n_bootstrap, seed=seed)
-        return {"rate": round(value, 4), "ci95": [round(low, 4), round(high, 4)], "n": int(idx.size)}
+        return rate_with_ci(hits, mask, seed=seed, n_bootstrap=n_bootstrap)
 
     everything = np.ones(len(y), bool)
     confident = {**rate(levels == "confident", right), "coverage": round(float(np.mean(levels == "confident")), 4)}

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from genrekit.errors import InvalidParameterError
+from genrekit.evaluation.metrics import auroc, macro_recall, track_figures
 from genrekit.training.corpus import BACKBONES, GENRES, Clip, ClipEmbeddings, feature_columns, product_cover
 from genrekit.training.heads_fit import (
     HEAD_KINDS,
@@ -161,44 +162,7 @@ class RecipeConfig:
         return cls(candidates=candidates, ood_methods=methods, extra=extra, **data, **uncertainty)
 
 
-# ---------------------------------------------------------------- metrics
-
-
-def _macro_recall(y: np.ndarray, pred: np.ndarray) -> float:
-    classes = np.unique(y)
-    return float(np.mean([np.mean(pred[y == k] == k) for k in classes])) if classes.size else math.nan
-
-
-def track_figures(proba: np.ndarray, y: np.ndarray, *, seed: int) -> dict[str, Any]:
-    """Accuracy, macro-recall (over the classes present), ECE and NLL, with 95% bootstrap intervals."""
-    from genrekit.evaluation.bootstrap import bootstrap_ci
-    from genrekit.evaluation.calibration import expected_calibration_error
-
-    pred = proba.argmax(1)
-    stats: dict[str, Callable[[np.ndarray], float]] = {
-        "accuracy": lambda i: float(np.mean(pred[i] == y[i])),
-        "macro_recall": lambda i: _macro_recall(y[i], pred[i]),
-        "ece": lambda i: expected_calibration_error(proba[i], y[i]),
-    }
-    out: dict[str, Any] = {"n_tracks": int(len(y))}
-    everything = np.arange(len(y))
-    for name, fn in stats.items():
-        low, high = bootstrap_ci(fn, len(y), n_bootstrap=N_BOOTSTRAP, seed=seed)
-        out[name] = {"value": round(fn(everything), 4), "ci95": [round(low, 4), round(high, 4)]}
-    out["nll"] = round(float(-np.mean(np.log(np.maximum(proba[everything, y], 1e-12)))), 4)
-    out["per_label_recall"] = {GENRES[k]: round(float(np.mean(pred[y == k] == k)), 3) for k in np.unique(y)}
-    return out
-
-
-def auroc(negative: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve of scores where ``positive`` should rank above ``negative``
-    (NaN if either is empty)."""
-    from sklearn.metrics import roc_auc_score
-
-    if len(negative) == 0 or len(positive) == 0:
-        return math.nan
-    labels = np.r_[np.zeros(len(negative)), np.ones(len(positive))]
-    return float(roc_auc_score(labels, np.concatenate([negative, positive])))
+# ---------------------------------------------------------------- numeric helpers
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -330,7 +294,7 @@ def summarise(candidate: Candidate, fold_logits: Mapping[str, np.ndarray], folds
         y = corpus.y[held_out]
         pred = fold_logits[name].argmax(1)
         per_fold[name] = {"n": len(held_out), "accuracy": round(float(np.mean(pred == y)), 4),
-                          "macro_recall": round(_macro_recall(y, pred), 4)}
+                          "macro_recall": round(macro_recall(y, pred), 4)}
     all_logits = np.concatenate([fold_logits[n] for n, _ in folds])
     all_y = np.concatenate([corpus.y[h] for _, h in folds])
     temperature = fit_track_temperature(all_logits, all_y)
@@ -694,7 +658,7 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
     pooled_proba, pooled_y = [], []
     for name, _ in folds:
         proba = softmax(fold_logits[name] / crossfit_t[name])
-        held_out[name] = track_figures(proba, fold_y[name], seed=config.seed)
+        held_out[name] = track_figures(proba, fold_y[name], GENRES, seed=config.seed, n_bootstrap=N_BOOTSTRAP)
         pooled_proba.append(proba)
         pooled_y.append(fold_y[name])
     proba_all, y_all = np.concatenate(pooled_proba), np.concatenate(pooled_y)
@@ -706,8 +670,9 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
         "selection_caveat": f"the recipe was chosen among {len(config.candidates)} candidates on these same folds "
         "(best mean macro-recall), so these figures are slightly optimistic for it",
         "held_out": held_out,
-        "unseen_sources_pooled": track_figures(proba_all[unseen_mask], y_all[unseen_mask], seed=config.seed),
-        "all_folds_pooled": track_figures(proba_all, y_all, seed=config.seed),
+        "unseen_sources_pooled": track_figures(proba_all[unseen_mask], y_all[unseen_mask], GENRES, seed=config.seed,
+                                               n_bootstrap=N_BOOTSTRAP),
+        "all_folds_pooled": track_figures(proba_all, y_all, GENRES, seed=config.seed, n_bootstrap=N_BOOTSTRAP),
     }
     if ood_fit is not None:
         metrics["out_of_taxonomy"] = {k: v for k, v in ood_fit.items() if not k.startswith("_")}

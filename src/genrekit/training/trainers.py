@@ -184,12 +184,13 @@ def _decoded(ctx: _Context, records: Sequence[TrackRecord], sr: int) -> tuple[li
 
 
 def _eval_windows(tracks: Sequence[torch.Tensor], n_samples: int, hop_samples: int) -> tuple[torch.Tensor, np.ndarray]:
-    from genrekit.features.functional import frame_windows
+    """Validation windows of each track, cut as serving cuts them (:func:`genrekit.audio.windows.slice_windows`)."""
+    from genrekit.audio.windows import slice_windows
 
     windows, owner = [], []
     for i, track in enumerate(tracks):
-        w = frame_windows(track, window_length=n_samples, hop_length=hop_samples)
-        windows.append(w)
+        _, _, w = slice_windows(track.numpy(), window_length=n_samples, hop_length=hop_samples)
+        windows.append(torch.from_numpy(w))
         owner.append(np.full(w.shape[0], i))
     return torch.cat(windows).contiguous(), np.concatenate(owner).astype(np.int64)
 

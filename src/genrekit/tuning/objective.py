@@ -186,7 +186,7 @@ def cross_validate(
     InvalidParameterError, DatasetError
         Bad settings or data; a fold that scores no track.
     """
-    from genrekit.evaluation.compare import align_columns
+    from genrekit.workbench.compare import align_columns
     from genrekit.models.registry import load_model
     from genrekit.predict import Classifier
     from genrekit.training import data as tdata
@@ -252,7 +252,7 @@ def score_held_out(
     Feature tables: the table's row of each track; table families on audio: the cached
     window features; musicnn heads: the cached embeddings; other families: the Classifier.
     """
-    from genrekit.evaluation.compare import CompareSettings, score_table_from_cache
+    from genrekit.workbench.compare import CompareSettings, score_table_from_cache
     from genrekit.evaluation.inference import predict_tracks
     from genrekit.training.config import BASELINE_FAMILIES
 

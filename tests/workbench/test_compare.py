@@ -10,7 +10,7 @@ import pytest
 
 from genrekit.datasets.records import TrackRecord
 from genrekit.errors import InvalidParameterError
-from genrekit.evaluation.compare import CompareSettings, plan_folds, run_comparison
+from genrekit.workbench.compare import CompareSettings, plan_folds, run_comparison
 from genrekit.training.folds import family_overrides, write_manifest
 
 

@@ -45,7 +45,7 @@ from genrekit.evaluation.leaderboard import (
     format_leaderboard_csv,
     format_leaderboard_markdown,
 )
-from genrekit.evaluation.leakage import LeakageComparison, segment_leakage_comparison
+from genrekit.workbench.leakage import LeakageComparison, segment_leakage_comparison
 from genrekit.evaluation.metrics import evaluate_predictions
 
 DEFAULT_FAMILIES = ("knn", "svm", "logreg", "random_forest")
@@ -476,7 +476,7 @@ def run_leakage_demo(records: Sequence[Any], settings: CompareSettings, *, log: 
     """The leaky segment split next to the honest one, for each of :data:`LEAKY_ESTIMATORS`.
 
     Every track (train and valid; test left untouched) is cut into 3 s segments; each
-    segment gets the 57 table features (cached). See :mod:`genrekit.evaluation.leakage`.
+    segment gets the 57 table features (cached). See :mod:`genrekit.workbench.leakage`.
     """
     from genrekit.datasets import FeatureCache
     from genrekit.models.baselines import make_baseline

@@ -7,7 +7,7 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
 from genrekit.errors import InvalidParameterError
-from genrekit.evaluation.leakage import segment_leakage_comparison
+from genrekit.workbench.leakage import segment_leakage_comparison
 
 
 def _segments(seed: int = 0):
