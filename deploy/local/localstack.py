@@ -6,9 +6,9 @@ nginx in front (the repository's own template, ``deploy/nginx``) and, where the
 settings are the compose file's (``deploy/compose/compose.yaml``); ``docs/deploy.md`` maps
 each piece to its compose and Kubernetes counterpart. Everything listens on 127.0.0.1 only.
 
-    python deploy/local/stack.py up [--dir DIR] [--replicas 2]   # runs until Ctrl-C
+    python deploy/local/localstack.py up [--dir DIR] [--replicas 2]   # runs until Ctrl-C
 
-The load generator (``load.py``) and the fault scenarios (``faults.py``) use :class:`Stack`
+The load generator (``loadgen.py``) and the fault scenarios (``faultcases.py``) use :class:`Stack`
 directly. PostgreSQL refuses to run as root: as root, it runs as the ``postgres`` (or
 ``nobody``) user through ``runuser``.
 """
@@ -218,6 +218,7 @@ class Stack:
     proxy_port: int = 0
     prometheus_port: int = 0
     admin_key: str = ""
+    replicas_routed: list[Replica] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -345,6 +346,31 @@ class Stack:
         )
         return main
 
+    def route_to(self, replicas: list[Replica]) -> None:
+        """Point nginx at ``replicas`` only (config rewritten, then a graceful reload)."""
+        if self.nginx is None:
+            return
+        chosen, self.replicas_routed = list(replicas), list(replicas)
+        directory = self.root / "nginx"
+        everyone, self.replicas = self.replicas, chosen
+        try:
+            self.nginx_config(directory)
+        finally:
+            self.replicas = everyone
+        self.nginx.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+
+    def mount_upload_spool(self, size_mb: int) -> bool:
+        """Give the replicas a TMPDIR of their own on a ``size_mb`` MiB tmpfs (where uploads are
+        spooled), for the full-disk scenario; False where mounting is not allowed (not root)."""
+        spool = self.root / "upload-spool"
+        spool.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=1777", "tmpfs", str(spool)], capture_output=True)
+        if done.returncode != 0:
+            return False
+        self.tmpdir = spool
+        return True
+
     def _start_nginx(self) -> None:
         nginx = nginx_binary()
         assert nginx is not None
@@ -413,10 +439,12 @@ class Stack:
                     process.kill()
         if self.postgres is not None and (self.postgres.root / "data").exists():
             self.postgres.stop("immediate")
+        if self.tmpdir is not None and os.path.ismount(self.tmpdir):
+            subprocess.run(["umount", "-l", str(self.tmpdir)], capture_output=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``stack.py up``: start the deployment, print its description, run until interrupted."""
+    """``localstack.py up``: start the deployment, print its description, run until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["up"])
     parser.add_argument("--dir", type=Path, default=None, help="state directory (default: a new temporary one)")
