@@ -64,6 +64,23 @@ def unreadable_ids(stack: Stack, ids: list[str]) -> list[str]:
     return missing
 
 
+def background_backlog(stack: Stack, timeout_s: float = 180.0) -> dict:
+    """Wait (at most ``timeout_s``) until the replicas' background work (full timelines,
+    visuals) has released every upload it holds in the spool; how many it held and how long
+    that took. Empty when the replicas' TMPDIR is not their own."""
+    if stack.tmpdir is None:
+        return {}
+
+    def pending() -> int:
+        return sum(1 for p in stack.tmpdir.glob("genrekit-*.audio"))
+
+    started, first = time.monotonic(), pending()
+    while pending() and time.monotonic() - started < timeout_s:
+        time.sleep(1)
+    left = pending()
+    return {"files_held": first, "seconds_to_drain": round(time.monotonic() - started, 1) if not left else None, "files_left": left}
+
+
 def _failures(result) -> dict[str, int]:
     return dict(Counter(f"{s.endpoint} {s.status or s.error.split(':')[0]}" for s in result.samples if not 200 <= s.status < 300))
 
@@ -81,6 +98,7 @@ def load_levels(stack: Stack, levels: list[int], duration_s: float, clips: list[
             )
             summary = result.summary()
             summary["unreadable_accepted_uploads"] = len(unreadable_ids(stack, result.accepted_ids))
+            summary["background_backlog_after"] = background_backlog(stack)
             figures[label][str(clients)] = summary
     stack.route_to(stack.replicas)
     return figures
@@ -264,7 +282,9 @@ def _multipart(name: bytes, data: bytes) -> tuple[bytes, str]:
     return body, "multipart/form-data; boundary=GKB"
 
 
-def abuse(stack: Stack, clip: np.ndarray, *, n_wrong_keys: int = 1000, burst: int = 120, redirect_port: int | None = None) -> dict:
+def abuse(
+    stack: Stack, clip: np.ndarray, *, n_wrong_keys: int = 1000, burst: int = 120, burst_key_limit: int = 30, redirect_port: int | None = None
+) -> dict:
     """Every abuse case; each answer's status and whether it was problem+json, the service's
     health afterwards and each replica's peak memory."""
     report: dict = {"cases": []}
@@ -303,7 +323,7 @@ def abuse(stack: Stack, clip: np.ndarray, *, n_wrong_keys: int = 1000, burst: in
         wrong["keys_unchanged"] = keys_before == keys_after
         report["wrong_keys"] = wrong
 
-    report["rate_limit"] = rate_limit_burst(stack, burst, clip)
+    report["rate_limit"] = rate_limit_burst(stack, burst, clip, per_minute=burst_key_limit)
     with _client(stack) as http:
         report["ready_after"] = {r.name: http.get(f"{r.url}/readyz").status_code for r in stack.replicas}
         report["upload_after"] = http.post("/api/v1/classify", files={"file": ("after.wav", wavs.next()[1], "audio/wav")}).status_code

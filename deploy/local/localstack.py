@@ -265,7 +265,8 @@ class Stack:
         if missing:
             raise StackError("missing: " + "; ".join(missing))
         self.root.mkdir(parents=True, exist_ok=True)
-        self.postgres = Postgres(self.root / "pg", free_port())
+        # Its own directory under /tmp: the server's user must reach it (the stack's may be private).
+        self.postgres = Postgres(Path(tempfile.mkdtemp(prefix="genrekit-local-pg-")), free_port())
         self.postgres.init()
         # Migrations run once, before the replicas race for them.
         self.admin_key = self.create_key("admin", rate_limit=0, name="stack-admin")
@@ -439,6 +440,7 @@ class Stack:
                     process.kill()
         if self.postgres is not None and (self.postgres.root / "data").exists():
             self.postgres.stop("immediate")
+            shutil.rmtree(self.postgres.root, ignore_errors=True)
         if self.tmpdir is not None and os.path.ismount(self.tmpdir):
             subprocess.run(["umount", "-l", str(self.tmpdir)], capture_output=True)
 

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import SHARED_CLIPS, load_clips, run_load  # noqa: E402
 from faultcases import (  # noqa: E402
     abuse,
+    background_backlog,
     full_upload_disk,
     kill_replica_under_load,
     load_levels,
@@ -33,7 +34,7 @@ from faultcases import (  # noqa: E402
 )
 from localstack import Stack, missing_parts  # noqa: E402
 
-SPOOL_MB = 128  # the replicas' upload spool (tmpfs): room for 32 clients' 1.3 MB uploads
+SPOOL_MB = 1024  # the replicas' upload spool (tmpfs), as compose's /tmp (size=1g)
 
 
 def _scan_library(root: Path, n: int = 12) -> Path | None:
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reliability: {name} ...", file=sys.stderr, flush=True)
         results[name] = fn()
         results[name + "_seconds"] = round(time.monotonic() - started, 1)
+        results[name + "_background_backlog"] = background_backlog(stack)
         save()
         print(json.dumps(results[name], indent=1)[:3000], file=sys.stderr, flush=True)
 
