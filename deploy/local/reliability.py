@@ -51,6 +51,32 @@ def _scan_library(root: Path, n: int = 12) -> Path | None:
     return library
 
 
+def markdown(results: dict) -> str:
+    """The load figures of a results file as Markdown tables (for docs/reliability.md)."""
+    lines = [
+        "| replicas | clients | requests/s | uploads/s | errors | upload p50 / p95 / p99 (s) | reads p95 (s): result, history, search, similar | CPU % per replica | peak RSS MiB per replica |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    runs = [(label, clients, summary) for label, by_clients in results.get("load", {}).items() for clients, summary in by_clients.items()]
+    if "long_32_clients" in results:
+        runs.append(("two_replicas (long)", "32", results["long_32_clients"]))
+    for label, clients, summary in runs:
+        endpoints = summary["endpoints"]
+        upload = endpoints.get("upload", {})
+        reads = ", ".join(f"{endpoints[e]['p95_s']:.2f}" if e in endpoints else "-" for e in ("result", "history", "search", "similar"))
+        processes = summary["processes"]
+        cpu = " / ".join(f"{p['cpu_percent_mean']:.0f}" for p in processes.values())
+        rss = " / ".join(f"{p['rss_peak_mb']:.0f}" for p in processes.values())
+        errors = f"{summary['errors']} ({100 * summary['error_rate']:.1f} %)"
+        if summary["errors"]:
+            errors += ": " + ", ".join(f"{e} {s}x{n}" for e, v in endpoints.items() for s, n in v["statuses"].items() if not s.startswith("2"))
+        lines.append(
+            f"| {'2' if label.startswith('two') else '1'}{' (3 min)' if 'long' in label else ''} | {clients} | {summary['requests_per_s']} | {summary['uploads_per_s']} | {errors} "
+            f"| {upload.get('p50_s', '-')} / {upload.get('p95_s', '-')} / {upload.get('p99_s', '-')} | {reads} | {cpu} | {rss} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run everything; exit 1 if a promise was broken (a lost upload, a non-problem answer)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -59,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", type=float, default=0.0, help="seconds of one extra 32-client run (0: none)")
     parser.add_argument("--out", type=Path, default=Path("reliability-results.json"))
     parser.add_argument("--dir", type=Path, default=None, help="state directory (default: a temporary one)")
+    parser.add_argument("--tables", type=Path, default=None, help="print the load tables of this results file and exit")
     args = parser.parse_args(argv)
+    if args.tables is not None:
+        print(markdown(json.loads(args.tables.read_text())))
+        return 0
     missing = missing_parts()
     if missing:
         print("reliability: cannot run, missing " + "; ".join(missing), file=sys.stderr)
