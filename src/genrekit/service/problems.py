@@ -22,8 +22,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from genrekit import errors as lib
@@ -104,7 +104,8 @@ def is_database_outage(error: BaseException) -> bool:
 
 def database_unavailable(error: BaseException) -> DatabaseUnavailableError:
     """The 503 answer to a database outage (the driver's message is logged, never sent)."""
-    logger.warning("database unavailable: %s", type(error).__name__, exc_info=error)
+    message = (str(error).strip().splitlines() or [""])[0][:200]
+    logger.warning("database unavailable: %s: %s", type(error).__name__, message)
     return DatabaseUnavailableError(
         "the database cannot be reached right now; retry shortly", retry_after_s=DATABASE_RETRY_AFTER_S
     )
