@@ -145,7 +145,9 @@ def kill_replica_under_load(stack: Stack, clients: int, duration_s: float, clips
 
 def restart_database_under_load(stack: Stack, clients: int, duration_s: float, clips, down_s: float = 5.0) -> dict:
     """Stop PostgreSQL (fast shutdown) a third into the load, start it ``down_s`` s later; the
-    replicas must answer 503 problem+json meanwhile and recover by themselves."""
+    replicas must answer 503 problem+json meanwhile and recover by themselves (the last 503
+    ``database-unavailable`` is timed from the restart; ``ready_again_after_restart_s`` is
+    only an upper bound, polled once the load has ended)."""
     assert stack.postgres is not None
     pids_before = [r.pid for r in stack.replicas]
     window: dict = {}
@@ -181,9 +183,15 @@ def restart_database_under_load(stack: Stack, clients: int, duration_s: float, c
             time.sleep(0.5)
     missing = unreadable_ids(stack, result.accepted_ids)
     summary = result.summary()
+    outage = [s for s in result.samples if s.status == 503 and "database-unavailable" in s.error]
+    after = [s for s in result.samples if s.started_at >= window["started"]]
     return {
         "clients": clients,
         "database_down_s": round(window["started"] - window["stopped"], 1),
+        "database_unavailable_answers": len(outage),
+        "last_database_unavailable_after_restart_s": round(max((s.started_at + s.latency_s for s in outage), default=window["started"]) - window["started"], 2),
+        "requests_after_restart": len(after),
+        "failed_after_restart": sum(1 for s in after if not 200 <= s.status < 300),
         "requests": summary["requests"],
         "uploads_accepted": summary["uploads_accepted"],
         "lost_accepted_uploads": len(missing),

@@ -83,12 +83,14 @@ class UniqueWavs:
 
 @dataclass
 class Sample:
-    """One request: its endpoint, status (0: no answer), latency (s) and error text."""
+    """One request: its endpoint, status (0: no answer), latency (s), error text, and when it
+    started (``time.monotonic()`` seconds)."""
 
     endpoint: str
     status: int
     latency_s: float
     error: str = ""
+    started_at: float = 0.0
 
 
 @dataclass
@@ -221,9 +223,9 @@ async def _client(
             else:
                 response = await http.get(f"/api/v1/classifications/{rng.choice(result.accepted_ids)}/similar", params={"k": 5})
             error = "" if response.status_code < 400 else response.text[:200]
-            result.samples.append(Sample(action, response.status_code, time.monotonic() - started, error))
+            result.samples.append(Sample(action, response.status_code, time.monotonic() - started, error, started))
         except httpx.HTTPError as exc:
-            result.samples.append(Sample(action, 0, time.monotonic() - started, f"{type(exc).__name__}: {exc}"))
+            result.samples.append(Sample(action, 0, time.monotonic() - started, f"{type(exc).__name__}: {exc}", started))
             await asyncio.sleep(0.2)
 
 

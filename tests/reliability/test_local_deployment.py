@@ -80,7 +80,9 @@ def test_database_restart_gives_503_then_recovers_without_restarting(stack: Stac
     report = restart_database_under_load(stack, clients=4, duration_s=12.0, clips=clips, down_s=3.0)
     assert report["answers_while_down"], report
     assert all(answer.startswith("503 application/problem+json") for answer in report["answers_while_down"]), report
+    assert report["database_unavailable_answers"] > 0
     assert report["ready_again_after_restart_s"] is not None and not report["replicas_restarted"]
+    assert report["last_database_unavailable_after_restart_s"] < 10.0, report
     assert report["lost_accepted_uploads"] == 0
     statuses = {failure.split()[1] for failure in report["failures"]}
     assert statuses <= {"503", "502"}, report["failures"]
