@@ -64,21 +64,29 @@ def unreadable_ids(stack: Stack, ids: list[str]) -> list[str]:
     return missing
 
 
-def background_backlog(stack: Stack, timeout_s: float = 180.0) -> dict:
-    """Wait (at most ``timeout_s``) until the replicas' background work (full timelines,
-    visuals) has released every upload it holds in the spool; how many it held and how long
-    that took. Empty when the replicas' TMPDIR is not their own."""
+def background_backlog(stack: Stack, timeout_s: float = 180.0, stall_s: float = 20.0) -> dict:
+    """Wait until the replicas' background work (full timelines, visuals) has released every
+    upload it holds in the spool, at most ``timeout_s``, or until the count has not moved for
+    ``stall_s`` (files a killed replica left behind never go); how many were held, how long
+    they took to go, and how many are left. Empty when the replicas' TMPDIR is not their own."""
     if stack.tmpdir is None:
         return {}
 
     def pending() -> int:
         return sum(1 for p in stack.tmpdir.glob("genrekit-*.audio"))
 
-    started, first = time.monotonic(), pending()
-    while pending() and time.monotonic() - started < timeout_s:
+    started = last_change = time.monotonic()
+    first = previous = pending()
+    while previous and time.monotonic() - started < timeout_s and time.monotonic() - last_change < stall_s:
         time.sleep(1)
-    left = pending()
-    return {"files_held": first, "seconds_to_drain": round(time.monotonic() - started, 1) if not left else None, "files_left": left}
+        now = pending()
+        if now != previous:
+            previous, last_change = now, time.monotonic()
+    return {
+        "files_held": first,
+        "seconds_to_drain": round(last_change - started, 1) if not previous else None,
+        "files_left": previous,
+    }
 
 
 def _failures(result) -> dict[str, int]:
