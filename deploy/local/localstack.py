@@ -218,7 +218,6 @@ class Stack:
     proxy_port: int = 0
     prometheus_port: int = 0
     admin_key: str = ""
-    replicas_routed: list[Replica] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -351,7 +350,7 @@ class Stack:
         """Point nginx at ``replicas`` only (config rewritten, then a graceful reload)."""
         if self.nginx is None:
             return
-        chosen, self.replicas_routed = list(replicas), list(replicas)
+        chosen = list(replicas)
         directory = self.root / "nginx"
         everyone, self.replicas = self.replicas, chosen
         try:
