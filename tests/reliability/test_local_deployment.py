@@ -38,7 +38,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Two replicas behind nginx on PostgreSQL, uploads spooled on a 64 MiB tmpfs where root may mount one."""
-    deployment = Stack(tmp_path_factory.mktemp("local-deployment"))
+    # background timelines get no grace at shutdown: the teardown need not wait for them
+    deployment = Stack(tmp_path_factory.mktemp("local-deployment"), settings={"GENREKIT_TIMELINE_SHUTDOWN_WAIT_S": "0"})
     if os.geteuid() == 0:
         deployment.mount_upload_spool(64)
     try:
