@@ -492,7 +492,7 @@ def scan_kill_and_rerun(stack: Stack, library: Path, *, kill_after_rows: int = 3
         report["rows"] = len(rows)
         report["stored_ok"] = sum(1 for row in rows if row.status == "ok")
         report["files_stored_exactly_once"] = sum(1 for f in files if per_path.get(str(f.resolve()), 0) == 1)
-        report["duplicates"] = sum(1 for n in per_path.values() if n > 1)
+        report["paths_stored_twice"] = sum(1 for n in per_path.values() if n > 1)
     finally:
         engine.dispose()
     return report
