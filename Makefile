@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SERVE_STAMP := $(VENV)/.installed-serve
 
-.PHONY: run test setup test-setup
+.PHONY: run test setup test-setup reliability
 
 # `make test`: everything (torch first: any other torch spec pulls multi-GB CUDA wheels).
 $(STAMP): pyproject.toml
@@ -39,3 +39,9 @@ TEST_WORKERS ?= 2
 test: test-setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# `make reliability`: the local deployment (PostgreSQL, two replicas, nginx, Prometheus when
+# installed) under load, faults and abuse, several minutes (docs/reliability.md); the figures
+# go to reliability-results.json. RELIABILITY_ARGS="--duration 60 --long 180" for longer runs.
+reliability: test-setup
+	$(BIN)/python deploy/local/reliability.py $(RELIABILITY_ARGS)

@@ -167,8 +167,11 @@ def test_nginx_refuses_what_the_app_would_refuse(stack: Stack) -> None:
     response = _request(f"{stack.url}/api/v1/classify", data=body, headers=stack.headers(**{"Content-Type": content_type}))
     assert response.status == 413
     assert response.headers.get_all("X-Frame-Options") == ["DENY"]
-    # nginx's own page, not the app's problem document: refused before reaching the app
-    assert response.headers["Content-Type"].startswith("text/html")
+    # nginx's own problem document (its limit in bytes, not the app's MiB): refused before reaching the app
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    problem = json.loads(response.read())
+    assert problem["type"] == "/problems/payload-too-large" and problem["status"] == 413
+    assert problem["instance"] == "/api/v1/classify" and "bytes" in problem["detail"]
 
 
 @pytest.mark.slow

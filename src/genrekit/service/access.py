@@ -19,13 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from genrekit.service.errors import ForbiddenError, UnauthorizedError
 from genrekit.service.keys import authenticate, role_rank
-from genrekit.service.problems import problem_response
+from genrekit.service.problems import database_unavailable, is_database_outage, problem_response
 
 if TYPE_CHECKING:
     from genrekit.service.state import ServiceState
@@ -106,7 +107,24 @@ class AccessMiddleware:
             return
         request = Request(scope)
         token = bearer_token(request.headers.get("authorization"))
-        principal = await run_in_threadpool(_lookup, self.state, token) if token else None
+        try:
+            principal = await run_in_threadpool(_lookup, self.state, token) if token else None
+        except SQLAlchemyError as error:
+            if not is_database_outage(error):
+                raise
+            if not is_public_path(scope.get("path", "")):
+                outage = database_unavailable(error)
+                response = problem_response(
+                    request,
+                    status=outage.status,
+                    title=outage.title,
+                    detail=outage.detail,
+                    slug=outage.slug,
+                    headers={"Retry-After": str(outage.retry_after_s)},
+                )
+                await response(scope, receive, send)
+                return
+            principal = None
         if principal is None and not is_public_path(scope.get("path", "")):
             if token is None:
                 detail, challenge = "this server needs an API key: send 'Authorization: Bearer <key>'", BEARER_CHALLENGE

@@ -156,6 +156,22 @@ class NotReadyError(ServiceError):
     title = "Not ready"
 
 
+class DatabaseUnavailableError(ServiceError):
+    """The database is unreachable (restarting, down, or every connection failed); retry shortly."""
+
+    status = 503
+    slug = "database-unavailable"
+    title = "Database unavailable"
+
+
+class StorageFullError(ServiceError):
+    """The server's disk for incoming audio is full; nothing of the request was stored."""
+
+    status = 507
+    slug = "storage-full"
+    title = "Storage full"
+
+
 class QueueFullError(ServiceError):
     """Too many jobs are already waiting for a worker."""
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +18,7 @@ from genrekit.service.fetch import fetch_audio
 from genrekit.service.schemas import ClassifyUrlRequest
 from genrekit.service.uploads import (
     MULTIPART_OVERHEAD_BYTES,
+    clean_filename,
     parse_options_header,
     IncomingAudio,
     check_content_length,
@@ -27,7 +27,6 @@ from genrekit.service.uploads import (
 )
 
 MAX_JSON_BYTES = 16 * 1024  # longest accepted JSON body
-MAX_NAME_CHARS = 255  # longest file name kept from a raw upload
 RAW_AUDIO_TYPES = ("application/octet-stream",)  # accepted raw upload types besides audio/*
 FORMS = ("multipart", "json", "raw")  # the request bodies POST /classify accepts
 
@@ -46,8 +45,7 @@ def raw_filename(content_disposition: str | None, query_name: str | None) -> str
         name = raw.decode("utf-8", "replace") if raw else None
     if not name:
         return None
-    base = os.path.basename(name.replace("\\", "/")).strip()
-    return base[:MAX_NAME_CHARS] or None
+    return clean_filename(name)
 
 
 async def receive_submission(

@@ -164,7 +164,8 @@ _RETRY_AFTER = {
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI schema, with the problem and URL-request schemas the routes refer to,
-    500 declared on every operation and ``Retry-After`` on 429 and 503."""
+    500 and 503 (the database unreachable) declared on every operation and ``Retry-After``
+    on 429 and 503."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -174,6 +175,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 responses.setdefault("500", problem_responses(500)[500])
+                responses.setdefault("503", problem_responses(503)[503])
                 for status in ("429", "503"):
                     if status in responses:
                         responses[status].setdefault("headers", {})["Retry-After"] = _RETRY_AFTER

@@ -22,11 +22,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from genrekit import errors as lib
-from genrekit.service.errors import ServiceError
+from genrekit.service.errors import DatabaseUnavailableError, ServiceError
 
 logger = logging.getLogger("genrekit.service")
 
@@ -89,6 +90,26 @@ _LIBRARY_ERRORS: tuple[tuple[type[BaseException], ProblemType], ...] = (
     ),
     (lib.BundleError, ProblemType(503, "model-not-ready", "Model not ready", "The model bundle could not be loaded.")),
 )
+
+DATABASE_RETRY_AFTER_S = 5  # Retry-After (seconds) of a 503 database-unavailable
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached (down, restarting, connection
+    lost, pool exhausted) rather than that a statement is wrong."""
+    if isinstance(error, sa_exc.DBAPIError):
+        return error.connection_invalidated or isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError))
+    return isinstance(error, (sa_exc.TimeoutError, sa_exc.DisconnectionError))
+
+
+def database_unavailable(error: BaseException) -> DatabaseUnavailableError:
+    """The 503 answer to a database outage (the driver's message is logged, never sent)."""
+    message = (str(error).strip().splitlines() or [""])[0][:200]
+    logger.warning("database unavailable: %s: %s", type(error).__name__, message)
+    return DatabaseUnavailableError(
+        "the database cannot be reached right now; retry shortly", retry_after_s=DATABASE_RETRY_AFTER_S
+    )
+
 
 _INTERNAL = ProblemType(500, "internal-error", "Internal server error", "An unexpected error; it has been logged.")
 _VALIDATION = ProblemType(
@@ -220,6 +241,8 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 async def _unexpected_error_handler(request: Request, error: Exception) -> JSONResponse:
+    if is_database_outage(error):
+        return await _genrekit_error_handler(request, database_unavailable(error))
     logger.error("unexpected error on %s", request.url.path, exc_info=error)
     return problem_response(
         request, status=500, title=_INTERNAL.title, detail=_INTERNAL.description, slug=_INTERNAL.slug
@@ -231,6 +254,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(lib.GenrekitError, _genrekit_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _unexpected_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)
 
     @app.get(PROBLEM_BASE + "{slug}", include_in_schema=False)

@@ -9,10 +9,12 @@ request is refused with 413 as soon as it passes the limit (or at once, when its
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +28,34 @@ except ImportError:  # python-multipart < 0.0.13 names its module "multipart"
     from multipart.multipart import MultipartParser, parse_options_header  # type: ignore[no-redef]
 
 from genrekit.errors import EmptyAudioError
-from genrekit.service.errors import BadRequestError, PayloadTooLargeError
+from genrekit.service.errors import BadRequestError, PayloadTooLargeError, StorageFullError
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # allowance for boundaries, part headers and small fields
 MAX_FIELD_BYTES = 8 * 1024  # longest accepted non-file form field
 UPLOAD_FIELD = "file"  # name of the multipart field holding the audio
+MAX_NAME_CHARS = 255  # longest file name kept from an upload
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def clean_filename(name: str | None) -> str | None:
+    """A client's file name made safe to store and show: its last path segment (``/`` and
+    ``\\`` both separate), without control characters (NUL included), at most
+    ``MAX_NAME_CHARS`` characters (the extension kept); ``None`` when nothing is left."""
+    if not name:
+        return None
+    base = os.path.basename(name.replace("\\", "/"))
+    base = "".join(ch for ch in base if unicodedata.category(ch) != "Cc").strip()
+    if base in ("", ".", ".."):
+        return None
+    if len(base) > MAX_NAME_CHARS:
+        stem, dot, extension = base.rpartition(".")
+        keep = f"{dot}{extension}" if stem and len(extension) <= 16 else ""
+        base = base[: MAX_NAME_CHARS - len(keep)] + keep
+    return base
+
+
+def _disk_full(what: str) -> StorageFullError:
+    return StorageFullError(f"the server has no room left to receive the {what}; nothing was stored, retry later")
 
 
 @dataclass
@@ -98,7 +123,12 @@ class SpoolWriter:
         self.what = what
         self.n_bytes = 0
         self._digest = hashlib.sha256()
-        fd, name = tempfile.mkstemp(prefix="genrekit-", suffix=".audio")
+        try:
+            fd, name = tempfile.mkstemp(prefix="genrekit-", suffix=".audio")
+        except OSError as error:
+            if error.errno in _DISK_FULL:
+                raise _disk_full(what) from error
+            raise
         self.path = Path(name)
         self._handle: BinaryIO = os.fdopen(fd, "wb")
 
@@ -110,19 +140,34 @@ class SpoolWriter:
                 f"the {self.what} is larger than the limit of {self.max_bytes / (1024 * 1024):g} MiB"
             )
         self._digest.update(chunk)
-        self._handle.write(chunk)
+        try:
+            self._handle.write(chunk)
+        except OSError as error:
+            if error.errno in _DISK_FULL:
+                self.abort()
+                raise _disk_full(self.what) from error
+            raise
 
     def finish(self, filename: str | None) -> IncomingAudio:
         """Close the file and describe it; an empty content raises :class:`EmptyAudioError`."""
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError as error:
+            if error.errno in _DISK_FULL:
+                self.abort()
+                raise _disk_full(self.what) from error
+            raise
         if self.n_bytes == 0:
             self.abort()
             raise EmptyAudioError(f"the {self.what} is empty")
         return IncomingAudio(self.path, self.n_bytes, self._digest.hexdigest(), filename)
 
     def abort(self) -> None:
-        """Close and remove the file."""
-        self._handle.close()
+        """Close and remove the file (a close failing for a full disk changes nothing)."""
+        try:
+            self._handle.close()
+        except OSError:
+            pass
         self.path.unlink(missing_ok=True)
 
 
@@ -259,9 +304,7 @@ class _MultipartState:
         if self.writer is not None:
             raise BadRequestError(f"send one '{UPLOAD_FIELD}' part per request")
         raw_filename = options.get(b"filename")
-        self.filename = (
-            os.path.basename(raw_filename.decode("utf-8", "replace").replace("\\", "/")) if raw_filename else None
-        )
+        self.filename = clean_filename(raw_filename.decode("utf-8", "replace")) if raw_filename else None
         self.writer = SpoolWriter(self.max_bytes)
         self._in_file = True
 

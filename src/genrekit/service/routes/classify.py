@@ -24,7 +24,7 @@ from genrekit.service.state import ServiceState
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
-_ERRORS = (400, 413, 415, 422, 429, 502, 503, 504)
+_ERRORS = (400, 413, 415, 422, 429, 502, 503, 504, 507)
 _DESCRIPTION = (
     "The audio is recognised from its content, not its name. The genre comes at once from a few windows spread "
     "over the song; when that timeline has gaps (`timeline.state` is `running`), every window is then classified "
