@@ -135,7 +135,23 @@ class OnnxMusicnnHead:
         for a graph without one), in the same pass."""
         if self.embedding is None:
             raise InvalidParameterError("this model has no embedding (its card declares none)")
-        patches = np.ascontiguousarray(musicnn_window_patches(windows, pad_mode=self.pad_mode), dtype=np.float32)
+        return self.embed_outputs_patches(self.window_patches(windows))
+
+    def window_patches(self, windows: np.ndarray) -> np.ndarray:
+        """The graph's input: musicnn patches ``(n, 187, 96)`` float32 of 16 kHz windows ``(n, samples)``.
+
+        The NumPy half of inference, which a decoding process can run (see
+        :meth:`genrekit.predict.Classifier.prepare`).
+        """
+        return np.ascontiguousarray(musicnn_window_patches(windows, pad_mode=self.pad_mode), dtype=np.float32)
+
+    def embed_outputs_patches(
+        self, patches: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        """:meth:`embed_outputs_windows` from musicnn input patches ``(n, 187, 96)`` (time first)."""
+        if self.embedding is None:
+            raise InvalidParameterError("this model has no embedding (its card declares none)")
+        patches = np.ascontiguousarray(patches, dtype=np.float32)
         if patches.shape[0] == 0:
             probs, tags, ood = self.predict_outputs_patches(patches)
             return probs, tags, np.zeros((0, self.embedding.dim), np.float32), ood

@@ -150,6 +150,45 @@ class _Accumulator:
     ood_logits: list[np.ndarray] = field(default_factory=list)
     sum_squares: float = 0.0
     n_measured: int = 0  # samples whose squares are in sum_squares
+    deferred: list[np.ndarray] = field(default_factory=list)  # model inputs kept for later (Classifier.prepare)
+
+
+@dataclass
+class PreparedSong:
+    """One song decoded and windowed, its model inputs ready for batched inference.
+
+    Made by :meth:`Classifier.prepare` (e.g. in a decoding process) and turned into the
+    :class:`Prediction` :meth:`Classifier.predict` would give by :meth:`Classifier.predict_prepared`,
+    which runs the model on many songs' windows at once. ``inputs`` are the model's patches
+    (``(n_windows, 187, 96)`` float32 for musicnn models) or the raw windows
+    (``(n_windows, samples)``) for models without a patch stage (``kind``).
+    """
+
+    name: str
+    n_samples: int
+    complete: bool
+    top_k: int
+    inputs: np.ndarray
+    kind: str  # "patches" or "windows"
+    acc: _Accumulator
+
+    @property
+    def n_windows(self) -> int:
+        """Windows to run through the model."""
+        return int(self.inputs.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the model inputs (bytes)."""
+        return int(self.inputs.nbytes)
+
+
+class _WindowsReady(Exception):  # noqa: N818 - not an error: ends Classifier.predict early in Classifier.prepare
+    """Raised by :meth:`Classifier._finalize` while preparing: the song's windows are all gathered."""
+
+    def __init__(self, song: PreparedSong) -> None:
+        super().__init__(song.name)
+        self.song = song
 
 
 def _load_model(bundle: str | os.PathLike[str] | None, runtime: str, threads: int | None) -> tuple[ModelCard, Any]:
@@ -263,6 +302,7 @@ class Classifier:
         self.embedding: EmbeddingSpec | None = (
             embedding_spec(card.config) if card is not None else getattr(model, "embedding", None)
         )
+        self._preparing = threading.local()
 
     @classmethod
     def load(
@@ -592,6 +632,9 @@ class Classifier:
 
     def _run_batch(self, windows: list[_Window], acc: _Accumulator, want_tags: bool) -> None:
         batch = np.stack([w.samples for w in windows]).astype(np.float32, copy=False)
+        if getattr(self._preparing, "active", False):
+            self._defer_batch(batch, windows, acc)
+            return
         if acc.embed:
             probs, tags, vectors, ood = self._infer_with_embedding(batch)
             acc.embeddings.append(vectors)
@@ -661,9 +704,98 @@ class Classifier:
         tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
         return probs, tags, vectors, None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
 
+    def _defer_batch(self, batch: np.ndarray, windows: list[_Window], acc: _Accumulator) -> None:
+        """:meth:`_run_batch` while preparing: keep the model inputs and the window statistics."""
+        to_patches: Callable[..., Any] | None = getattr(self.model, "window_patches", None)
+        acc.deferred.append(batch if to_patches is None else np.asarray(to_patches(batch), dtype=np.float32))
+        starts = np.array([w.start for w in windows], dtype=np.int64)
+        acc.starts.append(starts)
+        acc.ends.append(starts + np.array([w.n_valid for w in windows], dtype=np.int64))
+        acc.levels_db.append(rms_dbfs(batch))
+        if self.check_music:
+            acc.evidence.append(music_evidence(batch, self.sample_rate))
+
+    def prepare(self, source: AudioSource, **options: Any) -> PreparedSong:
+        """Decode and window one song as :meth:`predict` does, stopping before the model runs.
+
+        Takes :meth:`predict`'s arguments (``batch_size`` only groups the decoding). The
+        result goes to :meth:`predict_prepared`; the two together give :meth:`predict`'s
+        prediction. Raises what :meth:`predict` raises for bad input.
+        """
+        self._preparing.active = True
+        try:
+            self.predict(source, **options)
+        except _WindowsReady as ready:
+            return ready.song
+        finally:
+            self._preparing.active = False
+        raise GenrekitError("the song's windows were not gathered")  # predict always ends in _finalize
+
+    def predict_prepared(self, songs: Sequence[PreparedSong], *, batch_size: int | None = None) -> list[Prediction]:
+        """Predictions of prepared songs, the model run on all their windows in batches of
+        ``batch_size`` windows (default: the classifier's) across songs. In ``songs``' order."""
+        size = self.batch_size if batch_size is None else int(batch_size)
+        if size < 1:
+            raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
+        if not songs:
+            return []
+        if len({(song.kind, song.acc.embed, song.top_k > 0) for song in songs}) > 1:
+            raise InvalidParameterError("prepared songs of one call must share their options (embed, top_k)")
+        first = songs[0]
+        want_tags = first.top_k > 0 and bool(self.tag_names)
+        inputs = np.concatenate([song.inputs for song in songs])
+        parts = [self._infer_inputs(inputs[i : i + size], first.kind, want_tags, first.acc.embed)
+                 for i in range(0, len(inputs), size)]
+        outputs = [np.concatenate([part[k] for part in parts]) if parts[0][k] is not None else None for k in range(4)]
+        tag_parts = [part[4] for part in parts]
+        predictions: list[Prediction] = []
+        offset = 0
+        for song in songs:
+            rows = slice(offset, offset + song.n_windows)
+            offset += song.n_windows
+            acc = song.acc
+            acc.probs = [outputs[0][rows]]  # type: ignore[index]
+            acc.ood_logits = [] if outputs[1] is None else [outputs[1][rows]]
+            acc.embeddings = [] if outputs[2] is None else [outputs[2][rows]]
+            acc.tags = {}
+            if tag_parts[0] is not None:
+                acc.tags = {k: [np.concatenate([t[k] for t in tag_parts])[rows]] for k in tag_parts[0]}  # type: ignore[index]
+            predictions.append(self._finalize(acc, song.n_samples, name=song.name, top_k=song.top_k,
+                                              complete=song.complete))
+        return predictions
+
+    def _infer_inputs(
+        self, inputs: np.ndarray, kind: str, want_tags: bool, embed: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, None, dict[str, np.ndarray] | None]:
+        """``(probs, ood, embeddings, None, tags)`` of prepared model inputs (patches or windows)."""
+        if kind == "windows":
+            if embed:
+                probs, tags, vectors, ood = self._infer_with_embedding(inputs)
+                return probs, ood, vectors, None, tags
+            probs, tags_or_none, ood = self._infer(inputs, want_tags)
+            return probs, ood, None, None, tags_or_none
+        model: Any = self.model
+        if embed:
+            probs, tags, vectors, ood = model.embed_outputs_patches(inputs)
+            vectors = np.asarray(vectors, dtype=np.float32)
+        else:
+            probs, tags, ood = model.predict_outputs_patches(inputs)
+            vectors = None
+        tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
+        if not (want_tags or embed):
+            tags = None
+        ood = None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
+        return np.asarray(probs, dtype=np.float32), ood, vectors, None, tags
+
     def _finalize(
         self, acc: _Accumulator, n_samples: int, *, name: str, top_k: int, complete: bool
     ) -> Prediction:
+        if getattr(self._preparing, "active", False):
+            inputs = np.concatenate(acc.deferred) if acc.deferred else np.zeros((0, self.window_length), np.float32)
+            kind = "windows" if getattr(self.model, "window_patches", None) is None else "patches"
+            acc.deferred = []
+            raise _WindowsReady(PreparedSong(name=name, n_samples=n_samples, complete=complete, top_k=top_k,
+                                             inputs=inputs, kind=kind, acc=acc))
         sr = self.sample_rate
         starts = np.concatenate(acc.starts)
         ends = np.concatenate(acc.ends)
