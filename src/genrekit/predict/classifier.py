@@ -191,14 +191,25 @@ class _WindowsReady(Exception):  # noqa: N818 - not an error: ends Classifier.pr
         self.song = song
 
 
-def _load_model(bundle: str | os.PathLike[str] | None, runtime: str, threads: int | None) -> tuple[ModelCard, Any]:
+def _load_model(
+    bundle: str | os.PathLike[str] | None, runtime: str, threads: int | None, device: str | None = None
+) -> tuple[ModelCard, Any]:
     """The card and the model that runs it (see :meth:`Classifier.load`)."""
     from genrekit.bundle.io import read_card
-    from genrekit.models.onnx_runtime import has_onnx_graph, load_onnx_bundle
+    from genrekit.models.onnx_runtime import execution_providers, has_onnx_graph, load_onnx_bundle
+    from genrekit.settings import check_device
+    from genrekit.settings import device as default_device
 
+    device = check_device(device) if device is not None else default_device()
+    if device != "cpu":
+        execution_providers(device)  # a clear error before anything is loaded
+        if runtime == "torch":
+            raise InvalidParameterError(f"device {device!r} runs ONNX graphs only, not runtime 'torch'")
     card = read_card(bundle)
     if runtime != "torch" and has_onnx_graph(card):
-        return card, load_onnx_bundle(bundle, card, n_threads=threads)
+        return card, load_onnx_bundle(bundle, card, n_threads=threads, device=device)
+    if device != "cpu":
+        raise BundleError(f"device {device!r} needs a bundle that ships its ONNX graph; {card.name} has none")
     try:
         from genrekit.models.registry import load_model
     except ImportError as error:
@@ -311,6 +322,7 @@ class Classifier:
         *,
         runtime: str = "auto",
         threads: int | None = None,
+        device: str | None = None,
         **kwargs: Any,
     ) -> Classifier:
         """Load a bundle (``None``: the default model shipped with genrekit).
@@ -331,6 +343,10 @@ class Classifier:
             CPU threads of inference (ONNX Runtime's intra-op threads, or torch's);
             ``None``: :func:`genrekit.settings.inference_threads` (``GENREKIT_THREADS`` or
             every CPU available).
+        device : {"cpu", "cuda"} or None
+            Where the ONNX graph runs (``cuda``: ONNX Runtime's CUDA provider from
+            ``genrekit[gpu]``; a clear error where it is missing); ``None``:
+            :func:`genrekit.settings.device` (``GENREKIT_DEVICE``, default ``cpu``).
         **kwargs
             Options of :class:`Classifier` (``batch_size``, ``aggregation``, ...).
 
@@ -344,7 +360,7 @@ class Classifier:
             raise InvalidParameterError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise InvalidParameterError(f"threads must be an int >= 1 or None, got {threads!r}")
-        card, model = _load_model(bundle, runtime, threads)
+        card, model = _load_model(bundle, runtime, threads, device)
         return cls(model, card, **kwargs)
 
     @property
