@@ -152,16 +152,20 @@ class RayRunner:
     Parameters
     ----------
     config : EngineConfig
-        ``workers`` decoder actors and one inference actor with ``threads`` threads
-        (:func:`~genrekit.catalog.engine.pipeline_budget` of the cluster's CPUs where unset);
-        a local instance gets ``workers + threads`` CPUs.
+        ``workers`` decoder actors (default: :func:`~genrekit.catalog.engine.pipeline_budget`'s
+        share of each node) and up to one inference actor with ``threads`` threads per node's
+        worth of decoders; a local instance gets ``workers + threads`` CPUs.
     address : str or None
         A cluster to join; ``None`` starts a local instance.
+    workers : int or None
+        Decoder actors; ``None``: ``config.workers`` where the config is pipelined, else the
+        budget's share of every node.
     """
 
-    def __init__(self, config: EngineConfig, *, address: str | None = None) -> None:
+    def __init__(self, config: EngineConfig, *, address: str | None = None, workers: int | None = None) -> None:
         self.config = config
         self.address = address
+        self.workers = workers if workers is not None else (config.workers if config.pipeline else None)
         self._started = False
 
     def __enter__(self) -> RayRunner:
@@ -172,7 +176,7 @@ class RayRunner:
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": self.config.verbose,
                                   "include_dashboard": False}
         if self.address is None:
-            workers, threads = pipeline_budget(os.cpu_count() or 1, self.config.workers, self.config.threads)
+            workers, threads = pipeline_budget(os.cpu_count() or 1, self.workers, self.config.threads)
             kwargs["num_cpus"] = workers + threads
         else:
             kwargs["address"] = self.address
@@ -208,8 +212,11 @@ class RayRunner:
                 raise GenrekitError("the Ray engine classifies files by path, not bytes")
             rows.append({"path": str(job.source), "name": job.name, "library": library})
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        workers, threads = pipeline_budget(max(1, int(cpus)), self.config.workers, self.config.threads)
-        scale = min(1.0, cpus / (workers + threads))  # a small cluster: fractions, so both stages fit
+        node_cpus = max([float(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")] or [cpus])
+        per_node, threads = pipeline_budget(max(1, int(node_cpus)), None, self.config.threads)
+        workers = int(self.workers or max(1, per_node * round(cpus / max(node_cpus, 1.0))))
+        n_inference = max(1, -(-workers // per_node))  # one inference actor per node's worth of decoders
+        scale = min(1.0, cpus / (workers + n_inference * threads))  # a small cluster: fractions, so both stages fit
         config = replace(self.config, workers=workers, threads=threads, pipeline=True)
         n_blocks = max(1, min(len(rows), 4 * workers))
         decoded = ray.data.from_items(rows, override_num_blocks=n_blocks).map_batches(
@@ -224,7 +231,7 @@ class RayRunner:
             BatchClassifier,
             fn_constructor_kwargs={"config": config},
             batch_size=max(1, config.batch_windows // 4),
-            compute=ray.data.ActorPoolStrategy(size=1),
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n_inference),
             num_cpus=threads * scale,
             batch_format="numpy",
         )

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from genrekit.catalog.progress import Progress
     from genrekit.catalog.scan import scan_library
 
-    config = engine_config(args, pipeline=True)
+    config = engine_config(args, pipeline=args.engine == "local")  # Ray sizes its stages from the cluster
     model = store.model_identity_of(config.model)
     space = store.embedding_space_of(config.model)
     if space is not None and not args.parquet:  # keep each track's embedding for similarity search
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         if args.engine == "ray":
             from genrekit.catalog.ray_engine import RayRunner
 
-            runner_cm: Any = RayRunner(config, address=args.address)
+            runner_cm: Any = RayRunner(config, address=args.address, workers=args.workers)
         else:
             runner_cm = BatchEngine(config)
         with runner_cm as runner:
