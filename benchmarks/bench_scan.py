@@ -172,6 +172,11 @@ def main() -> int:
         rows.append((f"scan, pipelined local ({workers} decoder + {threads} inference threads)", rate,
                      f"{failed} failed; peak RSS inference process {rss.main / 1e6:.0f} MB, "
                      f"each decoder {decoders / 1e6:.0f} MB"))
+        if threads < cores:
+            over = EngineConfig(pipeline=True, workers=workers, threads=cores, predict_options={})
+            rate_over, failed, _ = scan_rate(library, BatchEngine(over), root, "over")
+            rows.append((f"scan, pipelined, {workers} decoder + {cores} threads (over the budget)", rate_over,
+                         f"{failed} failed"))
         if not args.skip_old:
             old = EngineConfig(workers=cores)
             rate_old, failed, rss = scan_rate(library, BatchEngine(old), root, "old")

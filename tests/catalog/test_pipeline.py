@@ -102,3 +102,9 @@ def test_default_model_pipeline_equals_predict_on_shared_clips() -> None:
         outcome.result["embedding"] = expected["embedding"]
         outcome.result["segment_embeddings"] = expected["segment_embeddings"]
         _assert_same_prediction(outcome.result, expected)
+
+
+def test_windows_per_batch_follows_the_device() -> None:
+    assert EngineConfig(pipeline=True).windows_per_batch == 8  # CPU: larger batches only cost memory
+    assert EngineConfig(pipeline=True, device="cuda").windows_per_batch == 64
+    assert EngineConfig(pipeline=True, device="cuda", batch_windows=5).windows_per_batch == 5

@@ -57,7 +57,8 @@ from genrekit.errors import GenrekitError, InvalidParameterError
 MAX_IN_MEMORY_BYTES = 256 * 1024 * 1024  # larger files are hashed and decoded from disk
 HASH_CHUNK_BYTES = 1024 * 1024  # read size when hashing from disk
 SONGS_PER_WORKER = 2  # songs queued or running per worker: one decoding while one infers
-DEFAULT_BATCH_WINDOWS = 32  # windows per forward pass of the pipelined engine (per window ~15 % cheaper than 8)
+DEFAULT_BATCH_WINDOWS = 8  # windows per forward pass on a CPU: per-window time flat from 8 to 32, RSS +78 MB per window
+GPU_BATCH_WINDOWS = 64  # on a GPU (not measured here: no GPU was available; the card may take more)
 DECODE_SHARE = 0.25  # share of the cores the pipelined engine gives to decoding by default (measured, see docs/results.md)
 
 
@@ -126,8 +127,9 @@ class EngineConfig:
         Decode in ``workers`` processes and infer in the calling process in batches of
         ``batch_windows`` windows across songs (see the module docstring). ``workers`` and
         ``threads`` ``None`` then follow :func:`pipeline_budget`.
-    batch_windows : int >= 1
-        Windows per forward pass of the pipelined engine.
+    batch_windows : int >= 1 or None
+        Windows per forward pass of the pipelined engine; ``None``: :data:`DEFAULT_BATCH_WINDOWS`
+        on a CPU, :data:`GPU_BATCH_WINDOWS` with ``device="cuda"``.
     device : {"cpu", "cuda"} or None
         Where the model runs (:func:`genrekit.settings.device`; ``None``: the setting).
     """
@@ -142,13 +144,13 @@ class EngineConfig:
     verbose: bool = False
     embed: bool | None = None
     pipeline: bool = False
-    batch_windows: int = DEFAULT_BATCH_WINDOWS
+    batch_windows: int | None = None
     device: str | None = None
 
     def __post_init__(self) -> None:
         if int(self.workers) < 1:
             raise InvalidParameterError(f"workers must be >= 1, got {self.workers}")
-        if int(self.batch_windows) < 1:
+        if self.batch_windows is not None and int(self.batch_windows) < 1:
             raise InvalidParameterError(f"batch_windows must be >= 1, got {self.batch_windows}")
 
     @property
@@ -162,8 +164,15 @@ class EngineConfig:
     def in_flight(self) -> int:
         """Songs queued or running at once (bounds memory); pipelined: also one batch's songs."""
         if self.pipeline:
-            return SONGS_PER_WORKER * int(self.workers) + max(1, int(self.batch_windows) // 4)
+            return SONGS_PER_WORKER * int(self.workers) + max(1, self.windows_per_batch // 4)
         return SONGS_PER_WORKER * int(self.workers)
+
+    @property
+    def windows_per_batch(self) -> int:
+        """Windows per forward pass of the pipelined engine."""
+        if self.batch_windows is not None:
+            return int(self.batch_windows)
+        return GPU_BATCH_WINDOWS if self.device == "cuda" else DEFAULT_BATCH_WINDOWS
 
     @property
     def threads_per_worker(self) -> int:
@@ -477,7 +486,7 @@ class BatchEngine:
         try:
             done = self._submit(job).result()
             if isinstance(done, Prepared):
-                return infer_prepared(self.classifier, [done], self.config.batch_windows)[0]
+                return infer_prepared(self.classifier, [done], self.config.windows_per_batch)[0]
             return done
         except BrokenProcessPool:
             self._restart()
@@ -524,7 +533,7 @@ class BatchEngine:
         pending: deque[tuple[Job, futures.Future[Any]]] = deque()
         job_iter = iter(jobs)
         exhausted = False
-        target = int(self.config.batch_windows)
+        target = int(self.config.windows_per_batch)
 
         def top_up() -> None:
             nonlocal exhausted

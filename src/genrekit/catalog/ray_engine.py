@@ -120,7 +120,7 @@ class BatchClassifier:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         items = [pickle.loads(blob) for blob in batch["prepared"]]  # noqa: S301 - made by SongDecoder in this run
         prepared = [item for item in items if isinstance(item, Prepared)]
-        inferred = iter(infer_prepared(self.classifier, prepared, self.config.batch_windows) if prepared else [])
+        inferred = iter(infer_prepared(self.classifier, prepared, self.config.windows_per_batch) if prepared else [])
         columns: dict[str, list[Any]] = {key: [] for key in (*RECORD_COLUMNS, *_EXTRA_COLUMNS)}
         for item, path, library in zip(items, batch["path"], batch["library"]):
             outcome = next(inferred) if isinstance(item, Prepared) else item
@@ -230,7 +230,7 @@ class RayRunner:
         return decoded.map_batches(
             BatchClassifier,
             fn_constructor_kwargs={"config": config},
-            batch_size=max(1, config.batch_windows // 4),
+            batch_size=max(1, config.windows_per_batch // 4),
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n_inference),
             num_cpus=threads * scale,
             batch_format="numpy",

@@ -160,7 +160,6 @@ def run(args: argparse.Namespace) -> int:
     """Classify every input on the batch engine and print the results; return the exit code."""
     from genrekit.bundle.io import read_card
     from genrekit.catalog.engine import (
-        DEFAULT_BATCH_WINDOWS,
         BatchEngine,
         EngineConfig,
         Job,
@@ -186,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         pipeline=pipeline,
         device=args.device,
         batch_size=args.batch_size,
-        batch_windows=args.batch_size or DEFAULT_BATCH_WINDOWS,
+        batch_windows=args.batch_size,
         predict_options={"top_k": args.top, "hop_s": args.hop, "max_duration_s": args.max_duration,
                          "max_windows": args.max_windows},
         preload=registered_model_modules(),
