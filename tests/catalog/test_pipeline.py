@@ -108,3 +108,22 @@ def test_windows_per_batch_follows_the_device() -> None:
     assert EngineConfig(pipeline=True).windows_per_batch == 8  # CPU: larger batches only cost memory
     assert EngineConfig(pipeline=True, device="cuda").windows_per_batch == 64
     assert EngineConfig(pipeline=True, device="cuda", batch_windows=5).windows_per_batch == 5
+
+
+@pytest.mark.slow
+def test_a_crashing_decoder_fails_only_its_file_in_the_pipeline(tmp_path: Path, library: Path) -> None:
+    import soundfile as sf
+
+    from tests.catalog.crashing_model import save_decoder_crashing_bundle
+    from tests.predict.test_classifier import TINY_SR
+
+    bundle = str(save_decoder_crashing_bundle(tmp_path / "crash"))
+    sf.write(tmp_path / "silence.wav", np.zeros(2 * TINY_SR, dtype=np.float32), TINY_SR)
+    jobs = [Job(source=str(library / "a.wav"), name="a"), Job(source=str(tmp_path / "silence.wav"), name="silence"),
+            Job(source=str(library / "Artist/Album/b.flac"), name="b")]
+    config = EngineConfig(model=bundle, pipeline=True, workers=1, threads=1, preload=registered_model_modules())
+    with BatchEngine(config) as engine:
+        outcomes = list(engine.run(jobs))
+    assert [o.job.name for o in outcomes] == ["a", "silence", "b"]
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert outcomes[1].error_type == "WorkerCrash"

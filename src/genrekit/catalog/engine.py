@@ -43,8 +43,10 @@ import hashlib
 import importlib
 import multiprocessing
 import os
+import queue
 import re
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -58,6 +60,7 @@ MAX_IN_MEMORY_BYTES = 256 * 1024 * 1024  # larger files are hashed and decoded f
 HASH_CHUNK_BYTES = 1024 * 1024  # read size when hashing from disk
 SONGS_PER_WORKER = 2  # songs queued or running per worker: one decoding while one infers
 DEFAULT_BATCH_WINDOWS = 8  # windows per forward pass on a CPU: per-window time flat from 8 to 32, RSS +78 MB per window
+INFERENCE_QUEUE_GROUPS = 2  # decoded batches waiting for the inference thread (bounds memory)
 GPU_BATCH_WINDOWS = 64  # on a GPU (not measured here: no GPU was available; the card may take more)
 DECODE_SHARE = 0.25  # share of the cores the pipelined engine gives to decoding by default (measured, see docs/results.md)
 
@@ -529,11 +532,19 @@ class BatchEngine:
             yield outcome
 
     def _run_pipeline(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
-        """The pipelined run: decoder processes ahead, the model on batches of songs here, in job order."""
+        """The pipelined run: decoder processes ahead, the model on batches of songs in an
+        inference thread (ONNX Runtime releases the GIL), so what the caller does with each
+        outcome (hashing the next files, database writes) overlaps inference. In job order."""
         pending: deque[tuple[Job, futures.Future[Any]]] = deque()
         job_iter = iter(jobs)
         exhausted = False
-        target = int(self.config.windows_per_batch)
+        target = self.config.windows_per_batch
+        groups: queue.Queue[list[Outcome | Prepared] | None] = queue.Queue(maxsize=INFERENCE_QUEUE_GROUPS)
+        results: queue.Queue[list[Outcome] | BaseException] = queue.Queue()
+        thread = threading.Thread(target=self._inference_loop, args=(groups, results), name="genrekit-infer",
+                                  daemon=True)
+        thread.start()
+        in_inference = 0  # groups handed to the thread whose outcomes are not yielded yet
 
         def top_up() -> None:
             nonlocal exhausted
@@ -545,32 +556,62 @@ class BatchEngine:
                     return
                 pending.append((job, self._submit(job)))
 
-        while True:
-            top_up()
-            if not pending:
-                return
-            group: list[Outcome | Prepared] = []
-            n_windows = 0
-            crashed = False
-            while pending and n_windows < target:
-                job, future = pending[0]
+        def finished(block: bool) -> Iterator[Outcome]:
+            nonlocal in_inference
+            while in_inference:
                 try:
-                    done = future.result()
-                except BrokenProcessPool:
-                    crashed = True
-                    break
-                pending.popleft()
-                group.append(done)
-                if isinstance(done, Prepared):
-                    n_windows += done.song.n_windows
+                    result = results.get(block=block)
+                except queue.Empty:
+                    return
+                in_inference -= 1
+                if isinstance(result, BaseException):
+                    raise result
+                yield from result
+
+        try:
+            while True:
+                yield from finished(block=False)
                 top_up()
-            prepared = [item for item in group if isinstance(item, Prepared)]
-            inferred = iter(infer_prepared(self.classifier, prepared, target) if prepared else [])
-            for item in group:
-                yield next(inferred) if isinstance(item, Prepared) else item
-            if crashed:
-                suspects = [j for j, _ in pending]
-                pending.clear()
-                self._restart()
-                for suspect in suspects:
-                    yield self._run_alone(suspect)
+                if not pending:
+                    yield from finished(block=True)
+                    return
+                group: list[Outcome | Prepared] = []
+                n_windows = 0
+                crashed = False
+                while pending and n_windows < target:
+                    try:
+                        done = pending[0][1].result()
+                    except BrokenProcessPool:
+                        crashed = True
+                        break
+                    pending.popleft()
+                    group.append(done)
+                    if isinstance(done, Prepared):
+                        n_windows += done.song.n_windows
+                    top_up()
+                if group:
+                    groups.put(group)  # waits while INFERENCE_QUEUE_GROUPS groups are queued: the bound
+                    in_inference += 1
+                if crashed:
+                    yield from finished(block=True)
+                    suspects = [j for j, _ in pending]
+                    pending.clear()
+                    self._restart()
+                    for suspect in suspects:
+                        yield self._run_alone(suspect)
+        finally:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    groups.get_nowait()
+            groups.put(None)
+
+    def _inference_loop(self, groups: queue.Queue[Any], results: queue.Queue[Any]) -> None:
+        """The inference stage's thread: each group of decoded songs -> its outcomes, in order."""
+        while (group := groups.get()) is not None:
+            try:
+                prepared = [item for item in group if isinstance(item, Prepared)]
+                inferred = iter(infer_prepared(self.classifier, prepared, self.config.windows_per_batch)
+                                if prepared else [])
+                results.put([next(inferred) if isinstance(item, Prepared) else item for item in group])
+            except BaseException as error:  # noqa: BLE001 - re-raised in the consumer
+                results.put(error)
