@@ -762,46 +762,47 @@ class Classifier:
         inputs = np.concatenate([song.inputs for song in songs])
         parts = [self._infer_inputs(inputs[i : i + size], first.kind, want_tags, first.acc.embed)
                  for i in range(0, len(inputs), size)]
-        outputs = [np.concatenate([part[k] for part in parts]) if parts[0][k] is not None else None for k in range(4)]
-        tag_parts = [part[4] for part in parts]
+        probs = np.concatenate([part[0] for part in parts])
+        ood = None if parts[0][1] is None else np.concatenate([part[1] for part in parts])  # type: ignore[misc]
+        vectors = None if parts[0][2] is None else np.concatenate([part[2] for part in parts])  # type: ignore[misc]
+        tags = None if parts[0][3] is None else {
+            name: np.concatenate([part[3][name] for part in parts]) for name in parts[0][3]  # type: ignore[index]
+        }
         predictions: list[Prediction] = []
         offset = 0
         for song in songs:
             rows = slice(offset, offset + song.n_windows)
             offset += song.n_windows
             acc = song.acc
-            acc.probs = [outputs[0][rows]]  # type: ignore[index]
-            acc.ood_logits = [] if outputs[1] is None else [outputs[1][rows]]
-            acc.embeddings = [] if outputs[2] is None else [outputs[2][rows]]
-            acc.tags = {}
-            if tag_parts[0] is not None:
-                acc.tags = {k: [np.concatenate([t[k] for t in tag_parts])[rows]] for k in tag_parts[0]}  # type: ignore[index]
+            acc.probs = [probs[rows]]
+            acc.ood_logits = [] if ood is None else [ood[rows]]
+            acc.embeddings = [] if vectors is None else [vectors[rows]]
+            acc.tags = {} if tags is None else {name: [values[rows]] for name, values in tags.items()}
             predictions.append(self._finalize(acc, song.n_samples, name=song.name, top_k=song.top_k,
                                               complete=song.complete))
         return predictions
 
     def _infer_inputs(
         self, inputs: np.ndarray, kind: str, want_tags: bool, embed: bool
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, None, dict[str, np.ndarray] | None]:
-        """``(probs, ood, embeddings, None, tags)`` of prepared model inputs (patches or windows)."""
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, dict[str, np.ndarray] | None]:
+        """``(probs, ood logits, embeddings, tags)`` of prepared model inputs (patches or windows),
+        post-processed as :meth:`_infer` and :meth:`_infer_with_embedding` do."""
         if kind == "windows":
             if embed:
                 probs, tags, vectors, ood = self._infer_with_embedding(inputs)
-                return probs, ood, vectors, None, tags
-            probs, tags_or_none, ood = self._infer(inputs, want_tags)
-            return probs, ood, None, None, tags_or_none
+                return probs, ood, vectors, tags
+            probs, window_tags, ood = self._infer(inputs, want_tags)
+            return probs, ood, None, window_tags
         model: Any = self.model
+        vectors: np.ndarray | None = None
         if embed:
             probs, tags, vectors, ood = model.embed_outputs_patches(inputs)
             vectors = np.asarray(vectors, dtype=np.float32)
         else:
             probs, tags, ood = model.predict_outputs_patches(inputs)
-            vectors = None
-        tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
-        if not (want_tags or embed):
-            tags = None
+        kept = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
         ood = None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
-        return np.asarray(probs, dtype=np.float32), ood, vectors, None, tags
+        return np.asarray(probs, dtype=np.float32), ood, vectors, kept if (want_tags or embed) else None
 
     def _finalize(
         self, acc: _Accumulator, n_samples: int, *, name: str, top_k: int, complete: bool
