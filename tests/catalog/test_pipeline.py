@@ -127,3 +127,13 @@ def test_a_crashing_decoder_fails_only_its_file_in_the_pipeline(tmp_path: Path, 
     assert [o.job.name for o in outcomes] == ["a", "silence", "b"]
     assert [o.ok for o in outcomes] == [True, False, True]
     assert outcomes[1].error_type == "WorkerCrash"
+
+
+def test_a_song_failing_in_inference_fails_alone(library: Path, tiny_bundle: str) -> None:
+    classifier = Classifier.load(tiny_bundle)
+    songs = [prepare_job(classifier, Job(source=str(library / n), name=n), {}) for n in ("a.wav", "Artist/Album/b.flac")]
+    assert all(isinstance(song, Prepared) for song in songs)
+    songs[1].song.kind = "patches"  # the tiny model has no patch stage: this song cannot run
+    outcomes = infer_prepared(classifier, songs, batch_windows=8)
+    assert [o.ok for o in outcomes] == [True, False]
+    assert outcomes[1].error_type is not None and outcomes[1].job.name == "Artist/Album/b.flac"
