@@ -137,3 +137,23 @@ def test_a_song_failing_in_inference_fails_alone(library: Path, tiny_bundle: str
     outcomes = infer_prepared(classifier, songs, batch_windows=8)
     assert [o.ok for o in outcomes] == [True, False]
     assert outcomes[1].error_type is not None and outcomes[1].job.name == "Artist/Album/b.flac"
+
+
+@pytest.mark.slow
+def test_a_crashing_model_fails_only_its_file_in_the_pipeline(tmp_path: Path, library: Path) -> None:
+    import soundfile as sf
+
+    from tests.catalog.crashing_model import save_crashing_bundle
+    from tests.predict.test_classifier import TINY_SR
+
+    bundle = str(save_crashing_bundle(tmp_path / "crash"))  # the model (inference process) dies on silence
+    sf.write(tmp_path / "silence.wav", np.zeros(2 * TINY_SR, dtype=np.float32), TINY_SR)
+    jobs = [Job(source=str(library / "a.wav"), name="a"), Job(source=str(tmp_path / "silence.wav"), name="silence"),
+            Job(source=str(library / "Artist/Album/b.flac"), name="b")]
+    config = EngineConfig(model=bundle, pipeline=True, workers=1, threads=1, batch_windows=1,  # one window a pass
+                          preload=registered_model_modules())
+    with BatchEngine(config) as engine:
+        outcomes = list(engine.run(jobs))
+    assert [o.job.name for o in outcomes] == ["a", "silence", "b"]
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert outcomes[1].error_type == "WorkerCrash" and "inference" in outcomes[1].error

@@ -18,9 +18,11 @@ running the model on the previous one.
 The pipelined mode (``pipeline=True``: ``genrekit scan`` and ``classify`` of several files)
 splits the work in two stages instead: ``workers`` decoder processes read, hash, decode (by
 seeking the excerpts) and turn each song into model inputs
-(:meth:`genrekit.predict.Classifier.prepare`), and the calling process runs the model on
+(:meth:`genrekit.predict.Classifier.prepare`), and one inference process runs the model on
 the windows of many songs at once (:meth:`~genrekit.predict.Classifier.predict_prepared`,
-``batch_windows`` windows per forward pass) with ``threads`` intra-op threads. The queue
+``batch_windows`` windows per forward pass) with ``threads`` intra-op threads, while the
+calling process only hands songs over and takes the outcomes (no model there, no GIL shared
+with the model's Python work; a crash of the model fails only its song). The queue
 between them is bounded (:attr:`EngineConfig.in_flight` songs), and the thread budget keeps
 ``workers + threads <= cores`` by default (:func:`pipeline_budget`). Results are the ones
 ``Classifier.predict`` gives for each file (to float rounding of the batch composition).
@@ -43,10 +45,8 @@ import hashlib
 import importlib
 import multiprocessing
 import os
-import queue
 import re
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -60,7 +60,7 @@ MAX_IN_MEMORY_BYTES = 256 * 1024 * 1024  # larger files are hashed and decoded f
 HASH_CHUNK_BYTES = 1024 * 1024  # read size when hashing from disk
 SONGS_PER_WORKER = 2  # songs queued or running per worker: one decoding while one infers
 DEFAULT_BATCH_WINDOWS = 8  # windows per forward pass on a CPU: per-window time flat from 8 to 32, RSS +78 MB per window
-INFERENCE_QUEUE_GROUPS = 2  # decoded batches waiting for the inference thread (bounds memory)
+INFERENCE_QUEUE_GROUPS = 2  # decoded batches queued for the inference process (bounds memory)
 GPU_BATCH_WINDOWS = 64  # on a GPU (not measured here: no GPU was available; the card may take more)
 # Share of the cores the pipelined engine gives to decoding by default: with the default model a
 # song's excerpts and patches take ~15-20 % of its CPU time (~35-50 ms against ~245 ms of model).
@@ -129,7 +129,7 @@ class EngineConfig:
         Passed to :meth:`Classifier.predict` as ``embed=`` when not None (track embeddings
         in the result); None leaves it out, for classifiers without the option.
     pipeline : bool
-        Decode in ``workers`` processes and infer in the calling process in batches of
+        Decode in ``workers`` processes and infer in one more process in batches of
         ``batch_windows`` windows across songs (see the module docstring). ``workers`` and
         ``threads`` ``None`` then follow :func:`pipeline_budget`.
     batch_windows : int >= 1 or None
@@ -422,6 +422,18 @@ def _prepare_in_worker(job: Job) -> Prepared | Outcome:
     return prepare_job(_WORKER["classifier"], job, _WORKER["options"])
 
 
+def _init_inference(config: EngineConfig) -> None:
+    _init_worker(config)
+    _WORKER["windows_per_batch"] = config.windows_per_batch
+
+
+def _infer_in_worker(group: list[Outcome | Prepared]) -> list[Outcome]:
+    """The inference process: a group of decoded songs (failures pass through) -> outcomes, in order."""
+    prepared = [item for item in group if isinstance(item, Prepared)]
+    inferred = iter(infer_prepared(_WORKER["classifier"], prepared, _WORKER["windows_per_batch"]) if prepared else [])
+    return [next(inferred) if isinstance(item, Prepared) else item for item in group]
+
+
 class BatchEngine:
     """Classifies :class:`Job` streams with ``config.workers`` workers; use as a context manager.
 
@@ -440,10 +452,12 @@ class BatchEngine:
         self.config = config
         self.classifier: Any = None
         self._executor: futures.Executor | None = None
+        self._inference: futures.ProcessPoolExecutor | None = None
 
     def __enter__(self) -> BatchEngine:
         if self.config.pipeline:
-            self.classifier = load_classifier(self.config)
+            self._inference = self._inference_pool()
+            self._inference.submit(int, 0).result()  # the model loads (and a load error shows) now
             self._executor = self._process_pool()
         elif self.config.workers == 1:
             self.classifier = load_classifier(self.config)
@@ -461,10 +475,19 @@ class BatchEngine:
             initargs=(config,),
         )
 
+    def _inference_pool(self) -> futures.ProcessPoolExecutor:
+        """The pipeline's inference stage: one process holding the model (``threads`` threads)."""
+        return futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_init_inference, initargs=(self.config,)
+        )
+
     def __exit__(self, *exc_info: Any) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._inference is not None:
+            self._inference.shutdown(wait=True, cancel_futures=True)
+            self._inference = None
 
     def _submit(self, job: Job) -> futures.Future[Any]:
         if self._executor is None:
@@ -486,12 +509,24 @@ class BatchEngine:
         try:
             done = self._submit(job).result()
             if isinstance(done, Prepared):
-                return infer_prepared(self.classifier, [done], self.config.windows_per_batch)[0]
+                return self._infer_alone(done)
             return done
         except BrokenProcessPool:
             self._restart()
             return Outcome(job=job, result=None, error_type="WorkerCrash",
                            error="the worker process died while decoding or classifying this file")
+
+    def _infer_alone(self, item: Prepared) -> Outcome:
+        """Run the model on one decoded song with nothing else in flight, so a crash is this file's."""
+        if self._inference is None:
+            raise GenrekitError("use BatchEngine as a context manager")
+        try:
+            return self._inference.submit(_infer_in_worker, [item]).result()[0]
+        except BrokenProcessPool:
+            self._inference.shutdown(wait=False, cancel_futures=True)
+            self._inference = self._inference_pool()
+            return Outcome(job=item.job, result=None, sha256=item.sha256, size_bytes=item.size_bytes,
+                           error_type="WorkerCrash", error="the inference process died while classifying this file")
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
         """Classify ``jobs`` (pulled lazily), yielding one :class:`Outcome` per job, in job order.
@@ -529,19 +564,14 @@ class BatchEngine:
             yield outcome
 
     def _run_pipeline(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
-        """The pipelined run: decoder processes ahead, the model on batches of songs in an
-        inference thread (ONNX Runtime releases the GIL), so what the caller does with each
-        outcome (hashing the next files, database writes) overlaps inference. In job order."""
+        """The pipelined run: decoder processes ahead, the model on groups of songs in the inference
+        process, so what the caller does with each outcome (hashing the next files, database
+        writes) overlaps both. In job order; a crash of either stage fails only its file."""
         pending: deque[tuple[Job, futures.Future[Any]]] = deque()
+        inferring: deque[tuple[list[Outcome | Prepared], futures.Future[list[Outcome]]]] = deque()
         job_iter = iter(jobs)
         exhausted = False
         target = self.config.windows_per_batch
-        groups: queue.Queue[list[Outcome | Prepared] | None] = queue.Queue(maxsize=INFERENCE_QUEUE_GROUPS)
-        results: queue.Queue[list[Outcome] | BaseException] = queue.Queue()
-        thread = threading.Thread(target=self._inference_loop, args=(groups, results), name="genrekit-infer",
-                                  daemon=True)
-        thread.start()
-        in_inference = 0  # groups handed to the thread whose outcomes are not yielded yet
 
         def top_up() -> None:
             nonlocal exhausted
@@ -553,62 +583,44 @@ class BatchEngine:
                     return
                 pending.append((job, self._submit(job)))
 
-        def finished(block: bool) -> Iterator[Outcome]:
-            nonlocal in_inference
-            while in_inference:
+        def finished(wait_for: int) -> Iterator[Outcome]:
+            """Outcomes of the inferred groups at the head; waits until at most ``wait_for`` are left."""
+            while inferring and (len(inferring) > wait_for or inferring[0][1].done()):
+                group, future = inferring.popleft()
                 try:
-                    result = results.get(block=block)
-                except queue.Empty:
-                    return
-                in_inference -= 1
-                if isinstance(result, BaseException):
-                    raise result
-                yield from result
+                    yield from future.result()
+                except BrokenProcessPool:  # the model's process died: redo the group song by song
+                    for item in group:
+                        yield self._infer_alone(item) if isinstance(item, Prepared) else item
 
-        try:
-            while True:
-                yield from finished(block=False)
+        while True:
+            yield from finished(INFERENCE_QUEUE_GROUPS)
+            top_up()
+            if not pending:
+                yield from finished(0)
+                return
+            group: list[Outcome | Prepared] = []
+            n_windows = 0
+            crashed = False
+            while pending and n_windows < target:
+                try:
+                    done = pending[0][1].result()
+                except BrokenProcessPool:
+                    crashed = True
+                    break
+                pending.popleft()
+                group.append(done)
+                if isinstance(done, Prepared):
+                    n_windows += done.song.n_windows
                 top_up()
-                if not pending:
-                    yield from finished(block=True)
-                    return
-                group: list[Outcome | Prepared] = []
-                n_windows = 0
-                crashed = False
-                while pending and n_windows < target:
-                    try:
-                        done = pending[0][1].result()
-                    except BrokenProcessPool:
-                        crashed = True
-                        break
-                    pending.popleft()
-                    group.append(done)
-                    if isinstance(done, Prepared):
-                        n_windows += done.song.n_windows
-                    top_up()
-                if group:
-                    groups.put(group)  # waits while INFERENCE_QUEUE_GROUPS groups are queued: the bound
-                    in_inference += 1
-                if crashed:
-                    yield from finished(block=True)
-                    suspects = [j for j, _ in pending]
-                    pending.clear()
-                    self._restart()
-                    for suspect in suspects:
-                        yield self._run_alone(suspect)
-        finally:
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    groups.get_nowait()
-            groups.put(None)
-
-    def _inference_loop(self, groups: queue.Queue[Any], results: queue.Queue[Any]) -> None:
-        """The inference stage's thread: each group of decoded songs -> its outcomes, in order."""
-        while (group := groups.get()) is not None:
-            try:
-                prepared = [item for item in group if isinstance(item, Prepared)]
-                inferred = iter(infer_prepared(self.classifier, prepared, self.config.windows_per_batch)
-                                if prepared else [])
-                results.put([next(inferred) if isinstance(item, Prepared) else item for item in group])
-            except BaseException as error:  # noqa: BLE001 - re-raised in the consumer
-                results.put(error)
+            if group:
+                if self._inference is None:
+                    raise GenrekitError("use BatchEngine as a context manager")
+                inferring.append((group, self._inference.submit(_infer_in_worker, group)))
+            if crashed:
+                yield from finished(0)
+                suspects = [j for j, _ in pending]
+                pending.clear()
+                self._restart()
+                for suspect in suspects:
+                    yield self._run_alone(suspect)
