@@ -11,7 +11,7 @@ run, so the ratios hold on a loaded machine:
 * ``scan --engine ray`` (same two stages on Ray Data), where Ray is installed;
 * the original musicnn (TensorFlow) peer, only where ``musicnn`` imports (skipped otherwise);
 * a warm 4-minute MP3 (8 clips joined): ``Classifier.predict`` against its full decode;
-* peak RSS of the decoder processes and of the inference process.
+* peak RSS of the decoder processes, of the inference process and of the calling process.
 
 Cost per million songs = vCPU-hours × ``--vcpu-price`` (USD per vCPU-hour, an on-demand
 x86 list price: an assumption, not a quote). Without a GPU the GPU rows are PROJECTED, never
@@ -168,10 +168,11 @@ def main() -> int:
         workers, threads = pipeline_budget(cores)
         config = EngineConfig(pipeline=True, predict_options={})
         rate, failed, rss = scan_rate(library, BatchEngine(config), root, "pipeline")
-        decoders = max(rss.children.values(), default=0)
+        children = sorted(rss.children.values(), reverse=True)  # the inference process holds the most
         rows.append((f"scan, pipelined local ({workers} decoder + {threads} inference threads)", rate,
-                     f"{failed} failed; peak RSS inference process {rss.main / 1e6:.0f} MB, "
-                     f"each decoder {decoders / 1e6:.0f} MB"))
+                     f"{failed} failed; peak RSS: inference process {children[0] / 1e6:.0f} MB, "
+                     f"decoders {max(children[1:], default=0) / 1e6:.0f} MB each, "
+                     f"calling process {rss.main / 1e6:.0f} MB"))
         if threads < cores:
             over = EngineConfig(pipeline=True, workers=workers, threads=cores, predict_options={})
             rate_over, failed, _ = scan_rate(library, BatchEngine(over), root, "over")
