@@ -12,6 +12,9 @@ variable                    meaning                                      default
                             ``none`` (or 0, inf, unlimited): no limit
 ``GENREKIT_CACHE_DIR``      cache root (features, legacy ONNX exports)   ``$XDG_CACHE_HOME/genrekit``
 ``GENREKIT_THREADS``        inference threads (ONNX Runtime)             CPUs available
+``GENREKIT_DEVICE``         where the model runs: ``cpu`` or ``cuda``    ``cpu``
+                            (ONNX Runtime's CUDA provider, from the
+                            ``genrekit[gpu]`` extra)
 ========================== ============================================ =====================
 """
 
@@ -27,6 +30,8 @@ ENV_PREFIX = "GENREKIT_"
 MAX_DURATION_ENV = "GENREKIT_MAX_DURATION_S"
 CACHE_DIR_ENV = "GENREKIT_CACHE_DIR"
 THREADS_ENV = "GENREKIT_THREADS"
+DEVICE_ENV = "GENREKIT_DEVICE"
+DEVICES = ("cpu", "cuda")
 DEFAULT_MAX_DURATION_S = 1200.0  # s: 20 minutes
 NO_LIMIT_WORDS = ("none", "0", "inf", "unlimited")  # spellings of "no duration limit"
 
@@ -81,3 +86,23 @@ def inference_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def check_device(value: str, *, name: str = "device") -> str:
+    """A device name, lower-cased: one of :data:`DEVICES`.
+
+    Raises
+    ------
+    InvalidParameterError
+        Another value.
+    """
+    text = str(value).strip().lower()
+    if text not in DEVICES:
+        raise InvalidParameterError(f"{name} must be one of {', '.join(DEVICES)}, got {value!r}")
+    return text
+
+
+def device() -> str:
+    """Where inference runs: ``$GENREKIT_DEVICE`` (``cpu`` or ``cuda``), else ``cpu``."""
+    raw = os.environ.get(DEVICE_ENV, "").strip()
+    return check_device(raw, name=DEVICE_ENV) if raw else "cpu"

@@ -37,3 +37,26 @@ def save_crashing_bundle(directory: Path) -> Path:
     card = ModelCard(name="crash-test", version="1", model_type="crash_on_silence", labels=list(TINY_LABELS),
                      sample_rate=TINY_SR, window_s=TINY_WINDOW_S)
     return save_bundle(directory, card, {"unused": torch.zeros(1)})
+
+
+class CrashOnSilenceWhileDecoding(CrashOnSilence):
+    """The same crash in the pipelined engine's decoding stage (its patch step runs in the decoders)."""
+
+    def window_patches(self, windows: np.ndarray) -> np.ndarray:
+        if not np.any(windows):
+            os._exit(3)
+        return np.asarray(windows, dtype=np.float32)
+
+    def predict_outputs_patches(self, patches: np.ndarray) -> tuple[np.ndarray, dict, None]:
+        return self.predict_proba_windows(patches), {}, None
+
+
+@register_model_type("crash_on_silence_while_decoding")
+def _load_decoding(card: ModelCard, tensors: dict[str, Any]) -> CrashOnSilenceWhileDecoding:
+    return CrashOnSilenceWhileDecoding()
+
+
+def save_decoder_crashing_bundle(directory: Path) -> Path:
+    card = ModelCard(name="crash-decoding-test", version="1", model_type="crash_on_silence_while_decoding",
+                     labels=list(TINY_LABELS), sample_rate=TINY_SR, window_s=TINY_WINDOW_S)
+    return save_bundle(directory, card, {"unused": torch.zeros(1)})

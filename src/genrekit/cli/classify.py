@@ -27,7 +27,11 @@ Outputs (standard output)
 
 Progress, errors and the summary (standard error)
 -------------------------------------------------
-Songs run on the batch engine (:mod:`genrekit.catalog.engine`; ``--workers N`` processes).
+Songs run on the batch engine (:mod:`genrekit.catalog.engine`): one input in this process;
+several (or a directory) on the pipelined engine, ``--workers`` decoder processes feeding one
+model that runs many songs' windows per batch with ``--threads`` threads (by default
+``workers + threads <= cores``). ``--device cuda`` runs the model with ONNX Runtime's CUDA
+provider (``pip install 'genrekit[gpu]'``).
 With several inputs, a bar (count, ETA, songs/s) is drawn when standard error is a
 terminal, and plain progress lines are printed every 10 s otherwise. A failed input is
 reported once, ``genrekit classify: NAME: reason``, and the others go on; the run ends with
@@ -74,9 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seconds between analysis windows (default: the window length, no overlap)")
     parser.add_argument("--batch-size", metavar="N", type=_positive_int, default=None, help="windows per forward pass")
     parser.add_argument("--threads", metavar="N", type=_positive_int, default=None,
-                        help="CPU threads for inference, per worker (default: the cores divided among the workers)")
-    parser.add_argument("--workers", metavar="N", type=_positive_int, default=1,
-                        help="worker processes, one model each (default 1: in this process, two songs in flight)")
+                        help="CPU threads for inference (default: the cores the decoders leave)")
+    parser.add_argument("--workers", metavar="N", type=_positive_int, default=None,
+                        help="decoder processes for several inputs (default: from the cores; "
+                             "one input runs in this process)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                        help="where the model runs (default: GENREKIT_DEVICE, else cpu); cuda needs "
+                             "pip install 'genrekit[gpu]' and an NVIDIA GPU")
     add_verbosity_arguments(parser)
     parser.add_argument("--max-duration", metavar="S", type=_positive_float, default=None,
                         help="reject inputs longer than S seconds (default: no limit)")
@@ -151,17 +159,33 @@ def expand_inputs(inputs: list[str]) -> Iterator[tuple[str, str | None]]:
 def run(args: argparse.Namespace) -> int:
     """Classify every input on the batch engine and print the results; return the exit code."""
     from genrekit.bundle.io import read_card
-    from genrekit.catalog.engine import BatchEngine, EngineConfig, Job, native_stderr_silenced, registered_model_modules
+    from genrekit.catalog.engine import (
+        BatchEngine,
+        EngineConfig,
+        Job,
+        available_cores,
+        native_stderr_silenced,
+        pipeline_budget,
+        registered_model_modules,
+    )
     from genrekit.catalog.progress import Progress
 
     labels = list(read_card(args.model).labels)
     entries = list(expand_inputs(args.inputs))
+    n_jobs = sum(1 for _, problem in entries if problem is None)
+    pipeline = n_jobs > 1
+    workers, threads = (args.workers or 1, args.threads)
+    if pipeline:
+        workers, threads = pipeline_budget(available_cores(), args.workers, args.threads)
     config = EngineConfig(
         model=args.model,
         runtime=args.runtime,
-        workers=args.workers,
-        threads=args.threads,
+        workers=workers,
+        threads=threads,
+        pipeline=pipeline,
+        device=args.device,
         batch_size=args.batch_size,
+        batch_windows=args.batch_size,
         predict_options={"top_k": args.top, "hop_s": args.hop, "max_duration_s": args.max_duration,
                          "max_windows": args.max_windows},
         preload=registered_model_modules(),

@@ -2,7 +2,9 @@
 
 Walks ``LIBRARY_DIR`` (symlinks followed without loops, hidden and system files skipped)
 for every audio extension genrekit decodes, classifies what is new or changed with the
-batch engine (``--workers`` processes, one model each) or on Ray (``--engine ray``), and
+pipelined batch engine (``--workers`` decoder processes feeding one model that runs many
+songs' windows per batch with ``--threads`` threads; ``--device cuda`` runs it on a GPU) or
+on Ray (``--engine ray``, the same two stages), and
 stores each result as it comes in the database the service uses (``--db``, default
 ``GENREKIT_DATABASE_URL`` or the service's SQLite file). A rerun (after a crash or
 ``kill -9`` too) classifies only files that are missing or changed; ``--rescan-stale``
@@ -49,26 +51,39 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="BUNDLE", default=None, help="model bundle (default: the bundled model)")
     parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto", help="inference runtime")
     parser.add_argument("--workers", metavar="N", type=_positive_int, default=None,
-                        help="worker processes (Ray actors with --engine ray), one model each (default: one per CPU core)")
+                        help="decoder processes (scan) or worker processes (tag) (default: from the CPU cores)")
+    parser.add_argument("--threads", metavar="N", type=_positive_int, default=None,
+                        help="inference threads (default: the cores the decoders leave; workers + threads <= cores)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                        help="where the model runs (default: GENREKIT_DEVICE, else cpu); cuda needs "
+                             "pip install 'genrekit[gpu]' and an NVIDIA GPU")
     parser.add_argument("--max-windows", metavar="N", type=_non_negative_int, default=None,
                         help="windows per song, spread over it (default: the model's; 0: every window)")
     add_verbosity_arguments(parser)
 
 
-def engine_config(args: argparse.Namespace, **predict_options: Any) -> Any:
-    """The :class:`EngineConfig` of the parsed engine options."""
-    from genrekit.catalog.engine import EngineConfig, default_workers, registered_model_modules
+def engine_config(args: argparse.Namespace, *, pipeline: bool = False, **predict_options: Any) -> Any:
+    """The :class:`EngineConfig` of the parsed engine options (``pipeline``: decoders + batched model)."""
+    from genrekit.catalog.engine import EngineConfig, available_cores, default_workers, pipeline_budget, registered_model_modules
 
     options = dict(predict_options)
     if getattr(args, "max_windows", None) is not None:
         options["max_windows"] = args.max_windows
+    threads = getattr(args, "threads", None)
+    if pipeline:
+        workers, threads = pipeline_budget(available_cores(), args.workers, threads)
+    else:
+        workers = args.workers or default_workers()
     return EngineConfig(
         model=args.model,
         runtime=args.runtime,
-        workers=args.workers or default_workers(),
+        workers=workers,
+        threads=threads,
         predict_options=options,
         verbose=args.verbose,
         preload=registered_model_modules(),
+        pipeline=pipeline,
+        device=getattr(args, "device", None),
     )
 
 
@@ -79,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from genrekit.catalog.progress import Progress
     from genrekit.catalog.scan import scan_library
 
-    config = engine_config(args)
+    config = engine_config(args, pipeline=args.engine == "local")  # Ray sizes its stages from the cluster
     model = store.model_identity_of(config.model)
     space = store.embedding_space_of(config.model)
     if space is not None and not args.parquet:  # keep each track's embedding for similarity search
@@ -108,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         if args.engine == "ray":
             from genrekit.catalog.ray_engine import RayRunner
 
-            runner_cm: Any = RayRunner(config, address=args.address)
+            runner_cm: Any = RayRunner(config, address=args.address, workers=args.workers)
         else:
             runner_cm = BatchEngine(config)
         with runner_cm as runner:

@@ -25,7 +25,10 @@ from genrekit.bundle.embedding import EmbeddingSpec, embedding_spec
 from genrekit.bundle.io import ONNX_FILENAME, checked_file
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.features.spectral import MUSICNN_SR, MUSICNN_WINDOW_LENGTH, musicnn_window_patches
-from genrekit.settings import inference_threads
+from genrekit.settings import check_device, inference_threads
+from genrekit.settings import device as default_device
+
+GPU_INSTALL_HINT = "pip install 'genrekit[gpu]'"  # the extra with onnxruntime-gpu
 
 MODEL_TYPE = "musicnn_head"
 INPUT_NAME = "patches"  # graph input: (batch, 187, 96) float32 patches, time first
@@ -66,6 +69,9 @@ class OnnxMusicnnHead:
         vector per window, see :meth:`embed_all_windows`).
     has_ood : bool
         The graph ends with the ``ood`` output (the card's ``config.head.ood``).
+    device : {"cpu", "cuda"} or None
+        ``cuda`` runs the graph with ONNX Runtime's CUDAExecutionProvider (``genrekit[gpu]``);
+        ``None``: :func:`genrekit.settings.device`.
     """
 
     sample_rate = MUSICNN_SR
@@ -81,6 +87,7 @@ class OnnxMusicnnHead:
         n_threads: int | None = None,
         embedding: EmbeddingSpec | None = None,
         has_ood: bool = False,
+        device: str | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -91,8 +98,9 @@ class OnnxMusicnnHead:
         options.intra_op_num_threads = int(n_threads or inference_threads())
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on shared CPUs
+        self.device = check_device(device) if device is not None else default_device()
         try:
-            self._session = ort.InferenceSession(os.fspath(onnx_path), options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(os.fspath(onnx_path), options, providers=execution_providers(self.device))
         except Exception as error:  # onnxruntime raises its own exception types
             raise BundleError(f"ONNX Runtime cannot load {onnx_path}: {error}") from error
         outputs = [o.name for o in self._session.get_outputs()]
@@ -135,7 +143,23 @@ class OnnxMusicnnHead:
         for a graph without one), in the same pass."""
         if self.embedding is None:
             raise InvalidParameterError("this model has no embedding (its card declares none)")
-        patches = np.ascontiguousarray(musicnn_window_patches(windows, pad_mode=self.pad_mode), dtype=np.float32)
+        return self.embed_outputs_patches(self.window_patches(windows))
+
+    def window_patches(self, windows: np.ndarray) -> np.ndarray:
+        """The graph's input: musicnn patches ``(n, 187, 96)`` float32 of 16 kHz windows ``(n, samples)``.
+
+        The NumPy half of inference, which a decoding process can run (see
+        :meth:`genrekit.predict.Classifier.prepare`).
+        """
+        return np.ascontiguousarray(musicnn_window_patches(windows, pad_mode=self.pad_mode), dtype=np.float32)
+
+    def embed_outputs_patches(
+        self, patches: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        """:meth:`embed_outputs_windows` from musicnn input patches ``(n, 187, 96)`` (time first)."""
+        if self.embedding is None:
+            raise InvalidParameterError("this model has no embedding (its card declares none)")
+        patches = np.ascontiguousarray(patches, dtype=np.float32)
         if patches.shape[0] == 0:
             probs, tags, ood = self.predict_outputs_patches(patches)
             return probs, tags, np.zeros((0, self.embedding.dim), np.float32), ood
@@ -181,6 +205,28 @@ class OnnxMusicnnHead:
         return self.predict_all_windows(windows)[1]
 
 
+def execution_providers(device: str) -> list[str]:
+    """ONNX Runtime providers of a device: ``["CPUExecutionProvider"]``, or CUDA first then CPU.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``cuda`` where this ONNX Runtime has no CUDA provider (the message says how to install it).
+    """
+    import onnxruntime as ort
+
+    if check_device(device) == "cpu":
+        return ["CPUExecutionProvider"]
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" not in available:
+        raise InvalidParameterError(
+            f"device 'cuda' needs ONNX Runtime's CUDAExecutionProvider, which this onnxruntime "
+            f"{ort.__version__} lacks (it has {', '.join(available)}): install it with {GPU_INSTALL_HINT} "
+            "on a machine with an NVIDIA GPU and CUDA 12, or use --device cpu"
+        )
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
 def card_tag_names(card: ModelCard) -> dict[str, list[str]]:
     """Each backbone's tag vocabulary from a musicnn head card, head backbones first."""
     try:
@@ -192,7 +238,7 @@ def card_tag_names(card: ModelCard) -> dict[str, list[str]]:
 
 
 def from_onnx_graph(
-    card: ModelCard, onnx_path: str | os.PathLike[str], *, n_threads: int | None = None
+    card: ModelCard, onnx_path: str | os.PathLike[str], *, n_threads: int | None = None, device: str | None = None
 ) -> OnnxMusicnnHead:
     """An :class:`OnnxMusicnnHead` for a musicnn head card and a graph file (not checked)."""
     if card.model_type != MODEL_TYPE:
@@ -208,11 +254,17 @@ def from_onnx_graph(
         n_threads=n_threads,
         embedding=embedding_spec(card.config),
         has_ood=bool(card.config.get("head", {}).get("ood", False)),
+        device=device,
     )
 
 
 def load_onnx_bundle(
-    directory: str | os.PathLike[str] | None, card: ModelCard, *, verify: bool = True, n_threads: int | None = None
+    directory: str | os.PathLike[str] | None,
+    card: ModelCard,
+    *,
+    verify: bool = True,
+    n_threads: int | None = None,
+    device: str | None = None,
 ) -> OnnxMusicnnHead:
     """The ONNX Runtime model of a bundle that ships its graph, after checking its SHA-256.
 
@@ -222,4 +274,4 @@ def load_onnx_bundle(
         No graph, a checksum mismatch, or a graph ONNX Runtime cannot load.
     """
     path: Path = checked_file(directory, card, ONNX_FILENAME, verify=verify)
-    return from_onnx_graph(card, path, n_threads=n_threads)
+    return from_onnx_graph(card, path, n_threads=n_threads, device=device)

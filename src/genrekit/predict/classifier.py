@@ -154,6 +154,7 @@ class WindowResults:
     ood_logits: list[np.ndarray] = field(default_factory=list)
     sum_squares: float = 0.0
     n_measured: int = 0  # samples whose squares are in sum_squares
+    deferred: list[np.ndarray] = field(default_factory=list)  # model inputs kept for later (Classifier.prepare)
 
     @property
     def n_windows(self) -> int:
@@ -188,14 +189,63 @@ def window_shares(top: np.ndarray, voting: np.ndarray, n_labels: int) -> np.ndar
     return np.bincount(counted, minlength=n_labels).astype(np.float64) / max(counted.size, 1)
 
 
-def _load_model(bundle: str | os.PathLike[str] | None, runtime: str, threads: int | None) -> tuple[ModelCard, Any]:
+@dataclass
+class PreparedSong:
+    """One song decoded and windowed, its model inputs ready for batched inference.
+
+    Made by :meth:`Classifier.prepare` (e.g. in a decoding process) and turned into the
+    :class:`Prediction` :meth:`Classifier.predict` would give by :meth:`Classifier.predict_prepared`,
+    which runs the model on many songs' windows at once. ``inputs`` are the model's patches
+    (``(n_windows, 187, 96)`` float32 for musicnn models) or the raw windows
+    (``(n_windows, samples)``) for models without a patch stage (``kind``).
+    """
+
+    name: str
+    n_samples: int
+    complete: bool
+    top_k: int
+    inputs: np.ndarray
+    kind: str  # "patches" or "windows"
+    acc: _Accumulator
+
+    @property
+    def n_windows(self) -> int:
+        """Windows to run through the model."""
+        return int(self.inputs.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the model inputs (bytes)."""
+        return int(self.inputs.nbytes)
+
+
+class _WindowsReady(Exception):  # noqa: N818 - not an error: ends Classifier.predict early in Classifier.prepare
+    """Raised by :meth:`Classifier._finalize` while preparing: the song's windows are all gathered."""
+
+    def __init__(self, song: PreparedSong) -> None:
+        super().__init__(song.name)
+        self.song = song
+
+
+def _load_model(
+    bundle: str | os.PathLike[str] | None, runtime: str, threads: int | None, device: str | None = None
+) -> tuple[ModelCard, Any]:
     """The card and the model that runs it (see :meth:`Classifier.load`)."""
     from genrekit.bundle.io import read_card
-    from genrekit.models.onnx_runtime import has_onnx_graph, load_onnx_bundle
+    from genrekit.models.onnx_runtime import execution_providers, has_onnx_graph, load_onnx_bundle
+    from genrekit.settings import check_device
+    from genrekit.settings import device as default_device
 
+    device = check_device(device) if device is not None else default_device()
+    if device != "cpu":
+        execution_providers(device)  # a clear error before anything is loaded
+        if runtime == "torch":
+            raise InvalidParameterError(f"device {device!r} runs ONNX graphs only, not runtime 'torch'")
     card = read_card(bundle)
     if runtime != "torch" and has_onnx_graph(card):
-        return card, load_onnx_bundle(bundle, card, n_threads=threads)
+        return card, load_onnx_bundle(bundle, card, n_threads=threads, device=device)
+    if device != "cpu":
+        raise BundleError(f"device {device!r} needs a bundle that ships its ONNX graph; {card.name} has none")
     try:
         from genrekit.models.registry import load_model
     except ImportError as error:
@@ -299,6 +349,7 @@ class Classifier:
         self.embedding: EmbeddingSpec | None = (
             embedding_spec(card.config) if card is not None else getattr(model, "embedding", None)
         )
+        self._preparing = threading.local()
 
     @classmethod
     def load(
@@ -307,6 +358,7 @@ class Classifier:
         *,
         runtime: str = "auto",
         threads: int | None = None,
+        device: str | None = None,
         **kwargs: Any,
     ) -> Classifier:
         """Load a bundle (``None``: the default model shipped with genrekit).
@@ -327,6 +379,10 @@ class Classifier:
             CPU threads of inference (ONNX Runtime's intra-op threads, or torch's);
             ``None``: :func:`genrekit.settings.inference_threads` (``GENREKIT_THREADS`` or
             every CPU available).
+        device : {"cpu", "cuda"} or None
+            Where the ONNX graph runs (``cuda``: ONNX Runtime's CUDA provider from
+            ``genrekit[gpu]``; a clear error where it is missing); ``None``:
+            :func:`genrekit.settings.device` (``GENREKIT_DEVICE``, default ``cpu``).
         **kwargs
             Options of :class:`Classifier` (``batch_size``, ``aggregation``, ...).
 
@@ -340,7 +396,7 @@ class Classifier:
             raise InvalidParameterError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise InvalidParameterError(f"threads must be an int >= 1 or None, got {threads!r}")
-        card, model = _load_model(bundle, runtime, threads)
+        card, model = _load_model(bundle, runtime, threads, device)
         return cls(model, card, **kwargs)
 
     @property
@@ -704,6 +760,9 @@ class Classifier:
 
     def _run_batch(self, windows: list[_Window], acc: WindowResults, want_tags: bool) -> None:
         batch = np.stack([w.samples for w in windows]).astype(np.float32, copy=False)
+        if getattr(self._preparing, "active", False):
+            self._defer_batch(batch, windows, acc)
+            return
         if acc.embed:
             probs, tags, vectors, ood = self._infer_with_embedding(batch)
             acc.embeddings.append(vectors)
@@ -773,9 +832,99 @@ class Classifier:
         tags = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
         return probs, tags, vectors, None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
 
+    def _defer_batch(self, batch: np.ndarray, windows: list[_Window], acc: _Accumulator) -> None:
+        """:meth:`_run_batch` while preparing: keep the model inputs and the window statistics."""
+        to_patches: Callable[..., Any] | None = getattr(self.model, "window_patches", None)
+        acc.deferred.append(batch if to_patches is None else np.asarray(to_patches(batch), dtype=np.float32))
+        starts = np.array([w.start for w in windows], dtype=np.int64)
+        acc.starts.append(starts)
+        acc.ends.append(starts + np.array([w.n_valid for w in windows], dtype=np.int64))
+        acc.levels_db.append(rms_dbfs(batch))
+        if self.check_music:
+            acc.evidence.append(music_evidence(batch, self.sample_rate))
+
+    def prepare(self, source: AudioSource, **options: Any) -> PreparedSong:
+        """Decode and window one song as :meth:`predict` does, stopping before the model runs.
+
+        Takes :meth:`predict`'s arguments (``batch_size`` only groups the decoding). The
+        result goes to :meth:`predict_prepared`; the two together give :meth:`predict`'s
+        prediction. Raises what :meth:`predict` raises for bad input.
+        """
+        self._preparing.active = True
+        try:
+            self.predict(source, **options)
+        except _WindowsReady as ready:
+            return ready.song
+        finally:
+            self._preparing.active = False
+        raise GenrekitError("the song's windows were not gathered")  # predict always ends in _finalize
+
+    def predict_prepared(self, songs: Sequence[PreparedSong], *, batch_size: int | None = None) -> list[Prediction]:
+        """Predictions of prepared songs, the model run on all their windows in batches of
+        ``batch_size`` windows (default: the classifier's) across songs. In ``songs``' order."""
+        size = self.batch_size if batch_size is None else int(batch_size)
+        if size < 1:
+            raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
+        if not songs:
+            return []
+        if len({(song.kind, song.acc.embed, song.top_k > 0) for song in songs}) > 1:
+            raise InvalidParameterError("prepared songs of one call must share their options (embed, top_k)")
+        first = songs[0]
+        want_tags = first.top_k > 0 and bool(self.tag_names)
+        inputs = np.concatenate([song.inputs for song in songs])
+        parts = [self._infer_inputs(inputs[i : i + size], first.kind, want_tags, first.acc.embed)
+                 for i in range(0, len(inputs), size)]
+        probs = np.concatenate([part[0] for part in parts])
+        ood = None if parts[0][1] is None else np.concatenate([part[1] for part in parts])  # type: ignore[misc]
+        vectors = None if parts[0][2] is None else np.concatenate([part[2] for part in parts])  # type: ignore[misc]
+        tags = None if parts[0][3] is None else {
+            name: np.concatenate([part[3][name] for part in parts]) for name in parts[0][3]  # type: ignore[index]
+        }
+        predictions: list[Prediction] = []
+        offset = 0
+        for song in songs:
+            rows = slice(offset, offset + song.n_windows)
+            offset += song.n_windows
+            acc = song.acc
+            acc.probs = [probs[rows]]
+            acc.ood_logits = [] if ood is None else [ood[rows]]
+            acc.embeddings = [] if vectors is None else [vectors[rows]]
+            acc.tags = {} if tags is None else {name: [values[rows]] for name, values in tags.items()}
+            predictions.append(self._finalize(acc, song.n_samples, name=song.name, top_k=song.top_k,
+                                              complete=song.complete))
+        return predictions
+
+    def _infer_inputs(
+        self, inputs: np.ndarray, kind: str, want_tags: bool, embed: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, dict[str, np.ndarray] | None]:
+        """``(probs, ood logits, embeddings, tags)`` of prepared model inputs (patches or windows),
+        post-processed as :meth:`_infer` and :meth:`_infer_with_embedding` do."""
+        if kind == "windows":
+            if embed:
+                probs, tags, vectors, ood = self._infer_with_embedding(inputs)
+                return probs, ood, vectors, tags
+            probs, window_tags, ood = self._infer(inputs, want_tags)
+            return probs, ood, None, window_tags
+        model: Any = self.model
+        vectors: np.ndarray | None = None
+        if embed:
+            probs, tags, vectors, ood = model.embed_outputs_patches(inputs)
+            vectors = np.asarray(vectors, dtype=np.float32)
+        else:
+            probs, tags, ood = model.predict_outputs_patches(inputs)
+        kept = {k: np.asarray(v, dtype=np.float32) for k, v in tags.items() if k in self.tag_names}
+        ood = None if ood is None else np.asarray(ood, dtype=np.float64).reshape(-1)
+        return np.asarray(probs, dtype=np.float32), ood, vectors, kept if (want_tags or embed) else None
+
     def _finalize(
         self, acc: WindowResults, n_samples: int, *, name: str, top_k: int, complete: bool
     ) -> Prediction:
+        if getattr(self._preparing, "active", False):
+            inputs = np.concatenate(acc.deferred) if acc.deferred else np.zeros((0, self.window_length), np.float32)
+            kind = "windows" if getattr(self.model, "window_patches", None) is None else "patches"
+            acc.deferred = []
+            raise _WindowsReady(PreparedSong(name=name, n_samples=n_samples, complete=complete, top_k=top_k,
+                                             inputs=inputs, kind=kind, acc=acc))
         sr = self.sample_rate
         starts = np.concatenate(acc.starts)
         ends = np.concatenate(acc.ends)
