@@ -35,7 +35,7 @@ from genrekit.predict.embedding import as_json_vector, as_json_vectors, track_em
 from genrekit.predict.schema import AudioSource, GenreScore, ModelInfo, Prediction, Segment, TagGroup, TagScore
 from genrekit.predict.tag_groups import check_tag_table, default_tag_table, group_tags
 from genrekit.predict.uncertainty import assess_uncertainty, uncertainty_thresholds
-from genrekit.predict.windows import _Window, _WindowSlicer, spread_starts
+from genrekit.audio.windows import _Window, _WindowSlicer, spread_starts
 
 if TYPE_CHECKING:
     from genrekit.bundle.card import ModelCard
