@@ -6,8 +6,7 @@ through the local engine's two stages: a pool of ``workers`` decoder actors
 inference actor (:class:`BatchClassifier`, holding one session with ``threads`` threads)
 that runs the model on many songs' windows per batch, as the pipelined
 :class:`~genrekit.catalog.engine.BatchEngine` does. Ray Data streams between the stages
-with its own back-pressure. :class:`SongClassifier` (decode and infer in one actor, song by
-song) is kept for callers that used it. Each output row is a flat record (:data:`~genrekit.catalog.records.RECORD_COLUMNS`,
+with its own back-pressure. Each output row is a flat record (:data:`~genrekit.catalog.records.RECORD_COLUMNS`,
 the result in the shared schema as JSON): :meth:`RayRunner.run` turns rows back into the
 local engine's :class:`~genrekit.catalog.engine.Outcome`, so
 :func:`genrekit.catalog.scan.scan_library` stores them in the same database, and
@@ -37,7 +36,6 @@ from genrekit.catalog.engine import (
     Job,
     Outcome,
     Prepared,
-    classify_job,
     infer_prepared,
     load_classifier,
     pipeline_budget,
@@ -49,34 +47,6 @@ from genrekit.errors import GenrekitError
 SONGS_PER_RAY_BATCH = 4  # songs per map_batches call of the decoder actors
 _EXTRA_COLUMNS = ("name", "elapsed_s", "error_type", "reason")  # what rebuilds an Outcome; not in Parquet output
 JOBS_PER_DATASET = 2000  # songs per Ray dataset when storing to a database (results stored between datasets)
-
-
-class SongClassifier:
-    """A Ray Data actor: one loaded model, classifying batches of ``{path, name, library}`` rows."""
-
-    def __init__(self, config: EngineConfig) -> None:
-        self.config = config
-        self.classifier = load_classifier(config)
-        info = self.classifier.model_info
-        self.model_name, self.model_version = str(info.name), str(info.version)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
-        columns: dict[str, list[Any]] = {key: [] for key in (*RECORD_COLUMNS, *_EXTRA_COLUMNS)}
-        for path, name, library in zip(batch["path"], batch["name"], batch["library"]):
-            path, name = str(path), str(name)
-            outcome = classify_job(self.classifier, Job(source=path, name=name), self.config.options)
-            try:
-                info = os.stat(path)
-                size, mtime = int(info.st_size), int(info.st_mtime_ns)
-            except OSError:
-                size, mtime = 0, 0
-            record = outcome_record(path=path, library=str(library), size_bytes=size, mtime_ns=mtime, outcome=outcome,
-                                    model_name=self.model_name, model_version=self.model_version)
-            record.update(name=name, elapsed_s=float(outcome.elapsed_s), error_type=outcome.error_type or "",
-                          reason=outcome.error or "")
-            for key, value in record.items():
-                columns[key].append(value)
-        return columns
 
 
 def _file_info(path: str) -> tuple[int, int]:
