@@ -658,6 +658,8 @@ def _ray_scan_case(cluster: RayCluster, files: list[Path], command: list[str], d
         report["killed_after_s"] = round(time.monotonic() - started, 1)
         if victim == "driver":
             os.killpg(scan.pid, signal.SIGKILL)
+            time.sleep(5)
+            report["scan_actors_5s_later"] = {node: [f"{p} {t}" for p, t in cluster.actor_pids(node)] for node in ("head", "node2")}
         else:
             actors = {node: cluster.actor_pids(node) for node in ("head", "node2")}
             decoders = [a for a in actors["node2"] if "SongDecoder" in a[1]]
