@@ -677,14 +677,14 @@ def _ray_scan_case(cluster: RayCluster, files: list[Path], command: list[str], d
         report["killed_run_timed_out"] = True
     report["killed_run_exit"] = scan.returncode
     report["killed_run_seconds"] = round(time.monotonic() - started, 1)
-    report["killed_run_summary"] = out.strip().splitlines()[-3:]
+    report["killed_run_summary"] = out.strip().splitlines()[:12]
     report["killed_run_stderr_tail"] = [line[:240] for line in err.strip().splitlines()[-6:]]
     report["after_killed_run"] = _exactly_once(files, db_url)
     started = time.monotonic()
     rerun = subprocess.run(command, env=cluster.env, capture_output=True, text=True, timeout=timeout_s)
     report["rerun_exit"] = rerun.returncode
     report["rerun_seconds"] = round(time.monotonic() - started, 1)
-    report["rerun_summary"] = rerun.stdout.strip().splitlines()[-3:]
+    report["rerun_summary"] = rerun.stdout.strip().splitlines()[:12]
     if rerun.returncode != 0:
         report["rerun_stderr_tail"] = [line[:240] for line in rerun.stderr.strip().splitlines()[-6:]]
     report["after_rerun"] = _exactly_once(files, db_url)
