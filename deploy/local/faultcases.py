@@ -510,7 +510,8 @@ def _free_port() -> int:
 
 class RayCluster:
     """A two-node Ray cluster on this machine (one head, one worker node, ``cpus`` CPUs each),
-    every process bound to 127.0.0.1 with its own temporary folder under ``root``.
+    each node advertising 127.0.0.1 (Ray still listens on every interface: the cluster's own
+    token keeps other clients out), with its own temporary folder under ``root``.
 
     ``ray stop`` stops every Ray process of the machine (other users' too), so :meth:`stop`
     ends only the processes started here: those whose command line names this cluster's
