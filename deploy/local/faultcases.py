@@ -702,10 +702,13 @@ def ray_scan_kill_and_rerun(library: Path, root: Path, env: dict[str, str] | Non
     must be stored exactly once. Figures per case (seconds are wall-clock on this machine);
     ``{"skipped": reason}`` where Ray is not installed."""
     try:
-        import psutil  # noqa: F401
         import ray  # noqa: F401
-    except ImportError as error:
-        return {"skipped": f"Ray not installed ({error.name}): pip install 'genrekit[ray]'"}
+    except ImportError:
+        return {"skipped": "Ray not installed: pip install 'genrekit[ray]'"}
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        return {"skipped": "psutil not installed (it finds the cluster's processes): pip install psutil"}
     if not Path(sys.executable).with_name("ray").exists():
         return {"skipped": "the ray command is not beside this Python"}
     files = sorted(p for p in library.rglob("*") if p.is_file())
