@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -498,6 +499,241 @@ def scan_kill_and_rerun(stack: Stack, library: Path, *, kill_after_rows: int = 3
     return report
 
 
+# -- Ray scan kill ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RayCluster:
+    """A two-node Ray cluster on this machine (one head, one worker node, ``cpus`` CPUs each),
+    each node advertising 127.0.0.1 (Ray still listens on every interface: the cluster's own
+    token keeps other clients out), with its own temporary folder under ``root``.
+
+    ``ray stop`` stops every Ray process of the machine (other users' too), so :meth:`stop`
+    ends only the processes started here: those whose command line names this cluster's
+    folders, and their children, SIGTERM then SIGKILL after ``grace_s`` seconds.
+    """
+
+    def __init__(self, root: Path, env: dict[str, str], *, cpus: int = 1, object_store_mb: int = 256) -> None:
+        self.root = root
+        # Ray >= 2.5x turns token authentication on for a new head: every process of this
+        # cluster (nodes and drivers) gets this cluster's own token, not one from ~/.ray.
+        self.env = dict(env, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+        self.cpus = cpus
+        self.object_store_bytes = object_store_mb * 2**20
+        self.port = _free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.head_dir = root / "ray-head"
+        self.worker_dir = root / "ray-node2"
+
+    def _ray(self, *args: str) -> None:
+        ray = Path(sys.executable).with_name("ray")
+        done = subprocess.run([str(ray), *args], env=self.env, capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            raise RuntimeError(f"ray {args[0]} failed ({done.returncode}): {done.stderr[-800:]}")
+
+    def start(self) -> None:
+        """Start the head, then the second node joining it (seconds each on an idle core)."""
+        common = ["--num-cpus", str(self.cpus), "--node-ip-address", "127.0.0.1",
+                  "--object-store-memory", str(self.object_store_bytes), "--disable-usage-stats"]
+        self.head_dir.mkdir(parents=True, exist_ok=True)
+        self.worker_dir.mkdir(parents=True, exist_ok=True)
+        self._ray("start", "--head", "--port", str(self.port), "--temp-dir", str(self.head_dir),
+                  "--include-dashboard", "false", *common)
+        self._ray("start", "--address", self.address, "--temp-dir", str(self.worker_dir), *common)
+
+    def _own(self) -> list:
+        import psutil
+
+        mine = []
+        for proc in psutil.process_iter(["cmdline"]):
+            line = " ".join(proc.info["cmdline"] or [])
+            if str(self.root) in line or f"127.0.0.1:{self.port}" in line:
+                mine.append(proc)
+        return mine
+
+    def raylets(self) -> dict[str, int]:
+        """``{"head": pid, "node2": pid}`` of the two raylets (missing keys: not running)."""
+        found = {}
+        for proc in self._own():
+            if "raylet" not in proc.name():
+                continue
+            line = " ".join(proc.cmdline())
+            found["node2" if str(self.worker_dir) in line else "head"] = proc.pid
+        return found
+
+    def actor_pids(self, node: str = "node2", names: tuple[str, ...] = ("MapWorker", "SongDecoder", "BatchClassifier")) -> list[tuple[int, str]]:
+        """The Ray worker processes under ``node``'s raylet whose title (``ray::<actor>...``)
+        names one of ``names`` (the scan's Ray Data actors; Ray's own agents are left out)."""
+        import psutil
+
+        raylet = self.raylets().get(node)
+        if raylet is None:
+            return []
+        workers = []
+        for child in psutil.Process(raylet).children(recursive=True):
+            try:
+                title = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            if title.startswith("ray::") and any(name in title for name in names):
+                workers.append((child.pid, title.strip()[:80]))
+        return workers
+
+    def stop(self, grace_s: float = 15.0) -> int:
+        """End this cluster's processes and their children only; how many there were."""
+        import psutil
+
+        procs = {}
+        for proc in self._own():
+            procs[proc.pid] = proc
+            try:
+                for child in proc.children(recursive=True):
+                    procs[child.pid] = child
+            except psutil.Error:
+                pass
+        procs.pop(os.getpid(), None)
+        for proc in procs.values():
+            try:
+                proc.terminate()
+            except psutil.Error:
+                pass
+        _, alive = psutil.wait_procs(list(procs.values()), timeout=grace_s)
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        return len(procs)
+
+
+def _rows(db_url: str) -> list:
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists():
+        return []  # the scan has not created its database yet
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sqlalchemy.text("SELECT path, status FROM library_tracks")).all())
+    except sqlalchemy.exc.OperationalError:
+        return []  # the table is not there yet (the scan is creating the database)
+    finally:
+        engine.dispose()
+
+
+def _exactly_once(files: list[Path], db_url: str) -> dict:
+    rows = _rows(db_url)
+    per_path = Counter(row.path for row in rows)
+    return {
+        "rows": len(rows),
+        "stored_ok": sum(1 for row in rows if row.status == "ok"),
+        "files_stored_exactly_once": sum(1 for f in files if per_path.get(str(f.resolve()), 0) == 1),
+        "files_missing": sum(1 for f in files if str(f.resolve()) not in per_path),
+        "paths_stored_twice": sum(1 for n in per_path.values() if n > 1),
+    }
+
+
+def _ray_scan_case(cluster: RayCluster, files: list[Path], command: list[str], db_url: str, victim: str,
+                   kill_after_rows: int, timeout_s: float) -> dict:
+    """One case: start the scan, ``kill -9`` the ``victim`` (``worker``: a busy Ray worker of
+    the second node; ``driver``: the scan's process group) once ``kill_after_rows`` files are
+    stored, let the run end, rerun it and count each file's rows."""
+    report: dict = {"victim": victim}
+    started = time.monotonic()
+    scan = subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = started + timeout_s
+    stored = 0
+    while time.monotonic() < deadline and scan.poll() is None:
+        stored = len(_rows(db_url))
+        busy = cluster.actor_pids("node2") if victim == "worker" else []
+        if kill_after_rows <= stored < len(files) and (victim == "driver" or busy):
+            break
+        time.sleep(0.3)
+    report["stored_when_killed"] = stored
+    report["finished_before_kill"] = scan.poll() is not None
+    if scan.poll() is None:
+        report["killed_after_s"] = round(time.monotonic() - started, 1)
+        if victim == "driver":
+            os.killpg(scan.pid, signal.SIGKILL)
+            time.sleep(5)
+            report["scan_actors_5s_later"] = {node: [f"{p} {t}" for p, t in cluster.actor_pids(node)] for node in ("head", "node2")}
+        else:
+            actors = {node: cluster.actor_pids(node) for node in ("head", "node2")}
+            decoders = [a for a in actors["node2"] if "SongDecoder" in a[1]]
+            pid, title = (decoders or actors["node2"])[0]
+            os.kill(pid, signal.SIGKILL)
+            report["killed_worker"] = f"{title} (pid {pid}, second node)"
+            report["scan_actors_at_kill"] = {node: [f"{p} {t}" for p, t in found] for node, found in actors.items()}
+            time.sleep(5)
+            report["scan_actors_5s_later"] = {node: [f"{p} {t}" for p, t in cluster.actor_pids(node)] for node in ("head", "node2")}
+    try:
+        out, err = scan.communicate(timeout=max(30.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        os.killpg(scan.pid, signal.SIGKILL)
+        out, err = scan.communicate()
+        report["killed_run_timed_out"] = True
+    report["killed_run_exit"] = scan.returncode
+    report["killed_run_seconds"] = round(time.monotonic() - started, 1)
+    report["killed_run_summary"] = out.strip().splitlines()[:12]
+    report["killed_run_stderr_tail"] = [line[:240] for line in err.strip().splitlines()[-6:]]
+    report["after_killed_run"] = _exactly_once(files, db_url)
+    started = time.monotonic()
+    rerun = subprocess.run(command, env=cluster.env, capture_output=True, text=True, timeout=timeout_s)
+    report["rerun_exit"] = rerun.returncode
+    report["rerun_seconds"] = round(time.monotonic() - started, 1)
+    report["rerun_summary"] = rerun.stdout.strip().splitlines()[:12]
+    if rerun.returncode != 0:
+        report["rerun_stderr_tail"] = [line[:240] for line in rerun.stderr.strip().splitlines()[-6:]]
+    report["after_rerun"] = _exactly_once(files, db_url)
+    report["exactly_once"] = report["after_rerun"]["files_stored_exactly_once"] == len(files)
+    return report
+
+
+def ray_scan_kill_and_rerun(library: Path, root: Path, env: dict[str, str] | None = None, *,
+                            kill_after_rows: int = 1, timeout_s: float = 600.0) -> dict:
+    """``genrekit scan --engine ray`` of ``library`` on a two-node Ray cluster started here
+    (head + one worker node, 1 CPU each, state under ``root``), twice on fresh SQLite databases:
+    first ``kill -9`` of a busy Ray worker process of the second node mid-run, then ``kill -9``
+    of the scan driver itself; each run is followed by the same command again, and every file
+    must be stored exactly once. Figures per case (seconds are wall-clock on this machine);
+    ``{"skipped": reason}`` where Ray is not installed."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return {"skipped": "Ray not installed: pip install 'genrekit[ray]'"}
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        return {"skipped": "psutil not installed (it finds the cluster's processes): pip install psutil"}
+    if not Path(sys.executable).with_name("ray").exists():
+        return {"skipped": "the ray command is not beside this Python"}
+    files = sorted(p for p in library.rglob("*") if p.is_file())
+    base_env = dict(env or os.environ)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    base_env["PYTHONPATH"] = os.pathsep.join(p for p in (src, base_env.get("PYTHONPATH", "")) if p)
+    root.mkdir(parents=True, exist_ok=True)
+    cluster = RayCluster(root, base_env)
+    report: dict = {"files": len(files), "cpus_per_node": cluster.cpus, "load_average_before": os.getloadavg()}
+    try:
+        started = time.monotonic()
+        cluster.start()
+        report["cluster_start_s"] = round(time.monotonic() - started, 1)
+        for victim in ("worker", "driver"):
+            db_url = f"sqlite:///{root / f'scan-{victim}.db'}"
+            command = [sys.executable, "-m", "genrekit", "scan", str(library), "--engine", "ray",
+                       "--address", cluster.address, "--db", db_url]
+            report[f"kill_{victim}"] = _ray_scan_case(cluster, files, command, db_url, victim, kill_after_rows, timeout_s)
+    finally:
+        report["processes_stopped"] = cluster.stop()
+        report["load_average_after"] = os.getloadavg()
+    report["exactly_once"] = all(report.get(f"kill_{v}", {}).get("exactly_once", False) for v in ("worker", "driver"))
+    return report
+
+
 __all__ = [
     "Replica",
     "StackError",
@@ -506,6 +742,7 @@ __all__ = [
     "kill_replica_under_load",
     "load_clips",
     "load_levels",
+    "ray_scan_kill_and_rerun",
     "restart_database_under_load",
     "scan_kill_and_rerun",
 ]

@@ -29,6 +29,7 @@ from faultcases import (  # noqa: E402
     kill_replica_under_load,
     load_levels,
     restart_database_under_load,
+    ray_scan_kill_and_rerun,
     scan_kill_and_rerun,
     unreadable_ids,
 )
@@ -37,12 +38,12 @@ from localstack import Stack, missing_parts  # noqa: E402
 SPOOL_MB = 1024  # the replicas' upload spool (tmpfs), as compose's /tmp (size=1g)
 
 
-def _scan_library(root: Path, n: int = 12) -> Path | None:
-    """A folder of ``n`` shared clips (symbolic links) for the scan scenario."""
+def _scan_library(root: Path, n: int = 12, name: str = "library") -> Path | None:
+    """A folder ``root/name`` of copies of ``n`` shared clips for the scan scenarios."""
     clips = sorted(SHARED_CLIPS.rglob("*.flac"))[:n] if SHARED_CLIPS.is_dir() else []
     if not clips:
         return None
-    library = root / "library"
+    library = root / name
     library.mkdir(exist_ok=True)
     for clip in clips:
         target = library / f"{clip.parent.name}-{clip.name}"
@@ -124,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         library = _scan_library(root)
         if library is not None:
             step("scan_kill", lambda: scan_kill_and_rerun(stack, library))
+        ray_library = _scan_library(root, 36, "ray-library")
+        if ray_library is not None:
+            step("ray_scan_kill", lambda: ray_scan_kill_and_rerun(ray_library, root / "ray"))
+            if "skipped" in results["ray_scan_kill"]:
+                print(f"reliability: Ray scan kill skipped: {results['ray_scan_kill']['skipped']}", file=sys.stderr)
         if args.long > 0:
 
             def long_run() -> dict:
@@ -142,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("kill_replica", "restart_database"):
         if results.get(name, {}).get("lost_accepted_uploads", 1):
             broken.append(f"{name}: accepted uploads lost")
+    ray_case = results.get("ray_scan_kill", {})
+    if ray_case and "skipped" not in ray_case and not ray_case.get("exactly_once"):
+        broken.append("ray_scan_kill: a file not stored exactly once after the rerun")
     print(f"reliability: figures in {args.out}", file=sys.stderr)
     for line in broken:
         print(f"reliability: BROKEN: {line}", file=sys.stderr)
