@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from genrekit.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from genrekit.cli.extras import require_train_extra
 from genrekit.errors import GenrekitError
 
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
 KINDS = ("table", "mfcc", "logmel", "musicnn")
 FORMATS = ("csv", "json", "npy")
 DEFAULT_SR = 22050  # Hz, for mfcc and logmel
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 DESCRIPTION = """\
 Extract features from audio files (any supported format).

@@ -20,12 +20,9 @@ import sys
 from collections.abc import Sequence
 
 from genrekit._version import __version__
+from genrekit.cli.exit_codes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from genrekit.errors import GenrekitError
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 SUBCOMMAND_MODULES = (
     "genrekit.cli.classify",

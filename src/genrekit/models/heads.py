@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.embedding import EmbeddingSpec, embedding_spec
 from genrekit.bundle.io import register_artifact_writer
+from genrekit.models.onnx_runtime import MODEL_TYPE
 from genrekit.models.registry import register_model_type
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.features.config import MusicnnInputConfig
@@ -51,7 +52,6 @@ from genrekit.models.musicnn import (
     pretrained_path,
 )
 
-MODEL_TYPE = "musicnn_head"
 WINDOW_LENGTH = MUSICNN_WINDOW_LENGTH  # 47872 samples: one 187-frame musicnn patch
 WINDOW_S = WINDOW_LENGTH / SAMPLE_RATE  # 2.992 s
 MIN_WINDOW_LENGTH = MUSICNN_MIN_WINDOW_LENGTH  # 47616 samples: shortest window giving 187 frames

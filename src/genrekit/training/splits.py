@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genrekit.datasets.records import SPLIT_NAMES
 from genrekit.errors import DatasetError, InvalidParameterError
 
 if TYPE_CHECKING:
     from genrekit.datasets import TrackRecord
 
-SPLIT_NAMES = ("train", "valid", "test")
 SPLIT_SCHEMES = ("filtered", "dataset", "random", "kfold", "group_kfold")
 
 Unit = tuple[str, Hashable]

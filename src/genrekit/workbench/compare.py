@@ -47,6 +47,7 @@ from genrekit.evaluation.leaderboard import (
 )
 from genrekit.workbench.leakage import LeakageComparison, segment_leakage_comparison
 from genrekit.evaluation.metrics import evaluate_predictions
+from genrekit.training.data import TABLE_FEATURE_NAME
 
 DEFAULT_FAMILIES = ("knn", "svm", "logreg", "random_forest")
 SINGLE_SPLIT_SCHEMES = ("dataset", "filtered", "random")
@@ -54,7 +55,6 @@ LEAKY_SEGMENT_S = 3.0  # seconds per segment in the leaky demonstration
 LEAKY_ESTIMATORS = ("knn", "logreg")
 MB = 1_000_000  # bytes
 TABLE_FAMILIES = ("knn", "svm", "logreg", "random_forest")
-TABLE_FEATURE_NAME = "genrekit.training.table_feature_rows"  # the trainer's cache entries
 
 
 @dataclass(frozen=True)
