@@ -456,6 +456,8 @@ HELPERS_JS = """async () => {
     bytes: Array.from(s.base64ToBytes("AAEC/w==")),
     problem: [problem.title, problem.detail, problem.status],
     plain: [plain.title, plain.status],
+    routes: [a.resultHash("a b/c"), a.resultHref("x"), a.resultIdFromHash(a.resultHash("a b/c")), a.resultIdFromHash("#/"),
+             a.resultIdFromHash("#/r/x/y"), a.resultIdFromHash("#/r/x?y")],
   };
 }"""
 
@@ -513,6 +515,7 @@ def test_pure_helpers_in_the_browser(browser: Any, server_url: str) -> None:
     assert out["bytes"] == [0, 1, 2, 255]
     assert out["problem"] == ["Not audio", "it is text", 415]
     assert out["plain"] == ["File too large", 413]
+    assert out["routes"] == ["#/r/a%20b%2Fc", "/#/r/x", "a b/c", None, None, None]
     assert errors.errors == []
 
 
@@ -752,9 +755,21 @@ def test_many_files_export_history_playback_after_reload_and_delete(browser: Any
         context.close()
 
 
+# Uploads a one-byte file with api.js's XHR upload and answers the status it failed with.
+UPLOAD_STATUS_JS = """async () => {
+  const a = await import("/static/js/api.js");
+  try {
+    await a.uploadFile(new File(["x"], "x.wav", {type: "audio/wav"})).promise;
+    return 200;
+  } catch (error) {
+    return error.status;
+  }
+}"""
+
+
 def test_key_prompt_sends_the_key_and_an_editor_corrects_a_result(browser: Any, server_url: str, song: Path) -> None:
-    """js/access.js asks for a key on a 401 and then sends it with every API call; js/feedback.js
-    sends a correction. The 401 comes from a route stand-in for ``GET /models`` (this server runs
+    """js/access.js asks for a key on a 401 and js/api.js then sends it with every API call, fetch
+    and upload alike; js/feedback.js sends a correction. The 401 comes from a route stand-in for ``GET /models`` (this server runs
     in open mode, which ignores keys)."""
     seen: list[str] = []
 
@@ -774,6 +789,13 @@ def test_key_prompt_sends_the_key_and_an_editor_corrects_a_result(browser: Any, 
     context = browser.new_context(viewport=DESKTOP)
     context.set_default_timeout(TIMEOUT_MS)
     context.route("**/api/v1/models", gate)
+    uploads: list[str] = []
+
+    def refuse_upload(route: Any) -> None:
+        uploads.append(route.request.headers.get("authorization", ""))
+        route.fulfill(status=415, json={"title": "Not audio", "detail": "stand-in", "status": 415})
+
+    context.route("**/api/v1/classify", refuse_upload)
     page = context.new_page()
     errors = PageErrors(page)
     try:
@@ -794,6 +816,8 @@ def test_key_prompt_sends_the_key_and_an_editor_corrects_a_result(browser: Any, 
         page.wait_for_function("() => /Thanks: marked as/.test(document.querySelector('.feedback-status').textContent)")
         page.click("#feedback-undo")
         page.wait_for_function("() => /taken back/.test(document.querySelector('.feedback-status').textContent)")
+        status = page.evaluate(UPLOAD_STATUS_JS)
+        assert status == 415 and uploads == ["Bearer gk_browser-test-key"]  # the XHR upload carries the key too
         assert errors.errors == []
     finally:
         context.close()

@@ -147,3 +147,23 @@ def test_the_ui_reads_only_fields_that_get_config_answers(tmp_path: Path) -> Non
     used = set(re.findall(r"\bconfig\.(\w+)", main))
     assert {"keep_audio", "max_upload_bytes", "max_duration_s"} <= used <= set(config)
     assert config["keep_audio"] is True
+
+
+def test_only_api_js_talks_to_the_api_and_nothing_patches_fetch() -> None:
+    """api.js owns the API base, the fetch and XHR calls, the key and the result route (#/r/<id>);
+    the other modules import them, and no module swaps the browser's fetch or XMLHttpRequest."""
+    owned = {
+        "API base": re.compile(r"/api/v\d"),
+        "fetch call": re.compile(r"\bfetch\("),
+        "XMLHttpRequest": re.compile(r"XMLHttpRequest"),
+        "key storage": re.compile(r"sessionStorage|localStorage"),
+        "result route": re.compile(r"#/r/\$|\\/r\\/"),
+    }
+    for path in JS_FILES:
+        code = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith(("//", "*", "/**")))
+        assert not re.search(r"window\.fetch\s*=|XMLHttpRequest\.prototype\.\w+\s*=", code), path.name
+        if path.name == "api.js":
+            assert all(pattern.search(code) for pattern in owned.values())
+            continue
+        found = [what for what, pattern in owned.items() if pattern.search(code)]
+        assert found == [], f"{path.name} has its own {found}"

@@ -1,27 +1,9 @@
-// API keys in the browser. On a server in key mode every API call needs
-// "Authorization: Bearer <key>": this module adds the key kept for this tab (sessionStorage,
-// never a cookie) to every same-origin /api/ request made with fetch or XMLHttpRequest, and
-// asks for a key when the server answers 401. Loaded before main.js; touches nothing else.
+// API keys in the browser: the key form. On a server in key mode every API call needs
+// "Authorization: Bearer <key>"; api.js keeps the key for this tab and sends it, and announces
+// each 401 ("genrekit:unauthorized"), on which this module asks for a key. Loaded before the
+// page's own script so that no 401 goes unheard.
 
-const STORAGE_KEY = "genrekit.apiKey";
-const API_PREFIX = "/api/";
-
-export function currentKey() {
-  try {
-    return sessionStorage.getItem(STORAGE_KEY) || "";
-  } catch {
-    return "";
-  }
-}
-
-function isApi(url) {
-  try {
-    const parsed = new URL(url, window.location.href);
-    return parsed.origin === window.location.origin && parsed.pathname.startsWith(API_PREFIX);
-  } catch {
-    return false;
-  }
-}
+import { saveKey } from "./api.js";
 
 let dialog = null;
 
@@ -59,7 +41,7 @@ export function askForKey(message = "This server needs an API key.") {
     form.addEventListener("submit", () => {
       const key = input.value.trim();
       if (!key) return;
-      sessionStorage.setItem(STORAGE_KEY, key);
+      saveKey(key);
       window.location.reload();
     });
   }
@@ -67,31 +49,6 @@ export function askForKey(message = "This server needs an API key.") {
   dialog.showModal();
 }
 
-const originalFetch = window.fetch.bind(window);
-window.fetch = async (input, init = {}) => {
-  const url = typeof input === "string" || input instanceof URL ? String(input) : input.url;
-  if (!isApi(url)) return originalFetch(input, init);
-  const headers = new Headers(init.headers || (input instanceof Request ? input.headers : undefined));
-  const key = currentKey();
-  if (key && !headers.has("Authorization")) headers.set("Authorization", `Bearer ${key}`);
-  const response = await originalFetch(input, { ...init, headers });
-  if (response.status === 401) askForKey(key ? "The key was refused (unknown or revoked)." : undefined);
-  return response;
-};
-
-const originalOpen = XMLHttpRequest.prototype.open;
-const originalSend = XMLHttpRequest.prototype.send;
-XMLHttpRequest.prototype.open = function open(method, url, ...rest) {
-  this.genrekitApi = isApi(url);
-  return originalOpen.call(this, method, url, ...rest);
-};
-XMLHttpRequest.prototype.send = function send(body) {
-  if (this.genrekitApi) {
-    const key = currentKey();
-    if (key) this.setRequestHeader("Authorization", `Bearer ${key}`);
-    this.addEventListener("load", () => {
-      if (this.status === 401) askForKey(key ? "The key was refused (unknown or revoked)." : undefined);
-    });
-  }
-  return originalSend.call(this, body);
-};
+document.addEventListener("genrekit:unauthorized", (event) => {
+  askForKey(event.detail && event.detail.refused ? "The key was refused (unknown or revoked)." : undefined);
+});

@@ -1,7 +1,52 @@
-// Client of the genrekit REST API (/api/v1). Every failure becomes an ApiError carrying the
-// problem+json title and detail the server sent (or a readable stand-in).
+// Client of the genrekit REST API (/api/v1), the one place that knows the API base, the
+// result-page route (#/r/<id>) and the API key of this tab. Every request goes through
+// `apiFetch` (or `uploadFile`, for progress), which sends "Authorization: Bearer <key>" when a
+// key is kept and announces a 401 with a "genrekit:unauthorized" event on `document` (access.js
+// asks for a key then). Every failure becomes an ApiError carrying the problem+json title and
+// detail the server sent (or a readable stand-in).
 
-const API = "/api/v1";
+/** Base path of every API endpoint. */
+export const API = "/api/v1";
+
+const KEY_STORAGE = "genrekit.apiKey"; // sessionStorage entry: this tab only, never a cookie
+
+/** The API key kept for this tab ("" when none, or when storage is unavailable). */
+export function currentKey() {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE) || "";
+  } catch {
+    return "";
+  }
+}
+
+/** Keep `key` for this tab; later requests send it. */
+export function saveKey(key) {
+  sessionStorage.setItem(KEY_STORAGE, key);
+}
+
+/** Tell the page that the server refused a request for want of a (valid) key. */
+function announceUnauthorized(sentKey) {
+  document.dispatchEvent(new CustomEvent("genrekit:unauthorized", { detail: { refused: Boolean(sentKey) } }));
+}
+
+/** Route of the result page of a stored classification ("#/r/<id>"); group 1: the encoded id. */
+const RESULT_ROUTE = /^#\/r\/([^/?#]+)$/;
+
+/** Hash of the result page of a stored classification, e.g. "#/r/abc". */
+export function resultHash(id) {
+  return `#/r/${encodeURIComponent(id)}`;
+}
+
+/** Link to the result page from any page of the UI, e.g. "/#/r/abc". */
+export function resultHref(id) {
+  return `/${resultHash(id)}`;
+}
+
+/** The classification id a hash shows (decoded), or null when it is not a result page. */
+export function resultIdFromHash(hash) {
+  const match = RESULT_ROUTE.exec(hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
 
 export class ApiError extends Error {
   /**
@@ -57,13 +102,33 @@ export function problemFromResponse(status, text, retryAfter = null) {
   return new ApiError(title, detail, status);
 }
 
-async function getJson(path) {
+/**
+ * fetch() of an API path with the tab's key. Asks for JSON unless `init.headers` says otherwise;
+ * answers the Response whatever its status (a 401 is announced first).
+ * @throws {CancelledError} when `init.signal` aborts; {ApiError} "No connection" when no answer
+ */
+export async function apiFetch(path, init = {}) {
+  const headers = new Headers(init.headers);
+  if (!headers.has("Accept")) headers.set("Accept", "application/json");
+  const key = currentKey();
+  if (key && !headers.has("Authorization")) headers.set("Authorization", `Bearer ${key}`);
   let response;
   try {
-    response = await fetch(path, { headers: { Accept: "application/json" } });
+    response = await fetch(path, { ...init, headers });
   } catch (error) {
+    if (error && error.name === "AbortError") throw new CancelledError();
     throw new ApiError("No connection", "The genrekit server cannot be reached.", 0);
   }
+  if (response.status === 401) announceUnauthorized(key);
+  return response;
+}
+
+/**
+ * Send a request and parse the JSON answer.
+ * @throws {ApiError} with the problem+json title and detail when the status is not 2xx
+ */
+export async function getJson(path, init = {}) {
+  const response = await apiFetch(path, init);
   const text = await response.text();
   if (!response.ok) throw problemFromResponse(response.status, text, response.headers.get("Retry-After"));
   try {
@@ -119,12 +184,7 @@ export async function listClassifications({ genre = "", query = "", limit = 12, 
 
 /** DELETE one stored classification (and its audio). */
 export async function deleteClassification(id) {
-  let response;
-  try {
-    response = await fetch(`${API}/classifications/${encodeURIComponent(id)}`, { method: "DELETE" });
-  } catch {
-    throw new ApiError("No connection", "The genrekit server cannot be reached.", 0);
-  }
+  const response = await apiFetch(`${API}/classifications/${encodeURIComponent(id)}`, { method: "DELETE" });
   if (!response.ok) throw problemFromResponse(response.status, await response.text());
 }
 
@@ -138,11 +198,14 @@ export function uploadFile(file, { onProgress = () => {}, onUploaded = () => {} 
   const promise = new Promise((resolve, reject) => {
     xhr.open("POST", `${API}/classify`);
     xhr.setRequestHeader("Accept", "application/json");
+    const key = currentKey();
+    if (key) xhr.setRequestHeader("Authorization", `Bearer ${key}`);
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
     });
     xhr.upload.addEventListener("load", () => onUploaded());
     xhr.addEventListener("load", () => {
+      if (xhr.status === 401) announceUnauthorized(key);
       if (xhr.status >= 200 && xhr.status < 300) {
         try {
           resolve(JSON.parse(xhr.responseText));
@@ -170,22 +233,11 @@ export function uploadFile(file, { onProgress = () => {}, onUploaded = () => {} 
  */
 export function classifyUrl(url) {
   const controller = new AbortController();
-  const promise = (async () => {
-    let response;
-    try {
-      response = await fetch(`${API}/classify/url`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ url }),
-        signal: controller.signal,
-      });
-    } catch (error) {
-      if (error && error.name === "AbortError") throw new CancelledError();
-      throw new ApiError("No connection", "The genrekit server cannot be reached.", 0);
-    }
-    const text = await response.text();
-    if (!response.ok) throw problemFromResponse(response.status, text, response.headers.get("Retry-After"));
-    return JSON.parse(text);
-  })();
+  const promise = getJson(`${API}/classify/url`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ url }),
+    signal: controller.signal,
+  });
   return { promise, abort: () => controller.abort() };
 }

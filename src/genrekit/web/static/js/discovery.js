@@ -1,14 +1,5 @@
 // Client of the discovery endpoints: similar tracks, catalog search, stats and map.
-import { problemFromResponse } from "./api.js";
-
-const API = "/api/v1";
-
-async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
-  const text = await response.text();
-  if (!response.ok) throw problemFromResponse(response.status, text, response.headers.get("Retry-After"));
-  return JSON.parse(text);
-}
+import { API, getJson, resultHref } from "./api.js";
 
 function query(params) {
   const search = new URLSearchParams();
@@ -41,7 +32,7 @@ export function getCatalogMap({ limit = 5000 } = {}) {
 
 /** Link that opens a stored classification on the main page. */
 export function trackHref(id) {
-  return `/#/r/${encodeURIComponent(id)}`;
+  return resultHref(id);
 }
 
 /** Display name of a track: its file name or URL, else its id. */

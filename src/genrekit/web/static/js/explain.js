@@ -3,10 +3,9 @@
 // The module mounts itself next to #mel-canvas and follows the #/r/{id} route, so the page
 // only has to load it.
 
+import { API, getJson, resultIdFromHash } from "./api.js";
 import { clearAtDeviceSize } from "./spectrogram.js";
 
-const API = "/api/v1";
-const RESULT_ROUTE = /^#\/r\/([^/]+)$/;
 const HTK_MEL_BREAK_HZ = 700; // mel(f) = 2595 log10(1 + f / 700)
 const PAGE_SPECTROGRAM_F_MAX_HZ = 11025; // top of the page's spectrogram (service visuals)
 
@@ -87,8 +86,7 @@ class WhyOverlay {
   }
 
   follow() {
-    const match = RESULT_ROUTE.exec(window.location.hash);
-    const id = match ? decodeURIComponent(match[1]) : null;
+    const id = resultIdFromHash(window.location.hash);
     if (id === this.id) return;
     this.id = id;
     this.setOn(false);
@@ -118,7 +116,7 @@ class WhyOverlay {
       this.status.textContent = whyCaption(this.explanations.get(id));
       this.setOn(true);
     } catch (error) {
-      if (id === this.id) this.status.textContent = `No explanation: ${error.message}`;
+      if (id === this.id) this.status.textContent = `No explanation: ${error.detail || error.message}`;
     } finally {
       this.button.disabled = false;
     }
@@ -155,24 +153,9 @@ class WhyOverlay {
   }
 }
 
-async function fetchExplanation(id) {
-  let response;
-  try {
-    response = await fetch(`${API}/classifications/${encodeURIComponent(id)}/explanation`, {
-      headers: { Accept: "application/json" },
-    });
-  } catch {
-    throw new Error("the server cannot be reached.");
-  }
-  const text = await response.text();
-  let body = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
-  }
-  if (!response.ok) throw new Error((body && (body.detail || body.title)) || `HTTP ${response.status}`);
-  return body;
+/** GET the explanation of a stored classification (computed on the first request). */
+function fetchExplanation(id) {
+  return getJson(`${API}/classifications/${encodeURIComponent(id)}/explanation`);
 }
 
 const melCanvas = document.getElementById("mel-canvas");

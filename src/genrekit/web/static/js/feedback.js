@@ -4,10 +4,8 @@
 // Nothing is preselected (the editor chooses), genres read as on the rest of the page, and a
 // sent correction can be taken back (DELETE, "Undo").
 
+import { API, apiFetch, getClassification, resultIdFromHash } from "./api.js";
 import { genreTitle } from "./format.js";
-
-const API = "/api/v1";
-const ROUTE = /^#\/r\/([^/?#]+)$/;
 
 let panel = null;
 
@@ -59,9 +57,9 @@ async function submit(id, genre, status, undo) {
   status.textContent = "Sending…";
   undo.hidden = true;
   try {
-    const response = await fetch(`${API}/classifications/${encodeURIComponent(id)}/feedback`, {
+    const response = await apiFetch(`${API}/classifications/${encodeURIComponent(id)}/feedback`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ genre }),
     });
     const body = await response.json().catch(() => ({}));
@@ -77,10 +75,7 @@ async function submit(id, genre, status, undo) {
 async function withdraw(id, status, undo, select, send) {
   status.textContent = "Taking the correction back…";
   try {
-    const response = await fetch(`${API}/classifications/${encodeURIComponent(id)}/feedback`, {
-      method: "DELETE",
-      headers: { Accept: "application/json" },
-    });
+    const response = await apiFetch(`${API}/classifications/${encodeURIComponent(id)}/feedback`, { method: "DELETE" });
     const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
     if (response.ok) {
       status.textContent = "Correction taken back.";
@@ -96,16 +91,18 @@ async function withdraw(id, status, undo, select, send) {
 }
 
 async function show() {
-  const match = ROUTE.exec(window.location.hash);
+  const id = resultIdFromHash(window.location.hash);
   const result = document.getElementById("result");
-  if (!match || !result) {
+  if (id === null || !result) {
     if (panel) panel.hidden = true;
     return;
   }
-  const id = decodeURIComponent(match[1]);
-  const response = await fetch(`${API}/classifications/${encodeURIComponent(id)}`, { headers: { Accept: "application/json" } });
-  if (!response.ok) return;
-  const body = await response.json();
+  let body;
+  try {
+    body = await getClassification(id);
+  } catch {
+    return; // the result view reports the failure
+  }
   if (!panel) result.append(build());
   panel.dataset.id = id;
   panel.hidden = false;

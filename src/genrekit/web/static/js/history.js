@@ -1,7 +1,7 @@
 // History list: GET /classifications newest first, genre filter, search by name, delete,
 // "load more" by cursor.
 
-import { deleteClassification, listClassifications } from "./api.js";
+import { deleteClassification, listClassifications, resultHash } from "./api.js";
 import { formatDuration, formatPercent, formatWhen, genreColor, genreTitle } from "./format.js";
 
 const PAGE_SIZE = 12; // entries per page
@@ -151,7 +151,7 @@ export class History {
     row.dataset.id = item.id;
     const link = document.createElement("a");
     link.className = "history-link";
-    link.href = `#/r/${encodeURIComponent(item.id)}`;
+    link.href = resultHash(item.id);
     link.dataset.id = item.id;
     if (item.id === this.currentId) link.setAttribute("aria-current", "page");
     const dot = document.createElement("span");

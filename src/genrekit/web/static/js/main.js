@@ -1,6 +1,17 @@
 // genrekit web UI: upload or link in, result out; hash routes "#/" and "#/r/<id>".
 
-import { ApiError, CancelledError, audioUrl, classifyUrl, getClassification, getConfig, getModel, getVisuals } from "./api.js";
+import {
+  ApiError,
+  CancelledError,
+  audioUrl,
+  classifyUrl,
+  getClassification,
+  getConfig,
+  getModel,
+  getVisuals,
+  resultHash,
+  resultIdFromHash,
+} from "./api.js";
 import { exportHistory, fetchAll } from "./export.js";
 import { formatDuration, formatPercent, formatSize, formatTime, genreColor, genreTitle } from "./format.js";
 import { History } from "./history.js";
@@ -164,7 +175,7 @@ async function runJob(job) {
     const top = (result.genres || [])[0];
     announce(top ? `Done: ${genreTitle(top.genre)}, ${formatPercent(top.score)} confidence.` : "Done.");
     state.shownId = null;
-    navigate(`#/r/${encodeURIComponent(result.id)}`);
+    navigate(resultHash(result.id));
   } catch (error) {
     if (error instanceof CancelledError) {
       announce("Cancelled.");
@@ -192,7 +203,7 @@ function onQueuedResult(result, file, first) {
   announce(`${file.name}: ${top ? `${genreTitle(top.genre)} ${formatPercent(top.score)}` : "done"}.`);
   if (first) {
     state.shownId = null;
-    navigate(`#/r/${encodeURIComponent(result.id)}`);
+    navigate(resultHash(result.id));
   }
 }
 
@@ -225,7 +236,7 @@ function classifyLink(text) {
 // ---------------------------------------------------------------- result view
 
 function permalinkFor(id) {
-  return `${window.location.origin}${window.location.pathname}#/r/${encodeURIComponent(id)}`;
+  return `${window.location.origin}${window.location.pathname}${resultHash(id)}`;
 }
 
 function onTime(seconds) {
@@ -407,8 +418,8 @@ function navigate(hash) {
 
 function route() {
   state.route += 1;
-  const match = /^#\/r\/([^/?#]+)$/.exec(window.location.hash);
-  if (match) showResult(decodeURIComponent(match[1]));
+  const id = resultIdFromHash(window.location.hash);
+  if (id !== null) showResult(id);
   else if (window.location.hash === "" || window.location.hash === "#/") hideResult();
 }
 

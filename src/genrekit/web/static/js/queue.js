@@ -1,7 +1,7 @@
 // Upload queue: many files (or a dropped folder) classified one after the other, each with
 // its own progress and its result linked as soon as it arrives.
 
-import { ApiError, CancelledError, uploadFile } from "./api.js";
+import { ApiError, CancelledError, resultHash, uploadFile } from "./api.js";
 import { formatPercent, formatSize, genreTitle } from "./format.js";
 
 const AUDIO_EXTENSIONS = /\.(mp3|wav|flac|ogg|oga|opus|m4a|aac|aif|aiff|aifc|wma|webm|mka|mp4|caf|au|amr|3gp)$/i;
@@ -132,7 +132,7 @@ export class UploadQueue {
         const result = await item.job.promise;
         const top = (result.genres || [])[0];
         const link = document.createElement("a");
-        link.href = `#/r/${encodeURIComponent(result.id)}`;
+        link.href = resultHash(result.id);
         link.textContent = top ? `${genreTitle(top.genre)} ${formatPercent(top.score)}` : "Done";
         this.finish(item, "", "is-done");
         item.status.append(link);
