@@ -68,6 +68,8 @@ def test_a_database_at_an_earlier_revision_upgrades_to_head_with_its_rows(tmp_pa
     run_migrations(engine)
 
     assert _revision(engine) == REVISIONS[-1]
+    with engine.connect() as connection:  # the migrations turned foreign keys off only while they ran
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with make_session_factory(engine)() as session:

@@ -13,7 +13,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -107,13 +107,32 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def run_migrations(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database schema to ``revision`` (``upgrade head`` by default)."""
+    """Upgrade the database schema to ``revision`` (``upgrade head`` by default).
+
+    On SQLite, foreign keys are off while the migrations run: a batch migration rebuilds a
+    table (copy, drop, rename), and dropping ``classifications`` with foreign keys on would
+    cascade-delete the rows pointing at it (stored audio, embeddings, corrections).
+    """
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            _set_sqlite_foreign_keys(connection, enabled=False)
+        try:
+            with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        finally:
+            if sqlite:
+                _set_sqlite_foreign_keys(connection, enabled=True)
+
+
+def _set_sqlite_foreign_keys(connection: Connection, *, enabled: bool) -> None:
+    """Turn SQLite's foreign key enforcement on or off (it only changes outside a transaction)."""
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+    connection.commit()
 
 
 def check_database(engine: Engine) -> None:
