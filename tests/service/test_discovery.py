@@ -20,8 +20,8 @@ from genrekit.predict import Prediction
 from genrekit.service import create_app
 from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
 from genrekit.store.vectors import prepare_vector_search, search_similar, store_embedding
-from tests.service.test_storage import DROP_ALL
 from tests.service.conftest import FAKE_SR, FakeClassifier, assert_problem, make_settings, make_wav, upload
+from tests.service.postgres import DROP_ALL
 
 # (file name, tone Hz, duration s): the fake embedding is the tone's pitch on a circle, so
 # 440 and 466 Hz are neighbours and 1760 Hz is far; the duration picks the top genre.
