@@ -7,6 +7,8 @@ The schema is created and upgraded by Alembic (``upgrade head``), run programmat
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,25 +116,30 @@ def run_migrations(engine: Engine, revision: str = "head") -> None:
     cascade-delete the rows pointing at it (stored audio, embeddings, corrections).
     """
     config = alembic_config(engine)
-    sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as connection:
+    with engine.connect() as connection, migrating(connection), connection.begin():
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+@contextmanager
+def migrating(connection: Connection) -> Iterator[None]:
+    """Prepare ``connection`` (not yet in a transaction) for migrations, and restore it after.
+
+    On SQLite, foreign keys are off meanwhile (the pragma only changes outside a transaction);
+    other databases are left as they are.
+    """
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        yield
+    finally:
         if sqlite:
-            _set_sqlite_foreign_keys(connection, enabled=False)
-        try:
-            with connection.begin():
-                if engine.dialect.name == "postgresql":
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
-        finally:
-            if sqlite:
-                _set_sqlite_foreign_keys(connection, enabled=True)
-
-
-def _set_sqlite_foreign_keys(connection: Connection, *, enabled: bool) -> None:
-    """Turn SQLite's foreign key enforcement on or off (it only changes outside a transaction)."""
-    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
-    connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 def check_database(engine: Engine) -> None:

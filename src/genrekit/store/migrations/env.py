@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 
 from genrekit.settings import database_url
-from genrekit.store.db import create_db_engine
+from genrekit.store.db import create_db_engine, migrating
 from genrekit.store.tables import Base
 
 config = context.config
@@ -33,7 +33,7 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or database_url()
     engine = create_db_engine(url)
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn, migrating(conn), conn.begin():
             _run(conn)
     finally:
         engine.dispose()
