@@ -4,7 +4,7 @@ Synthetic catalogs of N unit vectors (``--dim``, default 200: the default model'
 embedding width), drawn around 50 random centres so that neighbourhoods look like a music
 catalog's rather than uniform noise, are stored through the service's own schema
 (``classifications`` + ``track_embeddings``) and searched through
-:func:`genrekit.service.vectors.search_similar`, the code the API and ``genrekit similar``
+:func:`genrekit.store.vectors.search_similar`, the code the API and ``genrekit similar``
 run:
 
 * SQLite + sqlite-vec (exact: ``vec_distance_cosine`` over the blobs, in SQL);
@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
-from genrekit.service.vectors import PGV_TABLE, prepare_vector_search, search_similar, to_blob
+from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
+from genrekit.store.vectors import PGV_TABLE, prepare_vector_search, search_similar, to_blob
 
 SPACE = "bench@1"
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]

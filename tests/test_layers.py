@@ -5,8 +5,9 @@ service, cli. Each check imports one module in a fresh interpreter and lists wha
 it; a last check classifies with the default bundle while torch cannot be imported at all.
 
 The workbench floors (see docs/architecture.md) are checked on the source, function-level
-imports included: evaluation -> training -> workbench, each importing only downwards, and one
-windowing (``genrekit.audio.windows``) for every room.
+imports included: evaluation -> training -> workbench, each importing only downwards; storage
+(``genrekit.store``) imports none of its users, and catalog and lifecycle reach it without
+the web app; one windowing (``genrekit.audio.windows``) for every room.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ABOVE = {
     "genrekit.bundle": ("genrekit.features", "genrekit.models", "genrekit.predict", "genrekit.service", "genrekit.cli"),
     "genrekit.models.onnx_runtime": ("genrekit.predict", "genrekit.service", "genrekit.cli"),
     "genrekit.predict": ("genrekit.service", "genrekit.cli"),
+    "genrekit.store.queries": ("genrekit.service", "genrekit.catalog", "genrekit.lifecycle", "genrekit.cli", "genrekit.web"),
     "genrekit.service.main": ("genrekit.cli",),
     "genrekit.cli.main": (),
 }
@@ -89,6 +91,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "genrekit"
 NEVER = {  # room -> rooms it may not import, even inside a function
     "evaluation": ("training", "workbench", "tuning"),
     "training": ("workbench",),
+    "store": ("service", "catalog", "lifecycle", "cli", "web"),  # storage sits below every user of the database
+    "catalog": ("service",),  # a library scan reaches the database through store, not the web app
+    "lifecycle": ("service",),  # so does retraining
 }
 
 

@@ -15,6 +15,9 @@ variable                    meaning                                      default
 ``GENREKIT_DEVICE``         where the model runs: ``cpu`` or ``cuda``    ``cpu``
                             (ONNX Runtime's CUDA provider, from the
                             ``genrekit[gpu]`` extra)
+``GENREKIT_DATA_DIR``       state of the service, scans and retraining   ``$XDG_DATA_HOME/genrekit``
+``GENREKIT_DATABASE_URL``   SQLAlchemy URL of the database               ``genrekit.sqlite`` in
+                                                                         the data directory
 ========================== ============================================ =====================
 """
 
@@ -31,6 +34,9 @@ MAX_DURATION_ENV = "GENREKIT_MAX_DURATION_S"
 CACHE_DIR_ENV = "GENREKIT_CACHE_DIR"
 THREADS_ENV = "GENREKIT_THREADS"
 DEVICE_ENV = "GENREKIT_DEVICE"
+DATA_DIR_ENV = "GENREKIT_DATA_DIR"
+DATABASE_URL_ENV = "GENREKIT_DATABASE_URL"
+DATABASE_FILENAME = "genrekit.sqlite"  # the default SQLite database, in the data directory
 DEVICES = ("cpu", "cuda")
 DEFAULT_MAX_DURATION_S = 1200.0  # s: 20 minutes
 NO_LIMIT_WORDS = ("none", "0", "inf", "unlimited")  # spellings of "no duration limit"
@@ -106,3 +112,25 @@ def device() -> str:
     """Where inference runs: ``$GENREKIT_DEVICE`` (``cpu`` or ``cuda``), else ``cpu``."""
     raw = os.environ.get(DEVICE_ENV, "").strip()
     return check_device(raw, name=DEVICE_ENV) if raw else "cpu"
+
+
+def default_data_dir() -> Path:
+    """Directory of the service's state: ``$XDG_DATA_HOME/genrekit`` or ``~/.local/share/genrekit``."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "genrekit"
+
+
+def sqlite_url_in(data_dir: Path) -> str:
+    """The SQLAlchemy URL of the default SQLite database file in ``data_dir``."""
+    return f"sqlite:///{(data_dir / DATABASE_FILENAME).as_posix()}"
+
+
+def database_url() -> str:
+    """The database URL: ``GENREKIT_DATABASE_URL``, else the SQLite file in ``GENREKIT_DATA_DIR``
+    (default :func:`default_data_dir`); the same answer as the service's settings give."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        return url
+    data_dir = os.environ.get(DATA_DIR_ENV)
+    return sqlite_url_in(Path(data_dir) if data_dir else default_data_dir())

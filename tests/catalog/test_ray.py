@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from genrekit.catalog.records import RECORD_COLUMNS
 from genrekit.cli.main import main
-from genrekit.service.models import LibraryTrack
+from genrekit.store.tables import LibraryTrack
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'genrekit[ray]')")
 pa_parquet = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed")

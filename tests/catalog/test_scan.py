@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from genrekit.cli.main import main
-from genrekit.service.models import Classification, LibraryTrack
+from genrekit.store.tables import Classification, LibraryTrack
 from tests.catalog.library import AUDIO_TRACKS, BROKEN_TRACKS
 from tests.predict.test_classifier import TINY_LABELS
 
@@ -167,7 +167,7 @@ def test_scan_resumes_after_kill_9_without_losing_or_redoing_work(tmp_path: Path
 def test_scan_into_postgresql(capsys, library: Path, tiny_bundle: str, request: pytest.FixtureRequest) -> None:
     from sqlalchemy import text
 
-    from genrekit.service.models import Base
+    from genrekit.store.tables import Base
     url = request.getfixturevalue("postgres_url")
     engine = create_engine(url)
     Base.metadata.drop_all(engine)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from genrekit.cli.main import main
-from genrekit.service import crud
-from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
+from genrekit.store import queries
+from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
 
 GENRES = ["rock", "jazz", "rock", "blues"]
 
@@ -26,7 +26,7 @@ def stored(tmp_path: Path) -> tuple[str, list[np.ndarray]]:
     vectors = [np.array(v) / np.linalg.norm(v) for v in ([1, 0, 0], [0.9, 0.1, 0], [0.7, 0.7, 0], [0, 0, 1.0])]
     with make_session_factory(engine)() as session:
         for i, (vector, genre) in enumerate(zip(vectors, GENRES)):
-            crud.create_classification(
+            queries.create_classification(
                 session, classification_id=f"t{i}", created_at=dt.datetime.now(dt.timezone.utc), sha256=f"{i:064d}",
                 filename=f"/music/t{i}.mp3", visuals=None, embedding_space="fake@1",
                 result={"duration_s": 30.0, "model": {"name": "fake", "version": "1"}, "genres": [{"genre": genre, "score": 0.8}],

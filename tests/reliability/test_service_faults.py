@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import exc as sa_exc
 
-from genrekit.service import create_app, crud, keys
+from genrekit.service import create_app, keys
 from genrekit.service import access as access_module
 from genrekit.service import uploads as uploads_module
 from genrekit.service.uploads import MAX_NAME_CHARS, clean_filename
+from genrekit.store import queries
 from tests.service.conftest import FakeClassifier, assert_problem, make_settings, make_wav, upload
 
 
@@ -45,14 +46,14 @@ def test_database_outage_during_key_lookup_is_a_503(keyed, monkeypatch: pytest.M
 
 def test_database_outage_inside_a_route_is_a_503_and_passes(keyed, monkeypatch: pytest.MonkeyPatch) -> None:
     client, _, headers = keyed
-    real = crud.list_classifications
+    real = queries.list_classifications
 
     def failing(*args, **kwargs):
         raise _outage()
 
-    monkeypatch.setattr(crud, "list_classifications", failing)
+    monkeypatch.setattr(queries, "list_classifications", failing)
     assert_problem(client.get("/api/v1/classifications", headers=headers), 503, "database-unavailable")
-    monkeypatch.setattr(crud, "list_classifications", real)
+    monkeypatch.setattr(queries, "list_classifications", real)
     assert client.get("/api/v1/classifications", headers=headers).status_code == 200
 
 
@@ -62,7 +63,7 @@ def test_a_wrong_statement_stays_a_500(keyed, monkeypatch: pytest.MonkeyPatch) -
     def failing(*args, **kwargs):
         raise sa_exc.IntegrityError("INSERT", {}, ValueError("duplicate key"))
 
-    monkeypatch.setattr(crud, "list_classifications", failing)
+    monkeypatch.setattr(queries, "list_classifications", failing)
     assert_problem(client.get("/api/v1/classifications", headers=headers), 500, "internal-error")
 
 

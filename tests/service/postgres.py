@@ -17,6 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+# Every table the migrations create (and Alembic's own): emptying a reused test database.
+DROP_ALL = (
+    "DROP TABLE IF EXISTS corrections, track_vectors_pgv, track_embeddings, api_keys, library_tracks, classification_audio, "
+    "classifications, alembic_version CASCADE"
+)
+
+
 class PostgresUnavailable(Exception):
     """No PostgreSQL server could be started here (the reason is the message)."""
 

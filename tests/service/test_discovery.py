@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from genrekit.audio import load_audio
-from genrekit.predict import Prediction
 from genrekit.bundle.embedding import EmbeddingSpec
+from genrekit.predict import Prediction
 from genrekit.service import create_app
-from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
-from genrekit.service.vectors import prepare_vector_search, search_similar, store_embedding
-from tests.service.test_storage import DROP_ALL
+from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
+from genrekit.store.vectors import prepare_vector_search, search_similar, store_embedding
 from tests.service.conftest import FAKE_SR, FakeClassifier, assert_problem, make_settings, make_wav, upload
+from tests.service.postgres import DROP_ALL
 
 # (file name, tone Hz, duration s): the fake embedding is the tone's pitch on a circle, so
 # 440 and 466 Hz are neighbours and 1760 Hz is far; the duration picks the top genre.
@@ -175,7 +175,7 @@ def client_with_library(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, 
 
 
 def test_vectors_of_other_spaces_never_mix_and_fallback_search_agrees(tmp_path: Path) -> None:
-    from genrekit.service import crud
+    from genrekit.store import queries
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     run_migrations(engine)
@@ -186,13 +186,13 @@ def test_vectors_of_other_spaces_never_mix_and_fallback_search_agrees(tmp_path: 
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     with sessions() as session:
         for i, v in enumerate(vectors):
-            crud.create_classification(
+            queries.create_classification(
                 session, classification_id=f"id{i:02d}", created_at=dt.datetime.now(dt.timezone.utc), sha256=f"{i:064d}",
                 filename=f"t{i}.wav", result={"duration_s": 1.0, "model": {"name": "m", "version": "1"},
                 "genres": [{"genre": "rock", "score": 0.9}], "embedding": list(v)}, visuals=None,
                 embedding_space="m@1" if i < 20 else "m@2",
             )
-        stored = session.get(crud.Classification, "id00")
+        stored = session.get(queries.Classification, "id00")
         assert "embedding" not in stored.result  # kept once, in the vector store
         hits = search_similar(session, space="m@1", query=vectors[0], k=5, exclude_id="id00")
         expected = sorted(range(1, 20), key=lambda j: -float(vectors[j] @ vectors[0]))[:5]
@@ -204,7 +204,8 @@ def test_vectors_of_other_spaces_never_mix_and_fallback_search_agrees(tmp_path: 
 
 
 def test_search_map_and_neighbours_never_show_another_keys_tracks(tmp_path: Path) -> None:
-    from genrekit.service import catalog, crud
+    from genrekit.service import catalog
+    from genrekit.store import queries
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     run_migrations(engine)
@@ -212,7 +213,7 @@ def test_search_map_and_neighbours_never_show_another_keys_tracks(tmp_path: Path
     vectors = np.eye(4)[[0, 0, 1, 1]] + 0.01
     with sessions() as session:
         for i, (v, owner) in enumerate(zip(vectors, ["k1", "k2", "k1", None])):
-            crud.create_classification(
+            queries.create_classification(
                 session, classification_id=f"id{i}", created_at=dt.datetime.now(dt.timezone.utc), sha256=f"{i:064d}",
                 filename=f"t{i}.wav", visuals=None, embedding_space="m@1", owner_key_id=owner,
                 result={"duration_s": 1.0, "model": {"name": "m", "version": "1"}, "genres": [{"genre": "rock", "score": 0.9}],

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from genrekit.service import create_app
-from genrekit.service.feedback import accepted_corrections
-from genrekit.service.models import Correction
+from genrekit.store.corrections import accepted_corrections
+from genrekit.store.tables import Correction
 from tests.service.conftest import assert_problem, make_settings, make_wav, upload
 from tests.service.test_discovery import EmbeddingFakeClassifier
 

@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 
 from genrekit.bundle import ModelCard
 from genrekit.predict import Classifier, aggregate_probabilities, assess_uncertainty, slice_windows, spread_starts
-from genrekit.service import create_app, crud
-from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
-from genrekit.service.models import LibraryTrack
-from genrekit.service.vectors import from_blob, get_embedding
+from genrekit.service import create_app
+from genrekit.store import queries
+from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
+from genrekit.store.tables import LibraryTrack
+from genrekit.store.vectors import from_blob, get_embedding
 from tests.predict.test_classifier import TINY_LABELS, TINY_SR, TINY_WEIGHT, TinyModel
 from tests.service.conftest import make_settings, upload
 
@@ -114,7 +115,7 @@ def test_replacing_a_result_moves_the_top_genre_library_rows_and_embedding(tmp_p
         "embedding": [1.0, 0.0],
     }
     with make_session_factory(engine)() as session:
-        crud.create_classification(
+        queries.create_classification(
             session, classification_id="c1", created_at=now, sha256="0" * 64, filename="a.wav", result=quick,
             visuals=None, embedding_space="m@1",
         )
@@ -125,13 +126,13 @@ def test_replacing_a_result_moves_the_top_genre_library_rows_and_embedding(tmp_p
         session.commit()
         whole = {**quick, "genres": [{"genre": "jazz", "score": 0.45}, {"genre": "rock", "score": 0.35}], "duration_s": 30.5}
         whole.pop("embedding")
-        assert crud.replace_result(
+        assert queries.replace_result(
             session, classification_id="c1", result=whole, embedding=[0.0, 1.0], segment_embeddings=[[0.0, 1.0]],
             embedding_space="m@1",
         )
-        assert not crud.replace_result(session, classification_id="gone", result=whole)
+        assert not queries.replace_result(session, classification_id="gone", result=whole)
     with make_session_factory(engine)() as session:
-        row = crud.get_classification(session, classification_id="c1")
+        row = queries.get_classification(session, classification_id="c1")
         assert (row.top_genre, row.top_score, row.duration_s) == ("jazz", 0.45, 30.5)
         track = session.query(LibraryTrack).one()
         assert (track.top_genre, track.top_score, track.duration_s) == ("jazz", 0.45, 30.5)

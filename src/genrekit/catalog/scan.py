@@ -29,7 +29,7 @@ from genrekit.catalog import store
 from genrekit.catalog.engine import Job, Outcome, hash_file, plain_reason
 from genrekit.catalog.progress import Progress
 from genrekit.catalog.walk import walk_library
-from genrekit.service.models import LibraryTrack
+from genrekit.store.tables import LibraryTrack
 
 Runner = Callable[[Iterable[Job]], Iterator[Outcome]]
 

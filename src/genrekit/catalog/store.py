@@ -1,7 +1,7 @@
 """Scanned libraries in the service's database (``library_tracks`` + ``classifications``).
 
-Each file is one :class:`~genrekit.service.models.LibraryTrack` row, keyed by its path.
-A classified file points at a :class:`~genrekit.service.models.Classification` row (the
+Each file is one :class:`~genrekit.store.tables.LibraryTrack` row, keyed by its path.
+A classified file points at a :class:`~genrekit.store.tables.Classification` row (the
 same table the REST service writes), shared by every file with the same content (SHA-256)
 and model version, so the service's history and permalinks show scanned tracks and an
 upload of the same bytes is answered from the cache. Scanned results have no API-key owner
@@ -25,9 +25,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from genrekit.service import crud
-from genrekit.service.models import Classification, LibraryTrack
-from genrekit.service.vectors import store_embedding
+from genrekit.settings import database_url
+from genrekit.store import queries
+from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
+from genrekit.store.tables import Classification, LibraryTrack
+from genrekit.store.vectors import store_embedding
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
@@ -36,15 +38,11 @@ MAX_ERROR_CHARS = 2000  # characters of an error message stored
 
 def default_database_url() -> str:
     """The service's database URL (``GENREKIT_DATABASE_URL``, else its default SQLite file)."""
-    from genrekit.service.config import Settings
-
-    return Settings().resolved_database_url
+    return database_url()
 
 
 def open_database(url: str | None) -> tuple[Engine, sessionmaker[Session]]:
     """Connect to ``url`` (``None``: :func:`default_database_url`) and upgrade its schema."""
-    from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
-
     engine = create_db_engine(url or default_database_url())
     run_migrations(engine)
     return engine, make_session_factory(engine)
@@ -122,7 +120,7 @@ def record_result(
     vector = result.pop("embedding", None)
     segment_vectors = result.pop("segment_embeddings", None)
     model = result["model"]
-    existing = crud.find_by_content(
+    existing = queries.find_by_content(
         session, sha256=sha256, model_name=str(model["name"]), model_version=str(model["version"]), owner_key_id=None
     )
     if existing is None:
@@ -221,7 +219,7 @@ def find_classification(session: Session, *, sha256: str, model: ModelIdentity) 
     current hash (a file genrekit tagged keeps its result under its new hash). Only local
     results (no API-key owner) are reused: a scan never links to a key's private result.
     """
-    found = crud.find_by_content(session, sha256=sha256, model_name=model.name, model_version=model.version,
+    found = queries.find_by_content(session, sha256=sha256, model_name=model.name, model_version=model.version,
                                  owner_key_id=None)
     if found is not None:
         return found

@@ -38,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one keys action on the configured database."""
-    from genrekit.service.config import Settings
-    from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
     from genrekit.service import keys
+    from genrekit.service.config import Settings
+    from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
 
     settings = Settings(**({"database_url": args.database_url} if args.database_url else {}))
     engine = create_db_engine(settings.resolved_database_url)

@@ -103,8 +103,8 @@ def _access_settings(settings: Settings, *, host: str, insecure: bool) -> tuple[
     * loopback: open single-user mode.
     """
     from genrekit.service.access import is_loopback_host
-    from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
     from genrekit.service.keys import count_active_keys
+    from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
 
     public = not is_loopback_host(host)
     if not settings.require_keys and (not public or insecure):

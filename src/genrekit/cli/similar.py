@@ -63,9 +63,9 @@ def database_url(value: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Find and print the neighbours; return the exit code."""
-    from genrekit.service import crud
-    from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
-    from genrekit.service.vectors import from_blob, get_embedding, prepare_vector_search, search_similar
+    from genrekit.store import queries
+    from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
+    from genrekit.store.vectors import from_blob, get_embedding, prepare_vector_search, search_similar
 
     engine = create_db_engine(database_url(args.db))
     try:
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             if os.path.isfile(args.target):
                 row = _stored_or_classified(session, Path(args.target), args.model)
             else:
-                row = crud.get_classification(session, classification_id=args.target)
+                row = queries.get_classification(session, classification_id=args.target)
                 if row is None:
                     print(f"genrekit similar: {args.target}: no such file, nor a stored classification id", file=sys.stderr)
                     return 1
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                                   genre=args.genre, exclude_id=row.id, exclude_sha256=row.sha256)
             results = []
             for hit in hits:
-                neighbour = crud.get_classification(session, classification_id=hit.classification_id)
+                neighbour = queries.get_classification(session, classification_id=hit.classification_id)
                 if neighbour is not None:
                     results.append({"id": neighbour.id, "path": neighbour.filename, "score": hit.score,
                                     "genres": neighbour.result.get("genres", [])})
@@ -105,18 +105,18 @@ def run(args: argparse.Namespace) -> int:
 def _stored_or_classified(session: Any, path: Path, bundle: str | None) -> Any:
     """The stored classification of this file's bytes by the model, classifying and storing it if new."""
     from genrekit.predict import Classifier
-    from genrekit.service import crud
+    from genrekit.store import queries
 
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     classifier = Classifier.load(bundle)
     if classifier.embedding is None:
         raise GenrekitError(f"model {classifier.model_info.name!r} has no embedding: similarity search needs one")
     info = classifier.model_info
-    existing = crud.find_by_content(session, sha256=sha256, model_name=info.name, model_version=info.version)
+    existing = queries.find_by_content(session, sha256=sha256, model_name=info.name, model_version=info.version)
     if existing is not None:
         return existing
     prediction = classifier.predict(path, embed=True)
-    return crud.create_classification(
+    return queries.create_classification(
         session, classification_id=uuid.uuid4().hex, created_at=dt.datetime.now(dt.timezone.utc), sha256=sha256,
         filename=str(path), result=prediction.to_dict(), visuals=None, embedding_space=classifier.embedding.space,
     )

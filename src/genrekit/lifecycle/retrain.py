@@ -266,8 +266,8 @@ def retrain(
 
 
 def _corrections(database_url: str, labels: list[str]) -> list[Any]:
-    from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
-    from genrekit.service.feedback import accepted_corrections
+    from genrekit.store.corrections import accepted_corrections
+    from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
 
     engine = create_db_engine(database_url)
     try:

@@ -13,9 +13,10 @@ import numpy as np
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from genrekit.service.crud import ALL_OWNERS, Owner, _owned_by, decode_cursor, encode_cursor
-from genrekit.service.models import Classification, TrackEmbedding
-from genrekit.service.vectors import from_blob
+from genrekit.store.ownership import ALL_OWNERS, Owner, owned_by
+from genrekit.store.queries import decode_cursor, encode_cursor
+from genrekit.store.tables import Classification, TrackEmbedding
+from genrekit.store.vectors import from_blob
 
 SCAN_LIMIT = 2000  # rows examined per search page when a tag filter runs in Python
 
@@ -67,7 +68,7 @@ def search_classifications(
         ``limit`` rows (at most :data:`SCAN_LIMIT` rows are examined per page) and still
         have a next page.
     """
-    statement = _owned_by(select(Classification), owner_key_id)
+    statement = owned_by(select(Classification), owner_key_id)
     if genre:
         statement = statement.where(Classification.top_genre == genre)
     if min_score > 0 and not tag:
@@ -105,13 +106,13 @@ def search_classifications(
 
 def genre_counts(session: Session, *, owner_key_id: Owner = ALL_OWNERS) -> dict[str, int]:
     """Number of stored classifications (of this owner) per top genre."""
-    statement = _owned_by(select(Classification.top_genre, func.count()), owner_key_id).group_by(Classification.top_genre)
+    statement = owned_by(select(Classification.top_genre, func.count()), owner_key_id).group_by(Classification.top_genre)
     return {genre: int(n) for genre, n in session.execute(statement)}
 
 
 def spaces(session: Session, *, owner_key_id: Owner = ALL_OWNERS) -> dict[str, int]:
     """Number of stored track embeddings (of this owner) per embedding space."""
-    statement = _owned_by(
+    statement = owned_by(
         select(TrackEmbedding.space, func.count()).join(Classification, Classification.id == TrackEmbedding.classification_id),
         owner_key_id,
     ).group_by(TrackEmbedding.space)
@@ -143,7 +144,7 @@ def catalog_map(
         Fraction of the variance each axis explains.
     """
     statement = (
-        _owned_by(
+        owned_by(
             select(Classification.id, Classification.filename, Classification.top_genre, Classification.top_score, TrackEmbedding.vector)
             .join(TrackEmbedding, TrackEmbedding.classification_id == Classification.id)
             .where(TrackEmbedding.space == space),

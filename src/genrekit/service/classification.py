@@ -24,14 +24,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from genrekit.errors import GenrekitError
-from genrekit.service import crud
 from genrekit.service.config import MEGABYTE
 from genrekit.service.errors import JobTimeoutError
-from genrekit.service.models import Classification
 from genrekit.service.schemas import ClassificationPublic, ClassificationSummary
 from genrekit.service.state import ServiceClassifier, ServiceState, model_identity
 from genrekit.service.timeline import TimelineJobs, covered_from_start
 from genrekit.service.uploads import IncomingAudio
+from genrekit.store import queries
+from genrekit.store.tables import Classification
 
 MEDIA_TYPES = {
     "wav": "audio/wav",
@@ -183,14 +183,14 @@ def _find_existing(
     state: ServiceState, *, sha256: str, model_name: str, model_version: str, owner_key_id: str | None
 ) -> Classification | None:
     with state.new_session() as session:
-        return crud.find_by_content(
+        return queries.find_by_content(
             session, sha256=sha256, model_name=model_name, model_version=model_version, owner_key_id=owner_key_id
         )
 
 
 def _rename(state: ServiceState, classification_id: str, filename: str) -> Classification | None:
     with state.new_session() as session:
-        return crud.rename_classification(session, classification_id=classification_id, filename=filename)
+        return queries.rename_classification(session, classification_id=classification_id, filename=filename)
 
 
 def follow_with_visuals(state: ServiceState, row: Classification, incoming: IncomingAudio) -> bool:
@@ -212,7 +212,7 @@ def resume_full_timeline(state: ServiceState, session: Session, row: Classificat
     """
     if not state.settings.full_timeline or row.result.get("complete", True) or state.timelines.running(row.id):
         return False
-    audio = crud.get_audio(session, classification_id=row.id)
+    audio = queries.get_audio(session, classification_id=row.id)
     if audio is None:
         return False
     fd, name = tempfile.mkstemp(prefix="genrekit-kept-", suffix=".audio")
@@ -260,7 +260,7 @@ def _store(
     media_type = media_type_of(incoming.path) if audio is not None else "application/octet-stream"
     now = dt.datetime.now(dt.timezone.utc)
     with state.new_session() as session:
-        row = crud.create_classification(
+        row = queries.create_classification(
             session,
             classification_id=uuid.uuid4().hex,
             created_at=now,
@@ -274,7 +274,7 @@ def _store(
             embedding_space=space,
         )
         if audio is not None:
-            crud.prune_audio(
+            queries.prune_audio(
                 session,
                 older_than=now - dt.timedelta(days=settings.audio_max_age_days),
                 max_total_bytes=int(settings.audio_max_total_mb * MEGABYTE),

@@ -6,23 +6,15 @@ Every field can be set from the environment with the ``GENREKIT_`` prefix, e.g.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from genrekit.settings import DEFAULT_MAX_DURATION_S, NO_LIMIT_WORDS
+from genrekit.settings import DEFAULT_MAX_DURATION_S, NO_LIMIT_WORDS, default_data_dir, sqlite_url_in
 
 MEGABYTE = 1024 * 1024  # bytes
-
-
-def default_data_dir() -> Path:
-    """Directory of the service's state: ``$XDG_DATA_HOME/genrekit`` or ``~/.local/share/genrekit``."""
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
-    return base / "genrekit"
 
 
 class Settings(BaseSettings):
@@ -144,7 +136,7 @@ class Settings(BaseSettings):
         """The database URL, defaulting to a SQLite file in ``data_dir``."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'genrekit.sqlite').as_posix()}"
+        return sqlite_url_in(self.data_dir)
 
     @property
     def keeps_audio(self) -> bool:

@@ -15,9 +15,9 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from genrekit.service import crud
 from genrekit.service.errors import ServiceError
 from genrekit.service.state import ServiceState, model_identity
+from genrekit.store import queries
 
 MAX_CACHED = 32  # explanations kept in memory per app (LRU)
 SERVICE_MAX_WINDOWS = 4  # windows explained per song (GENREKIT_EXPLAIN_MAX_WINDOWS overrides it)
@@ -121,7 +121,7 @@ _CREATE_LOCK = threading.Lock()
 
 
 def explain_stored(
-    state: ServiceState, cache: ExplanationCache, classification_id: str, *, owner_key_id: Any = crud.ALL_OWNERS
+    state: ServiceState, cache: ExplanationCache, classification_id: str, *, owner_key_id: Any = queries.ALL_OWNERS
 ) -> dict[str, Any]:
     """The explanation of a stored classification (cached), with ``cached`` telling which.
 
@@ -129,8 +129,8 @@ def explain_stored(
 
     Raises
     ------
-    NotFoundError
-        No such classification.
+    genrekit.store.errors.NotFound
+        No such classification (the service answers 404).
     ExplanationUnavailableError
         The server keeps no audio, this classification's audio is gone, or it was made by
         another model than the one the server runs now.
@@ -138,7 +138,7 @@ def explain_stored(
         The served model has no ONNX Runtime view and PyTorch is not installed.
     """
     with state.new_session() as session:
-        row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
+        row = queries.get_owned_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
         model_name, model_version, filename = row.model_name, row.model_version, row.filename
     if not state.settings.keeps_audio:
         raise ExplanationUnavailableError(
@@ -160,7 +160,7 @@ def explain_stored(
         if cached is not None:
             return {**cached, "cached": True}
         with state.new_session() as session:
-            audio = crud.get_audio(session, classification_id=classification_id)
+            audio = queries.get_audio(session, classification_id=classification_id)
             content = bytes(audio.content) if audio is not None else None
         if content is None:
             raise ExplanationUnavailableError(

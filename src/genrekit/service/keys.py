@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from genrekit.errors import InvalidParameterError
-from genrekit.service.models import ApiKey
+from genrekit.store.tables import ApiKey
 
 KEY_PREFIX = "gk_"
 KEY_SECRET_BYTES = 32  # random bytes in a key

@@ -29,8 +29,6 @@ from genrekit.lifecycle.registry import ModelRegistry
 from genrekit.service.access import AccessMiddleware
 from genrekit.service.api import api_router
 from genrekit.service.config import Settings
-from genrekit.service.db import create_db_engine, make_session_factory, run_migrations
-from genrekit.service.vectors import prepare_vector_search
 from genrekit.service.jobs import JobPool
 from genrekit.service.metrics import MetricsMiddleware, ServiceMetrics
 from genrekit.service.model_reload import ModelWatcher
@@ -42,6 +40,8 @@ from genrekit.service.schemas import ClassifyUrlRequest
 from genrekit.service.security import install_security
 from genrekit.service.state import ServiceClassifier, ServiceState
 from genrekit.settings import inference_threads
+from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
+from genrekit.store.vectors import prepare_vector_search
 
 logger = logging.getLogger("genrekit.service")
 

@@ -27,7 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from genrekit import errors as lib
-from genrekit.service.errors import DatabaseUnavailableError, ServiceError
+from genrekit.service.errors import BadRequestError, DatabaseUnavailableError, NotFoundError, ServiceError
+from genrekit.store import errors as store
 
 logger = logging.getLogger("genrekit.service")
 
@@ -111,6 +112,12 @@ def database_unavailable(error: BaseException) -> DatabaseUnavailableError:
     )
 
 
+# Storage errors answer as the service's own error of the same meaning (same status, slug, title).
+_STORE_ERRORS: tuple[tuple[type[store.StoreError], type[ServiceError]], ...] = (
+    (store.NotFound, NotFoundError),
+    (store.BadCursor, BadRequestError),
+)
+
 _INTERNAL = ProblemType(500, "internal-error", "Internal server error", "An unexpected error; it has been logged.")
 _VALIDATION = ProblemType(
     422, "validation-error", "Invalid request", "A parameter or the body does not match the API schema."
@@ -141,6 +148,9 @@ def problem_type_for(error: BaseException) -> ProblemType:
     """The problem type of an exception (500 ``internal-error`` when unknown)."""
     if isinstance(error, ServiceError):
         return ProblemType(error.status, error.slug, error.title, "")
+    for store_cls, service_cls in _STORE_ERRORS:
+        if isinstance(error, store_cls):
+            return ProblemType(service_cls.status, service_cls.slug, service_cls.title, "")
     for cls, problem_type in _LIBRARY_ERRORS:
         if isinstance(error, cls):
             return problem_type

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 from fastapi.responses import StreamingResponse
 
-from genrekit.service import crud
 from genrekit.service.errors import NotFoundError
 from genrekit.service.ranges import if_range_allows, parse_range
 from genrekit.service.state import ServiceState
+from genrekit.store import queries
 
 CHUNK_BYTES = 1024 * 1024  # bytes read from the database per query while streaming
 
@@ -28,7 +28,7 @@ def _chunks(state: ServiceState, classification_id: str, first: int, n_bytes: in
     position, end = first, first + n_bytes
     while position < end:
         with state.new_session() as session:
-            chunk = crud.read_audio_bytes(
+            chunk = queries.read_audio_bytes(
                 session, classification_id=classification_id, start=position, n_bytes=min(CHUNK_BYTES, end - position)
             )
         if not chunk:
@@ -67,7 +67,7 @@ def stored_audio_response(
     if not state.settings.keeps_audio:
         raise NotFoundError("this server does not keep submitted audio (GENREKIT_KEEP_AUDIO is off)")
     with state.new_session() as session:
-        meta = crud.get_audio_meta(session, classification_id=classification_id)
+        meta = queries.get_audio_meta(session, classification_id=classification_id)
     if meta is None:
         raise NotFoundError(f"no stored audio for classification {classification_id!r}")
     etag = audio_etag(meta.sha256)

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service import crud
 from genrekit.service.errors import QueueFullError
+from genrekit.store import queries
 
 logger = logging.getLogger("genrekit.service")
 
@@ -167,14 +167,14 @@ def _save(
     ``space``); False when the row is gone or was classified by another model version (a reload
     meanwhile): the job stops."""
     with state.new_session() as session:
-        row = crud.get_classification(session, classification_id=classification_id)
+        row = queries.get_classification(session, classification_id=classification_id)
         if row is None or row.result.get("model") != prediction.get("model"):
             return False
         if done:
             result = whole_song_result(row.result, prediction)
             vector = prediction.get("embedding")
             segment_vectors = prediction.get("segment_embeddings")
-            return crud.replace_result(
+            return queries.replace_result(
                 session,
                 classification_id=classification_id,
                 result=result,
@@ -185,5 +185,5 @@ def _save(
         spread = row.result.get("segments", [])
         segments = merged_segments(prediction["segments"], spread, covered_s)
         result = {**row.result, "segments": segments, "complete": bool(row.result.get("complete", False))}
-        return crud.replace_result(session, classification_id=classification_id, result=result)
+        return queries.replace_result(session, classification_id=classification_id, result=result)
 

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service import crud
 from genrekit.service.timeline import run_when_free
 from genrekit.service.visuals import compute_visuals
+from genrekit.store import queries
 
 logger = logging.getLogger("genrekit.service")
 
@@ -90,4 +90,4 @@ class VisualsJobs:
 
 def _save(state: Any, classification_id: str, visuals: dict[str, Any]) -> None:
     with state.new_session() as session:
-        crud.set_visuals(session, classification_id=classification_id, visuals=visuals)
+        queries.set_visuals(session, classification_id=classification_id, visuals=visuals)

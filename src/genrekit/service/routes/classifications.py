@@ -8,13 +8,13 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service import crud
 from genrekit.service.classification import MEDIA_TYPES, resume_full_timeline, to_public, to_summary
 from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic, ClassificationsPublic, VisualsPublic
 from genrekit.service.stored_audio import stored_audio_response
+from genrekit.store import queries
 
 router = APIRouter(prefix="/classifications", tags=["classifications"])
 
@@ -39,7 +39,7 @@ def list_classifications(
         str | None, Query(max_length=512, description="`next_cursor` of the previous page (opaque).")
     ] = None,
 ) -> ClassificationsPublic:
-    rows, next_cursor = crud.list_classifications(
+    rows, next_cursor = queries.list_classifications(
         session,
         genre=genre or None,
         query=q or None,
@@ -59,8 +59,8 @@ def list_classifications(
 def get_classification(
     classification_id: str, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> ClassificationPublic:
-    row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
-    has_audio = state.settings.keeps_audio and crud.has_audio(session, classification_id=classification_id)
+    row = queries.get_owned_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
+    has_audio = state.settings.keeps_audio and queries.has_audio(session, classification_id=classification_id)
     if has_audio:
         resume_full_timeline(state, session, row)
     return to_public(row, cached=True, timelines=state.timelines, has_audio=has_audio)
@@ -82,9 +82,9 @@ async def delete_classification(classification_id: str, state: StateDep, princip
 
 def _delete(state: StateDep, classification_id: str, owner_key_id: str | None) -> bool:
     with state.new_session() as session:
-        if crud.get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id) is None:
+        if queries.get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id) is None:
             return False
-        return crud.delete_classification(session, classification_id=classification_id)
+        return queries.delete_classification(session, classification_id=classification_id)
 
 
 @router.get(
@@ -109,7 +109,7 @@ async def get_visuals(classification_id: str, state: StateDep, principal: Princi
 def _stored_visuals(state: StateDep, classification_id: str, owner_key_id: str | None) -> tuple[bool, dict[str, Any] | None]:
     """Whether the classification exists (for this owner), and its visuals."""
     with state.new_session() as session:
-        row = crud.get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
+        row = queries.get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
         return row is not None, (row.visuals if row is not None else None)
 
 
@@ -169,5 +169,5 @@ def get_audio(
         Header(alias="If-Range", description="Serve the range only if the audio's ETag is this."),
     ] = None,
 ) -> Response:
-    crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
+    queries.get_owned_classification(session, classification_id=classification_id, owner_key_id=principal.key_id)
     return stored_audio_response(state, classification_id, range_header=range_header, if_range=if_range)

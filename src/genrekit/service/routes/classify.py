@@ -14,13 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service import crud
 from genrekit.service.classification import classify_incoming, follow_with_full_timeline, follow_with_visuals, to_public
 from genrekit.service.deps import ClassifierDep, PrincipalDep, RateLimitDep, StateDep
 from genrekit.service.intake import FORMS, receive_submission
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic
 from genrekit.service.state import ServiceState
+from genrekit.store import queries
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
@@ -118,7 +118,7 @@ async def _classify(
 
 def _has_audio(state: ServiceState, classification_id: str) -> bool:
     with state.new_session() as session:
-        return crud.has_audio(session, classification_id=classification_id)
+        return queries.has_audio(session, classification_id=classification_id)
 
 
 @router.post(

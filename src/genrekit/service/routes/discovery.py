@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from genrekit.service import catalog, crud
+from genrekit.service import catalog
 from genrekit.service.classification import embedding_space, to_summary
 from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
+from genrekit.store import queries
 from genrekit.service.schemas import (
     CatalogMapPublic,
     CatalogStatsPublic,
@@ -20,7 +21,7 @@ from genrekit.service.schemas import (
     SimilarPublic,
     SimilarTrack,
 )
-from genrekit.service.vectors import from_blob, get_embedding, search_similar
+from genrekit.store.vectors import from_blob, get_embedding, search_similar
 
 router = APIRouter(tags=["discovery"])
 
@@ -75,7 +76,7 @@ def similar(
     ] = None,
 ) -> SimilarPublic:
     owner = principal.key_id
-    row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=owner)
+    row = queries.get_owned_classification(session, classification_id=classification_id, owner_key_id=owner)
     stored = get_embedding(session, classification_id=classification_id)
     if stored is None:
         raise NotFoundError(
@@ -93,7 +94,7 @@ def similar(
     )
     floor = similarity_floor(stored.space) if min_score is None else float(min_score)
     hits = [h for h in hits if h.score >= floor]
-    neighbours = (crud.get_classification(session, classification_id=h.classification_id, owner_key_id=owner) for h in hits)
+    neighbours = (queries.get_classification(session, classification_id=h.classification_id, owner_key_id=owner) for h in hits)
     rows = {r.id: r for r in neighbours if r is not None}
     data = [
         SimilarTrack(

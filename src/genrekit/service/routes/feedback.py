@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from genrekit.service import crud
 from genrekit.service.deps import EditorDep, SessionDep, SettingsDep
 from genrekit.service.errors import InvalidFeedbackError, NotFoundError
-from genrekit.service.feedback import record_correction, withdraw_correction
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import CorrectionPublic, FeedbackCreate, ModelInfoPublic
+from genrekit.store import queries
+from genrekit.store.corrections import record_correction, withdraw_correction
 
 router = APIRouter(prefix="/classifications", tags=["feedback"])
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/classifications", tags=["feedback"])
 def give_feedback(
     classification_id: str, body: FeedbackCreate, session: SessionDep, settings: SettingsDep, editor: EditorDep
 ) -> CorrectionPublic:
-    row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=editor.key_id)
+    row = queries.get_owned_classification(session, classification_id=classification_id, owner_key_id=editor.key_id)
     labels = [str(g["genre"]) for g in row.result.get("genres", [])]
     if body.genre not in labels:
         raise InvalidFeedbackError(f"{body.genre!r} is not a genre of model {row.model_name}; choose one of {', '.join(labels)}")
@@ -56,7 +56,7 @@ def give_feedback(
     responses=problem_responses(401, 403, 404),
 )
 def withdraw_feedback(classification_id: str, session: SessionDep, editor: EditorDep) -> Response:
-    row = crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=editor.key_id)
+    row = queries.get_owned_classification(session, classification_id=classification_id, owner_key_id=editor.key_id)
     if not withdraw_correction(session, classification_id=row.id):
         raise NotFoundError(f"classification {classification_id!r} has no correction to take back")
     return Response(status_code=204)

@@ -8,11 +8,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service.db import check_database
 from genrekit.service.deps import StateDep
 from genrekit.service.errors import NotReadyError
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import HealthPublic
+from genrekit.store.db import check_database
 
 router = APIRouter(tags=["health"])
 

@@ -13,15 +13,15 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from genrekit.service import crud
 from genrekit.service.classification import to_public
 from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.keys import hash_secret
-from genrekit.service.models import Classification
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic, SharePublic, VisualsPublic
 from genrekit.service.stored_audio import stored_audio_response
+from genrekit.store import queries
+from genrekit.store.tables import Classification
 
 SHARE_TOKEN_BYTES = 32  # random bytes in a share token
 
@@ -32,11 +32,11 @@ TokenPath = Annotated[str, Path(min_length=16, max_length=128, description="The 
 
 
 def _owned(session: Session, classification_id: str, key_id: str | None) -> Classification:
-    return crud.get_owned_classification(session, classification_id=classification_id, owner_key_id=key_id)
+    return queries.get_owned_classification(session, classification_id=classification_id, owner_key_id=key_id)
 
 
 def _shared(session: Session, token: str) -> Classification:
-    row = crud.get_shared(session, share_hash=hash_secret(token))
+    row = queries.get_shared(session, share_hash=hash_secret(token))
     if row is None:
         raise NotFoundError("no shared classification has this link (it may have been unshared)")
     return row
@@ -53,7 +53,7 @@ def share_classification(
 ) -> SharePublic:
     row = _owned(session, classification_id, principal.key_id)
     token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
-    crud.set_share_hash(session, row=row, share_hash=hash_secret(token))
+    queries.set_share_hash(session, row=row, share_hash=hash_secret(token))
     return SharePublic(token=token, url=str(request.url_for("get_shared", token=token).path))
 
 
@@ -66,7 +66,7 @@ def share_classification(
 )
 def unshare_classification(classification_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
     row = _owned(session, classification_id, principal.key_id)
-    crud.set_share_hash(session, row=row, share_hash=None)
+    queries.set_share_hash(session, row=row, share_hash=None)
     return Response(status_code=204)
 
 

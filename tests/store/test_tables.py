@@ -1,4 +1,4 @@
-"""The library_tracks table: the ORM model matches the migrations."""
+"""The ORM tables match the migrations (the library_tracks table included)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from genrekit.service.db import create_db_engine, run_migrations
-from genrekit.service.models import Base
+from genrekit.store.db import create_db_engine, run_migrations
+from genrekit.store.tables import Base
 
 
 def test_orm_models_match_the_migrations(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Corrections: store an editor's right genre for a classification, and read them back for retraining.
 
-Keyword-only helpers on a SQLAlchemy session (no HTTP here), like :mod:`genrekit.service.crud`.
+Keyword-only helpers on a SQLAlchemy session (no HTTP here), like :mod:`genrekit.store.queries`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from genrekit.service.models import Classification, ClassificationAudio, Correction
-from genrekit.service.vectors import from_blob, get_embedding
+from genrekit.store.tables import Classification, ClassificationAudio, Correction
+from genrekit.store.vectors import from_blob, get_embedding
 
 ACCEPTED = "accepted"  # status of a correction retraining uses
 

@@ -7,13 +7,15 @@ The schema is created and upgraded by Alembic (``upgrade head``), run programmat
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -107,13 +109,37 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def run_migrations(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database schema to ``revision`` (``upgrade head`` by default)."""
+    """Upgrade the database schema to ``revision`` (``upgrade head`` by default).
+
+    On SQLite, foreign keys are off while the migrations run: a batch migration rebuilds a
+    table (copy, drop, rename), and dropping ``classifications`` with foreign keys on would
+    cascade-delete the rows pointing at it (stored audio, embeddings, corrections).
+    """
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with engine.connect() as connection, migrating(connection), connection.begin():
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def migrating(connection: Connection) -> Iterator[None]:
+    """Prepare ``connection`` (not yet in a transaction) for migrations, and restore it after.
+
+    On SQLite, foreign keys are off meanwhile (the pragma only changes outside a transaction);
+    other databases are left as they are.
+    """
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        yield
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 def check_database(engine: Engine) -> None:

@@ -1,15 +1,18 @@
-"""Alembic environment of the genrekit service.
+"""Alembic environment of the genrekit database.
 
 Programmatic use (the app at startup) passes an open connection in
 ``config.attributes["connection"]``; command-line use builds an engine from
-``sqlalchemy.url`` or, when unset, from the service settings (``GENREKIT_DATABASE_URL``).
+``sqlalchemy.url`` or, when unset, from :func:`genrekit.settings.database_url`
+(``GENREKIT_DATABASE_URL``, else the SQLite file in the data directory).
 """
 
 from __future__ import annotations
 
 from alembic import context
 
-from genrekit.service.models import Base
+from genrekit.settings import database_url
+from genrekit.store.db import create_db_engine, migrating
+from genrekit.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -27,13 +30,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from genrekit.service.config import Settings
-    from genrekit.service.db import create_db_engine
-
-    url = config.get_main_option("sqlalchemy.url") or Settings().resolved_database_url
+    url = config.get_main_option("sqlalchemy.url") or database_url()
     engine = create_db_engine(url)
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn, migrating(conn), conn.begin():
             _run(conn)
     finally:
         engine.dispose()
@@ -41,9 +41,7 @@ def run_migrations_online() -> None:
 
 def run_migrations_offline() -> None:
     """Emit the SQL without a database (``alembic upgrade head --sql``)."""
-    from genrekit.service.config import Settings
-
-    url = config.get_main_option("sqlalchemy.url") or Settings().resolved_database_url
+    url = config.get_main_option("sqlalchemy.url") or database_url()
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -1,4 +1,8 @@
-"""Keyword-only storage helpers on a SQLAlchemy session (no HTTP here)."""
+"""Keyword-only queries on a SQLAlchemy session: classifications, their audio, page cursors.
+
+No HTTP here: a missing row raises :class:`~genrekit.store.errors.NotFound`, a bad cursor
+:class:`~genrekit.store.errors.BadCursor`; the service maps both to its problem answers.
+"""
 
 from __future__ import annotations
 
@@ -12,29 +16,10 @@ from typing import Any
 from sqlalchemy import LargeBinary, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from genrekit.service.errors import BadRequestError, NotFoundError
-from genrekit.service.models import Classification, ClassificationAudio, LibraryTrack
-from genrekit.service.vectors import replace_embedding, store_embedding
-
-
-class _AllOwners:
-    """Type of :data:`ALL_OWNERS`."""
-
-    def __repr__(self) -> str:
-        return "ALL_OWNERS"
-
-
-ALL_OWNERS = _AllOwners()  # an ``owner_key_id`` meaning "rows of every owner" (admin tools, tests)
-Owner = str | None | _AllOwners
-
-
-def _owned_by(statement: Any, owner_key_id: Owner) -> Any:
-    """``statement`` limited to the rows of one API key (``None``: the open mode's rows)."""
-    if isinstance(owner_key_id, _AllOwners):
-        return statement
-    if owner_key_id is None:
-        return statement.where(Classification.owner_key_id.is_(None))
-    return statement.where(Classification.owner_key_id == owner_key_id)
+from genrekit.store.errors import BadCursor, NotFound
+from genrekit.store.ownership import ALL_OWNERS, Owner, owned_by
+from genrekit.store.tables import Classification, ClassificationAudio, LibraryTrack
+from genrekit.store.vectors import replace_embedding, store_embedding
 
 
 def create_classification(
@@ -65,7 +50,7 @@ def create_classification(
     embedding_space : str or None
         The model's embedding space (``name@version``): where ``result`` holds an
         ``embedding``, it (and ``segment_embeddings``) move from the stored result into
-        the vector store (:func:`genrekit.service.vectors.store_embedding`).
+        the vector store (:func:`genrekit.store.vectors.store_embedding`).
     """
     result = dict(result)
     vector = result.pop("embedding", None)
@@ -104,17 +89,17 @@ def get_classification(
 ) -> Classification | None:
     """The classification with this id (of this owner, when given), or None."""
     row = session.get(Classification, classification_id)
-    if row is None or isinstance(owner_key_id, _AllOwners) or row.owner_key_id == owner_key_id:
+    if row is None or owner_key_id is ALL_OWNERS or row.owner_key_id == owner_key_id:
         return row
     return None
 
 
 def get_owned_classification(session: Session, *, classification_id: str, owner_key_id: str | None) -> Classification:
-    """The classification with this id of this owner; :class:`NotFoundError` (404) otherwise,
+    """The classification with this id of this owner; :class:`~genrekit.store.errors.NotFound` otherwise,
     so another key's ids look exactly like ids that do not exist."""
     row = get_classification(session, classification_id=classification_id, owner_key_id=owner_key_id)
     if row is None:
-        raise NotFoundError(f"no classification {classification_id!r}")
+        raise NotFound(f"no classification {classification_id!r}")
     return row
 
 
@@ -238,7 +223,7 @@ def find_by_content(
         .order_by(Classification.created_at.desc(), Classification.id.desc())
         .limit(1)
     )
-    return session.scalars(_owned_by(statement, owner_key_id)).first()
+    return session.scalars(owned_by(statement, owner_key_id)).first()
 
 
 def get_audio(session: Session, *, classification_id: str) -> ClassificationAudio | None:
@@ -288,7 +273,7 @@ def encode_cursor(row: Classification) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    """Inverse of :func:`encode_cursor`; raises :class:`BadRequestError` for a bad cursor."""
+    """Inverse of :func:`encode_cursor`; raises :class:`~genrekit.store.errors.BadCursor` for a bad cursor."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_iso, row_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
@@ -296,7 +281,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         if not isinstance(row_id, str) or created_at.tzinfo is None:
             raise ValueError("malformed cursor payload")
     except (ValueError, TypeError, UnicodeError, binascii.Error) as error:
-        raise BadRequestError("invalid cursor; pass the next_cursor of a previous page") from error
+        raise BadCursor("invalid cursor; pass the next_cursor of a previous page") from error
     return created_at, row_id
 
 
@@ -330,7 +315,7 @@ def list_classifications(
     next_cursor : str or None
         None on the last page.
     """
-    statement = _owned_by(select(Classification), owner_key_id)
+    statement = owned_by(select(Classification), owner_key_id)
     if genre:
         statement = statement.where(Classification.top_genre == genre)
     if query:

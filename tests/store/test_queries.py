@@ -1,4 +1,4 @@
-"""Storage: Alembic migrations and the CRUD helpers, on SQLite and on a real PostgreSQL."""
+"""Storage: Alembic migrations and the queries, on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ import pytest
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from genrekit.service import create_app, crud
-from genrekit.service.db import alembic_config, create_db_engine, make_session_factory, run_migrations
-from genrekit.service.errors import BadRequestError
-from tests.service.conftest import FakeClassifier, make_settings, make_wav, upload
+from genrekit.store import queries
+from genrekit.store.db import alembic_config, create_db_engine, make_session_factory, run_migrations
+from genrekit.store.errors import BadCursor
+from tests.service.postgres import DROP_ALL
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)
 
@@ -32,12 +31,6 @@ def _result(genre: str, duration_s: float = 1.0) -> dict:
         "tags": [],
         "warnings": [],
     }
-
-
-DROP_ALL = (
-    "DROP TABLE IF EXISTS corrections, track_vectors_pgv, track_embeddings, api_keys, library_tracks, classification_audio, "
-    "classifications, alembic_version CASCADE"
-)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -92,7 +85,7 @@ def test_crud_round_trip_dedup_lookup_and_pagination(engine: Engine) -> None:
     sessions = make_session_factory(engine)
     with sessions() as session:
         for i in range(5):
-            crud.create_classification(
+            queries.create_classification(
                 session,
                 classification_id=f"id{i}",
                 created_at=T0 + dt.timedelta(seconds=i // 2),  # pairs share a timestamp
@@ -104,34 +97,34 @@ def test_crud_round_trip_dedup_lookup_and_pagination(engine: Engine) -> None:
                 audio_media_type="audio/wav",
             )
     with sessions() as session:
-        row = crud.get_classification(session, classification_id="id3")
+        row = queries.get_classification(session, classification_id="id3")
         assert row is not None and row.top_genre == "rock" and row.duration_s == 3.0
         assert row.created_at == T0 + dt.timedelta(seconds=1) and row.created_at.tzinfo is not None
         assert row.result["genres"][0] == {"genre": "rock", "score": 0.9}
-        assert crud.get_classification(session, classification_id="nope") is None
-        found = crud.find_by_content(session, sha256=f"{1:064d}", model_name="m", model_version="1")
+        assert queries.get_classification(session, classification_id="nope") is None
+        found = queries.find_by_content(session, sha256=f"{1:064d}", model_name="m", model_version="1")
         assert found is not None and found.id == "id3"
-        assert crud.find_by_content(session, sha256=f"{1:064d}", model_name="m", model_version="2") is None
-        audio = crud.get_audio(session, classification_id="id0")
+        assert queries.find_by_content(session, sha256=f"{1:064d}", model_name="m", model_version="2") is None
+        audio = queries.get_audio(session, classification_id="id0")
         assert audio is not None and audio.content == b"RIFF" and audio.media_type == "audio/wav"
         seen, cursor = [], None
         while True:
-            rows, cursor = crud.list_classifications(session, limit=2, cursor=cursor)
+            rows, cursor = queries.list_classifications(session, limit=2, cursor=cursor)
             seen += [r.id for r in rows]
             if cursor is None:
                 break
         assert seen == ["id4", "id3", "id2", "id1", "id0"]
-        rock, _ = crud.list_classifications(session, genre="rock", limit=10)
+        rock, _ = queries.list_classifications(session, genre="rock", limit=10)
         assert [r.id for r in rock] == ["id3", "id1"]
-        with pytest.raises(BadRequestError):
-            crud.list_classifications(session, cursor="!!!")
+        with pytest.raises(BadCursor):
+            queries.list_classifications(session, cursor="!!!")
 
 
 def test_stored_audio_is_measured_and_read_in_slices_by_the_database(engine: Engine) -> None:
     sessions = make_session_factory(engine)
     audio = bytes(range(256)) * 40  # every byte value, including NUL
     with sessions() as session:
-        crud.create_classification(
+        queries.create_classification(
             session,
             classification_id="a1",
             created_at=T0,
@@ -143,40 +136,18 @@ def test_stored_audio_is_measured_and_read_in_slices_by_the_database(engine: Eng
             audio_media_type="audio/wav",
         )
     with sessions() as session:
-        assert crud.get_audio_meta(session, classification_id="a1") == crud.AudioMeta("audio/wav", len(audio), "f" * 64)
-        assert crud.get_audio_meta(session, classification_id="nope") is None
-        assert crud.read_audio_bytes(session, classification_id="a1", start=0, n_bytes=10) == audio[:10]
-        assert crud.read_audio_bytes(session, classification_id="a1", start=255, n_bytes=3) == audio[255:258]
-        assert crud.read_audio_bytes(session, classification_id="a1", start=len(audio) - 5, n_bytes=100) == audio[-5:]
-        assert crud.read_audio_bytes(session, classification_id="nope", start=0, n_bytes=10) == b""
-
-
-@pytest.mark.postgres
-def test_the_whole_api_runs_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
-    engine = create_db_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text(DROP_ALL))
-    engine.dispose()
-    classifier = FakeClassifier()
-    settings = make_settings(tmp_path, database_url=postgres_url, keep_audio=True)
-    with TestClient(create_app(settings, classifier=classifier)) as client:
-        data = make_wav(1.0, seed=123)
-        created = upload(client, data).json()
-        assert upload(client, data).json()["cached"] is True
-        assert client.get(f"/api/v1/classifications/{created['id']}").json()["genres"] == created["genres"]
-        assert client.get(f"/api/v1/classifications/{created['id']}/visuals").json()["mel"]["n_mels"] == 64
-        assert client.get(f"/api/v1/classifications/{created['id']}/audio").content == data
-        partial = client.get(f"/api/v1/classifications/{created['id']}/audio", headers={"Range": "bytes=40-99"})
-        assert partial.status_code == 206 and partial.content == data[40:100]
-        assert [i["id"] for i in client.get("/api/v1/classifications").json()["data"]] == [created["id"]]
-        assert client.get("/readyz").json()["checks"] == {"model": "ok", "database": "ok"}
-    assert classifier.n_calls == 1
+        assert queries.get_audio_meta(session, classification_id="a1") == queries.AudioMeta("audio/wav", len(audio), "f" * 64)
+        assert queries.get_audio_meta(session, classification_id="nope") is None
+        assert queries.read_audio_bytes(session, classification_id="a1", start=0, n_bytes=10) == audio[:10]
+        assert queries.read_audio_bytes(session, classification_id="a1", start=255, n_bytes=3) == audio[255:258]
+        assert queries.read_audio_bytes(session, classification_id="a1", start=len(audio) - 5, n_bytes=100) == audio[-5:]
+        assert queries.read_audio_bytes(session, classification_id="nope", start=0, n_bytes=10) == b""
 
 
 def test_orm_models_match_the_migrations(engine: Engine) -> None:
     from alembic.autogenerate import compare_metadata
 
-    from genrekit.service.models import Base
+    from genrekit.store.tables import Base
 
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)

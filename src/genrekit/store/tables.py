@@ -1,6 +1,6 @@
 """SQLAlchemy ORM models of the service's storage.
 
-Schema changes go through Alembic migrations (:mod:`genrekit.service.migrations`); the
+Schema changes go through Alembic migrations (:mod:`genrekit.store.migrations`); the
 models here must always match the latest migration.
 """
 
@@ -154,7 +154,7 @@ class TrackEmbedding(Base):
     :class:`genrekit.predict.embedding.EmbeddingSpec`): only vectors of one space are
     compared. ``vector`` is the unit vector as little-endian float32 bytes (``dim`` of them),
     the format sqlite-vec reads; ``segment_vectors`` the segments' vectors, row after row.
-    On PostgreSQL with pgvector, :mod:`genrekit.service.vectors` keeps a ``vector``-typed
+    On PostgreSQL with pgvector, :mod:`genrekit.store.vectors` keeps a ``vector``-typed
     copy next to it for the search.
     """
 

@@ -1,7 +1,7 @@
 """Similarity search over stored track embeddings, inside the service's own database.
 
 * SQLite: the sqlite-vec extension (loaded on every connection by
-  :func:`genrekit.service.db.create_db_engine`) computes ``vec_distance_cosine`` over the
+  :func:`genrekit.store.db.create_db_engine`) computes ``vec_distance_cosine`` over the
   ``track_embeddings`` blobs in SQL: an exact scan of one embedding space, filtered by
   genre in the same query.
 * PostgreSQL with the pgvector extension: :func:`prepare_vector_search` creates the
@@ -28,7 +28,8 @@ from sqlalchemy import Column, ColumnElement, ForeignKey, MetaData, String, Tabl
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from genrekit.service.models import Classification, TrackEmbedding
+from genrekit.store.ownership import Owner, owned_by
+from genrekit.store.tables import Classification, TrackEmbedding
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def search_similar(
     genre: str | None = None,
     exclude_id: str | None = None,
     exclude_sha256: str | None = None,
-    owner_key_id: Any = None,
+    owner_key_id: Owner = None,
 ) -> list[Neighbour]:
     """The ``k`` stored tracks of ``space`` nearest to ``query`` (cosine), best first.
 
@@ -231,11 +232,9 @@ def search_similar(
         Keep only tracks whose top genre is this label.
     exclude_id, exclude_sha256 : str or None
         Leave out the query's own classification and other classifications of the same bytes.
-    owner_key_id : str, None or :data:`genrekit.service.crud.ALL_OWNERS`
+    owner_key_id : str, None or :data:`genrekit.store.ownership.ALL_OWNERS`
         Search only this API key's classifications (``None``: the open mode's).
     """
-    from genrekit.service.crud import _owned_by
-
     q = np.asarray(query, dtype=np.float32)
     bind = session.get_bind()
 
@@ -258,11 +257,11 @@ def search_similar(
         id_column, space_column = table.c.classification_id, table.c.space
     else:
         return _search_numpy(
-            session, q, k, _owned_by(select(TrackEmbedding.classification_id, TrackEmbedding.vector).join(
+            session, q, k, owned_by(select(TrackEmbedding.classification_id, TrackEmbedding.vector).join(
                 Classification, Classification.id == TrackEmbedding.classification_id
             ).where(*where(TrackEmbedding.classification_id, TrackEmbedding.space)), owner_key_id)
         )
-    statement = _owned_by(
+    statement = owned_by(
         select(id_column, distance.label("d"))
         .join(Classification, Classification.id == id_column)
         .where(*where(id_column, space_column)),
