@@ -12,6 +12,8 @@ from genrekit.service.access import Principal, current_principal, require_role
 from genrekit.service.config import Settings
 from genrekit.service.state import ServiceClassifier, ServiceState
 
+MAX_PAGE = 100  # the largest page any listing route returns (history, search)
+
 
 def get_state(request: Request) -> ServiceState:
     """The app's :class:`ServiceState`."""

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from genrekit.service.classification import MEDIA_TYPES, resume_full_timeline, to_public, to_summary
-from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
+from genrekit.service.deps import MAX_PAGE, PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic, ClassificationsPublic, VisualsPublic
@@ -18,7 +18,6 @@ from genrekit.store import queries
 
 router = APIRouter(prefix="/classifications", tags=["classifications"])
 
-MAX_PAGE = 100  # largest page of history
 
 
 @router.get(

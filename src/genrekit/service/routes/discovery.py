@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from genrekit.service import catalog
 from genrekit.service.classification import embedding_space, to_summary
-from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
+from genrekit.service.deps import MAX_PAGE, PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.store import queries
@@ -26,7 +26,6 @@ from genrekit.store.vectors import from_blob, get_embedding, search_similar
 router = APIRouter(tags=["discovery"])
 
 MAX_NEIGHBOURS = 100
-MAX_PAGE = 100
 MAX_MAP_POINTS = 20000
 
 # The floor under which a neighbour is not called similar, per embedding space, chosen from data:
