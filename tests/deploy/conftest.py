@@ -6,17 +6,17 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
+import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from tests.conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "deploy" / "local"))
+from localstack import free_port, wait_for_http  # noqa: E402  (deploy/local is a folder of scripts)
 
 DEPLOY_DIR = REPO_ROOT / "deploy"
 NGINX_TEMPLATE = DEPLOY_DIR / "nginx" / "templates" / "genrekit.conf.template"
@@ -41,29 +41,6 @@ def multipart_upload(filename: str, data: bytes) -> tuple[bytes, str]:
         "Content-Type: audio/wav\r\n\r\n"
     ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_http(url: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
-    """Poll ``url`` until it answers 200; raise if ``timeout_s`` passes or ``process`` exits."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer 200 within {timeout_s} s")
 
 
 def proxy_limits(app_env: dict[str, str]) -> dict[str, str]:
