@@ -10,19 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from genrekit.store.ownership import ALL_OWNERS, Owner, owned_by
-from genrekit.store.queries import decode_cursor, encode_cursor
+from genrekit.store.queries import encode_cursor, escape_like, newest_first_after, newest_first_page
 from genrekit.store.tables import Classification, TrackEmbedding
 from genrekit.store.vectors import from_blob
 
 SCAN_LIMIT = 2000  # rows examined per search page when a tag filter runs in Python
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _has_tag(result: dict[str, Any], tag: str, min_score: float) -> bool:
@@ -74,21 +70,11 @@ def search_classifications(
     if min_score > 0 and not tag:
         statement = statement.where(Classification.top_score >= min_score)
     if q:
-        pattern = f"%{_escape_like(q.lower())}%"
+        pattern = f"%{escape_like(q.lower())}%"
         statement = statement.where(func.lower(Classification.filename).like(pattern, escape="\\"))
-    if cursor:
-        created_at, row_id = decode_cursor(cursor)
-        statement = statement.where(
-            or_(
-                Classification.created_at < created_at,
-                and_(Classification.created_at == created_at, Classification.id < row_id),
-            )
-        )
-    statement = statement.order_by(Classification.created_at.desc(), Classification.id.desc())
+    statement = newest_first_after(statement, cursor)
     if not tag:
-        rows = list(session.scalars(statement.limit(limit + 1)))
-        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-        return rows[:limit], next_cursor
+        return newest_first_page(session, statement, limit)
     kept: list[Classification] = []
     examined = list(session.scalars(statement.limit(SCAN_LIMIT + 1)))
     last: Classification | None = None

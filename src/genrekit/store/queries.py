@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import LargeBinary, and_, delete, func, or_, select, update
+from sqlalchemy import LargeBinary, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from genrekit.store.errors import BadCursor, NotFound
@@ -285,6 +285,33 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     return created_at, row_id
 
 
+def escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards (``%``, ``_``) and the escape character (``\\``) escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def newest_first_after(statement: Select[Any], cursor: str | None) -> Select[Any]:
+    """``statement`` over classifications in newest-first order, starting just after ``cursor``
+    (a ``next_cursor``; raises :class:`~genrekit.store.errors.BadCursor` for a bad one)."""
+    if cursor:
+        created_at, row_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(
+                Classification.created_at < created_at,
+                and_(Classification.created_at == created_at, Classification.id < row_id),
+            )
+        )
+    return statement.order_by(Classification.created_at.desc(), Classification.id.desc())
+
+
+def newest_first_page(session: Session, statement: Select[Any], limit: int) -> tuple[list[Classification], str | None]:
+    """The first ``limit`` rows of a :func:`newest_first_after` statement, and the cursor of the
+    next page (None on the last page)."""
+    rows = list(session.scalars(statement.limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
 def list_classifications(
     session: Session,
     *,
@@ -319,20 +346,8 @@ def list_classifications(
     if genre:
         statement = statement.where(Classification.top_genre == genre)
     if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(Classification.filename.ilike(f"%{escaped}%", escape="\\"))
-    if cursor:
-        created_at, row_id = decode_cursor(cursor)
-        statement = statement.where(
-            or_(
-                Classification.created_at < created_at,
-                and_(Classification.created_at == created_at, Classification.id < row_id),
-            )
-        )
-    statement = statement.order_by(Classification.created_at.desc(), Classification.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(statement))
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+        statement = statement.where(Classification.filename.ilike(f"%{escape_like(query)}%", escape="\\"))
+    return newest_first_page(session, newest_first_after(statement, cursor), limit)
 
 
 def set_share_hash(session: Session, *, row: Classification, share_hash: str | None) -> None:
