@@ -219,3 +219,13 @@ def postgres_url() -> Iterator[str]:
         yield url
     finally:
         manager.__exit__(None, None, None)
+
+
+def wait_complete(client: TestClient, classification_id: str, timeout_s: float) -> dict:
+    """The stored result once its background timeline completes (or as it is after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = client.get(f"/api/v1/classifications/{classification_id}").json()
+        if body["complete"] or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)

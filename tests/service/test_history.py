@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from genrekit.service import create_app
 from genrekit.service.timeline import STEP_WINDOWS, covered_from_start, merged_segments
-from tests.service.conftest import FakeClassifier, assert_problem, make_settings, make_wav, upload
+from tests.service.conftest import FakeClassifier, assert_problem, make_settings, make_wav, upload, wait_complete
 
 POLL_TIMEOUT_S = 20.0
-
-
-def _wait_complete(client: TestClient, classification_id: str) -> dict:
-    deadline = time.monotonic() + POLL_TIMEOUT_S
-    while True:
-        body = client.get(f"/api/v1/classifications/{classification_id}").json()
-        if body["complete"] or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)
 
 
 def test_the_quick_answer_is_followed_by_every_window(tmp_path: Path) -> None:
@@ -30,7 +20,7 @@ def test_the_quick_answer_is_followed_by_every_window(tmp_path: Path) -> None:
         quick = upload(client, make_wav(12.0), filename="long.wav").json()
         assert quick["complete"] is False and [s["start_s"] for s in quick["segments"]] == [0.0, 6.0]
         assert quick["timeline"]["state"] in ("running", "complete")
-        full = _wait_complete(client, quick["id"])
+        full = wait_complete(client, quick["id"], POLL_TIMEOUT_S)
         assert full["complete"] is True and full["timeline"] == {"state": "complete", "covered_s": 12.0}
         assert [s["start_s"] for s in full["segments"]] == [float(i) for i in range(12)]
         assert full["genres"] == quick["genres"]  # the fake answers the whole song as it did the quick look
@@ -116,5 +106,5 @@ def test_a_timeline_cut_short_resumes_from_the_kept_audio(tmp_path: Path) -> Non
         assert partial["timeline"]["state"] == "partial"
     with TestClient(create_app(make_settings(tmp_path), classifier=classifier)) as after:
         assert after.get(f"/api/v1/classifications/{partial['id']}").json()["timeline"]["state"] in ("running", "complete")
-        full = _wait_complete(after, partial["id"])
+        full = wait_complete(after, partial["id"], POLL_TIMEOUT_S)
         assert full["complete"] is True and len(full["segments"]) == 12

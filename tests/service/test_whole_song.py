@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from genrekit.store.db import create_db_engine, make_session_factory, run_migrat
 from genrekit.store.tables import LibraryTrack
 from genrekit.store.vectors import from_blob, get_embedding
 from tests.predict.test_classifier import TINY_LABELS, TINY_SR, TINY_WEIGHT, TinyModel
-from tests.service.conftest import make_settings, upload
+from tests.service.conftest import make_settings, upload, wait_complete
 
 POLL_TIMEOUT_S = 30.0
 SONG_S = 20  # seconds: 20 one-second windows, 4 of them in the quick answer
@@ -56,15 +55,6 @@ def _wav(y: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _wait_complete(client: TestClient, classification_id: str) -> dict:
-    deadline = time.monotonic() + POLL_TIMEOUT_S
-    while True:
-        body = client.get(f"/api/v1/classifications/{classification_id}").json()
-        if body["complete"] or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)
-
-
 def test_the_completed_timeline_is_the_stored_and_served_answer(tmp_path: Path) -> None:
     y = _crafted_song()
     _, _, windows = slice_windows(y, window_length=TINY_SR, hop_length=TINY_SR)
@@ -79,7 +69,7 @@ def test_the_completed_timeline_is_the_stored_and_served_answer(tmp_path: Path) 
         quick = upload(client, data, filename="crafted.wav").json()
         assert quick["complete"] is False and len(quick["segments"]) == 4
         assert quick["genres"][0]["genre"] == "tonal"  # the first look reads the 4 hums
-        full = _wait_complete(client, quick["id"])
+        full = wait_complete(client, quick["id"], POLL_TIMEOUT_S)
 
         assert full["complete"] is True and full["timeline"]["state"] == "complete"
         assert [g["genre"] for g in full["genres"]] == [g for g, _ in expected]
