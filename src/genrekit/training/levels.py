@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from genrekit.predict.uncertainty import MAX_NAMED
+
 TOP_SCORE_GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.96, 0.05))  # probability
 MARGIN_GRID = tuple(round(x, 2) for x in np.arange(0.0, 0.51, 0.05))  # probability
 COVER_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01)  # 1.01: always three genres
-MAX_NAMED = 3
 QUANTILE_RATES = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)  # in-taxonomy share above the threshold
 
 
