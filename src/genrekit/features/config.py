@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from genrekit.errors import InvalidParameterError
 from genrekit.features.spectral import (
@@ -21,6 +21,7 @@ from genrekit.features.spectral import (
     MUSICNN_N_MELS,
     MUSICNN_SR,
     PAD_MODES,
+    _check_choice,
 )
 
 
@@ -39,11 +40,6 @@ def _number(name: str, value: Any, *, minimum: float = 0.0, strict: bool = True,
         raise InvalidParameterError(f"{name} must be a finite number {bound}{alternative}, got {value!r}")
 
 
-def _choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
-    if value not in choices:
-        raise InvalidParameterError(f"{name} must be one of {list(choices)}, got {value!r}")
-
-
 def _check_keys(cls: type, data: Any) -> None:
     if not isinstance(data, dict):
         raise InvalidParameterError(f"{cls.__name__}.from_dict needs a dict, got {type(data).__name__}")
@@ -53,8 +49,31 @@ def _check_keys(cls: type, data: Any) -> None:
         raise InvalidParameterError(f"unknown {cls.__name__} keys: {unknown}; allowed: {sorted(known)}")
 
 
+class _DictConfig:
+    """Save to and load from a plain dict (mixed into the frozen config dataclasses below)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields, JSON-ready (a nested config as its own dict)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def _field_values(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Constructor arguments from a checked :meth:`to_dict` output (nested configs rebuilt)."""
+        return dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from :meth:`to_dict` output; unknown keys raise ``InvalidParameterError``."""
+        _check_keys(cls, data)
+        values = cls._field_values(data)
+        try:
+            return cls(**values)
+        except TypeError as e:
+            raise InvalidParameterError(f"invalid {cls.__name__}: {e}") from e
+
+
 @dataclass(frozen=True)
-class LogMelConfig:
+class LogMelConfig(_DictConfig):
     """Parameters of a log-mel spectrogram in dB (see ``functional.log_mel_spectrogram``).
 
     Attributes
@@ -115,32 +134,19 @@ class LogMelConfig:
         _number("top_db", self.top_db, strict=False, optional=True)
         _number("ref", self.ref)
         _number("amin", self.amin)
-        _choice("pad_mode", self.pad_mode, PAD_MODES)
+        _check_choice("pad_mode", self.pad_mode, PAD_MODES)
         if not isinstance(self.htk, bool):
             raise InvalidParameterError(f"htk must be a bool, got {self.htk!r}")
-        _choice("norm", self.norm, MEL_NORMS)
+        _check_choice("norm", self.norm, MEL_NORMS)
 
     @property
     def n_freqs(self) -> int:
         """One-sided FFT bins, ``1 + n_fft // 2``."""
         return 1 + self.n_fft // 2
 
-    def to_dict(self) -> dict[str, Any]:
-        """All fields, JSON-ready."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LogMelConfig:
-        """Build from :meth:`to_dict` output; unknown keys raise ``InvalidParameterError``."""
-        _check_keys(cls, data)
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise InvalidParameterError(f"invalid LogMelConfig: {e}") from e
-
 
 @dataclass(frozen=True)
-class MfccConfig:
+class MfccConfig(_DictConfig):
     """Parameters of MFCCs: ``n_mfcc`` orthonormal DCT-II coefficients of a dB log-mel.
 
     ``MfccConfig.librosa_defaults()`` reproduces ``librosa.feature.mfcc(y=y, sr=22050)``,
@@ -167,25 +173,17 @@ class MfccConfig:
         """The defaults of ``librosa.feature.mfcc`` (including ``top_db=80``) at ``sr``."""
         return cls(n_mfcc=20, mel=LogMelConfig(sr=sr, top_db=80.0))
 
-    def to_dict(self) -> dict[str, Any]:
-        """All fields, JSON-ready (``mel`` nested)."""
-        return {"n_mfcc": self.n_mfcc, "mel": self.mel.to_dict()}
-
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MfccConfig:
-        """Build from :meth:`to_dict` output; unknown keys raise ``InvalidParameterError``."""
-        _check_keys(cls, data)
+    def _field_values(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """``mel`` (a dict in :meth:`to_dict` output) rebuilt as a :class:`LogMelConfig`."""
         values = dict(data)
         if "mel" in values:
             values["mel"] = LogMelConfig.from_dict(values["mel"])
-        try:
-            return cls(**values)
-        except TypeError as e:
-            raise InvalidParameterError(f"invalid MfccConfig: {e}") from e
+        return values
 
 
 @dataclass(frozen=True)
-class MusicnnInputConfig:
+class MusicnnInputConfig(_DictConfig):
     """musicnn's input representation and patching (see ``functional.musicnn_input``).
 
     The pretrained musicnn weights fix ``sr``, ``n_fft``, ``hop_length`` and ``n_mels``;
@@ -226,7 +224,7 @@ class MusicnnInputConfig:
                 raise InvalidParameterError(f"musicnn's input has {name}={expected}, got {getattr(self, name)!r}")
         _int("n_frames", self.n_frames)
         _int("hop_frames", self.hop_frames)
-        _choice("pad_mode", self.pad_mode, PAD_MODES)
+        _check_choice("pad_mode", self.pad_mode, PAD_MODES)
         if not isinstance(self.float16_rounding, bool):
             raise InvalidParameterError(f"float16_rounding must be a bool, got {self.float16_rounding!r}")
 
@@ -234,16 +232,3 @@ class MusicnnInputConfig:
     def patch_hop_length(self) -> int:
         """Samples between patch starts, ``hop_frames * hop_length``."""
         return self.hop_frames * self.hop_length
-
-    def to_dict(self) -> dict[str, Any]:
-        """All fields, JSON-ready."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MusicnnInputConfig:
-        """Build from :meth:`to_dict` output; unknown keys raise ``InvalidParameterError``."""
-        _check_keys(cls, data)
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise InvalidParameterError(f"invalid MusicnnInputConfig: {e}") from e
