@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Unpack
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ from genrekit.features.spectral import (
     MUSICNN_N_MELS,
     MUSICNN_SR,
     PAD_MODES,
+    MelBankOptions,
     _check_choice,
     _check_f_range,
     _check_int,
@@ -211,21 +213,19 @@ def mel_filterbank(
     *,
     sr: float,
     n_fft: int,
-    n_mels: int = 128,
-    f_min_hz: float = 0.0,
-    f_max_hz: float | None = None,
-    htk: bool = False,
-    norm: str | None = "slaney",
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
+    **bank: Unpack[MelBankOptions],
 ) -> torch.Tensor:
     """Triangular mel filter bank, equal to ``librosa.filters.mel`` (bit for bit in float32), as a tensor.
 
-    Parameters are those of :func:`genrekit.features.spectral.mel_weights` (which computes it),
-    plus ``dtype`` and ``device`` of the returned tensor ``(n_mels, 1 + n_fft // 2)``.
+    ``sr`` (Hz), ``n_fft`` (samples) and the ``bank`` keywords (``n_mels=128``, ``f_min_hz=0.0``,
+    ``f_max_hz=None``, ``htk=False``, ``norm='slaney'``) are those of
+    :func:`genrekit.features.spectral.mel_weights` (which computes it); ``dtype`` and
+    ``device`` are those of the returned tensor ``(n_mels, 1 + n_fft // 2)``.
     """
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
-    weights = mel_weights(sr=sr, n_fft=n_fft, n_mels=n_mels, f_min_hz=f_min_hz, f_max_hz=f_max_hz, htk=htk, norm=norm, dtype=np_dtype)
+    weights = mel_weights(sr=sr, n_fft=n_fft, dtype=np_dtype, **bank)
     return torch.from_numpy(weights).to(dtype=dtype, device=device)
 
 
@@ -316,25 +316,36 @@ def power_to_db(
     return log_spec
 
 
+class MelOptions(MelBankOptions, total=False):
+    """The optional keywords of :func:`mel_spectrogram` (meaning and defaults there), which
+    :func:`log_mel_spectrogram` and :func:`mfcc` pass on."""
+
+    n_fft: int
+    hop_length: int
+    power: float
+    center: bool
+    pad_mode: str
+    mel_basis: torch.Tensor | None
+    window: torch.Tensor | None
+
+
+class LogMelOptions(MelOptions, total=False):
+    """The optional keywords of :func:`log_mel_spectrogram` (meaning and defaults there), which
+    :func:`mfcc` passes on."""
+
+    ref: float
+    amin: float
+    top_db: float | None
+
+
 def log_mel_spectrogram(
     wave: torch.Tensor | np.ndarray,
     *,
     sr: float,
-    n_fft: int = 2048,
-    hop_length: int = 512,
-    n_mels: int = 128,
-    f_min_hz: float = 0.0,
-    f_max_hz: float | None = None,
-    power: float = 2.0,
     ref: float = 1.0,
     amin: float = 1e-10,
     top_db: float | None = None,
-    center: bool = True,
-    pad_mode: str = "constant",
-    htk: bool = False,
-    norm: str | None = "slaney",
-    mel_basis: torch.Tensor | None = None,
-    window: torch.Tensor | None = None,
+    **mel: Unpack[MelOptions],
 ) -> torch.Tensor:
     """Log-mel spectrogram in dB, as ``librosa.power_to_db(librosa.feature.melspectrogram(...))``.
 
@@ -343,30 +354,21 @@ def log_mel_spectrogram(
     wave : Tensor or ndarray [shape=(..., samples), dtype=float32 or float64]
         Waveform(s) at ``sr``.
     sr : number > 0 (Hz)
-    n_fft, hop_length : int > 0 (samples)
-    n_mels : int > 0
-    f_min_hz, f_max_hz : float (Hz), ``0 <= f_min_hz < f_max_hz <= sr / 2`` (None: ``sr / 2``)
-    power : float > 0
-        2 for power (dB = 10 log10), 1 for magnitude.
     ref, amin, top_db
         See :func:`power_to_db`. ``ref`` is fixed (default 1.0 = 0 dB), never the clip's peak.
-    center, pad_mode
-        See :func:`spectrogram`.
-    htk, norm
-        See :func:`mel_filterbank`.
-    mel_basis, window : Tensor, optional
-        Precomputed constants (module buffers).
+    **mel
+        The keywords of :func:`mel_spectrogram`, with its defaults: ``n_fft=2048``,
+        ``hop_length=512`` (samples), ``n_mels=128``, ``f_min_hz=0.0``, ``f_max_hz=None``
+        (Hz, ``sr / 2``), ``power=2.0`` (2 for power, dB = 10 log10; 1 for magnitude),
+        ``center=True``, ``pad_mode='constant'`` (see :func:`spectrogram`), ``htk=False``,
+        ``norm='slaney'`` (see :func:`mel_filterbank`), and the precomputed constants
+        ``mel_basis`` and ``window`` (module buffers).
 
     Returns
     -------
     torch.Tensor [shape=(..., n_mels, frames)] (dB)
     """
-    mel = mel_spectrogram(
-        wave, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, f_min_hz=f_min_hz,
-        f_max_hz=f_max_hz, power=power, center=center, pad_mode=pad_mode, htk=htk, norm=norm,
-        mel_basis=mel_basis, window=window,
-    )  # fmt: skip
-    return power_to_db(mel, ref=ref, amin=amin, top_db=top_db)
+    return power_to_db(mel_spectrogram(wave, sr=sr, **mel), ref=ref, amin=amin, top_db=top_db)
 
 
 def dct_matrix(
@@ -402,22 +404,8 @@ def mfcc(
     *,
     sr: float,
     n_mfcc: int = 20,
-    n_fft: int = 2048,
-    hop_length: int = 512,
-    n_mels: int = 128,
-    f_min_hz: float = 0.0,
-    f_max_hz: float | None = None,
-    power: float = 2.0,
-    ref: float = 1.0,
-    amin: float = 1e-10,
-    top_db: float | None = None,
-    center: bool = True,
-    pad_mode: str = "constant",
-    htk: bool = False,
-    norm: str | None = "slaney",
-    mel_basis: torch.Tensor | None = None,
-    window: torch.Tensor | None = None,
     dct: torch.Tensor | None = None,
+    **log_mel: Unpack[LogMelOptions],
 ) -> torch.Tensor:
     """Mel-frequency cepstral coefficients: orthonormal DCT-II of the dB log-mel spectrogram.
 
@@ -432,24 +420,21 @@ def mfcc(
     n_mfcc : int, 0 < n_mfcc <= n_mels
     dct : Tensor [shape=(n_mfcc, n_mels)], optional
         Precomputed :func:`dct_matrix`.
-    others
-        As in :func:`log_mel_spectrogram`.
+    **log_mel
+        The keywords of :func:`log_mel_spectrogram`, with its defaults (128 mels).
 
     Returns
     -------
     torch.Tensor [shape=(..., n_mfcc, frames)]
     """
-    log_mel = log_mel_spectrogram(
-        wave, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, f_min_hz=f_min_hz,
-        f_max_hz=f_max_hz, power=power, ref=ref, amin=amin, top_db=top_db, center=center,
-        pad_mode=pad_mode, htk=htk, norm=norm, mel_basis=mel_basis, window=window,
-    )  # fmt: skip
+    log_mel_db = log_mel_spectrogram(wave, sr=sr, **log_mel)
+    n_mels = log_mel_db.shape[-2]
     if dct is None:
-        dct = dct_matrix(n_mfcc, n_mels, dtype=log_mel.dtype, device=log_mel.device)
+        dct = dct_matrix(n_mfcc, n_mels, dtype=log_mel_db.dtype, device=log_mel_db.device)
     else:
         _check_int("n_mfcc", n_mfcc)
-        dct = _check_matrix("dct", dct, (n_mfcc, n_mels), log_mel)
-    return torch.matmul(dct, log_mel)
+        dct = _check_matrix("dct", dct, (n_mfcc, n_mels), log_mel_db)
+    return torch.matmul(dct, log_mel_db)
 
 
 # ----------------------------------------------------------------------------- musicnn

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TypedDict
 
 import numpy as np
 
@@ -115,6 +116,16 @@ def mel_to_hz(mels: np.ndarray | float, *, htk: bool = False) -> np.ndarray:
     linear = _SLANEY_F_SP * m
     log = _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (m - _SLANEY_MIN_LOG_MEL))
     return np.where(m >= _SLANEY_MIN_LOG_MEL, log, linear)
+
+
+class MelBankOptions(TypedDict, total=False):
+    """The optional keywords of :func:`mel_weights` that shape the bank (meaning and defaults there)."""
+
+    n_mels: int
+    f_min_hz: float
+    f_max_hz: float | None
+    htk: bool
+    norm: str | None
 
 
 def mel_weights(
