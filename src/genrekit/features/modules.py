@@ -8,6 +8,8 @@ from the config, never saved in a state dict); ``module.to(device)`` moves them.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from torch import nn
 
@@ -16,16 +18,34 @@ from genrekit.features import functional as F
 from genrekit.features.config import LogMelConfig, MfccConfig, MusicnnInputConfig
 
 
-def _mel_buffers(module: nn.Module, cfg: LogMelConfig) -> None:
-    module.register_buffer("window", F.hann_window(cfg.n_fft), persistent=False)
-    basis = F.mel_filterbank(
-        sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels, f_min_hz=cfg.f_min_hz, f_max_hz=cfg.f_max_hz,
-        htk=cfg.htk, norm=cfg.norm,
-    )  # fmt: skip
-    module.register_buffer("mel_basis", basis, persistent=False)
+_Config = TypeVar("_Config", LogMelConfig, MfccConfig, MusicnnInputConfig)
 
 
-class LogMel(nn.Module):
+def _config(cfg: _Config | None, cls: type[_Config], article: str = "a") -> _Config:
+    """``cfg``, or ``cls()`` when it is None; anything but a ``cls`` raises InvalidParameterError."""
+    cfg = cls() if cfg is None else cfg
+    if not isinstance(cfg, cls):
+        raise InvalidParameterError(f"cfg must be {article} {cls.__name__}, got {type(cfg).__name__}")
+    return cfg
+
+
+class _MelModule(nn.Module):
+    """Holds the Hann window and the mel filter bank of ``mel`` as non-persistent buffers."""
+
+    window: torch.Tensor
+    mel_basis: torch.Tensor
+
+    def __init__(self, mel: LogMelConfig) -> None:
+        super().__init__()
+        self.register_buffer("window", F.hann_window(mel.n_fft), persistent=False)
+        basis = F.mel_filterbank(
+            sr=mel.sr, n_fft=mel.n_fft, n_mels=mel.n_mels, f_min_hz=mel.f_min_hz, f_max_hz=mel.f_max_hz,
+            htk=mel.htk, norm=mel.norm,
+        )  # fmt: skip
+        self.register_buffer("mel_basis", basis, persistent=False)
+
+
+class LogMel(_MelModule):
     """Log-mel spectrogram in dB: ``(..., samples) -> (..., n_mels, frames)``.
 
     Parameters
@@ -34,27 +54,17 @@ class LogMel(nn.Module):
         Defaults to ``LogMelConfig()`` (22050 Hz, n_fft 2048, hop 512, 128 mels, ref 1.0).
     """
 
-    window: torch.Tensor
-    mel_basis: torch.Tensor
-
     def __init__(self, cfg: LogMelConfig | None = None) -> None:
-        super().__init__()
-        self.cfg = LogMelConfig() if cfg is None else cfg
-        if not isinstance(self.cfg, LogMelConfig):
-            raise InvalidParameterError(f"cfg must be a LogMelConfig, got {type(self.cfg).__name__}")
-        _mel_buffers(self, self.cfg)
+        cfg = _config(cfg, LogMelConfig)
+        super().__init__(cfg)
+        self.cfg = cfg
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """Waveform(s) at ``cfg.sr`` ``(..., samples)`` float32/64 -> dB ``(..., n_mels, frames)``."""
-        c = self.cfg
-        return F.log_mel_spectrogram(
-            wave, sr=c.sr, n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels, f_min_hz=c.f_min_hz,
-            f_max_hz=c.f_max_hz, power=c.power, ref=c.ref, amin=c.amin, top_db=c.top_db,
-            pad_mode=c.pad_mode, htk=c.htk, norm=c.norm, mel_basis=self.mel_basis, window=self.window,
-        )  # fmt: skip
+        return F.log_mel_spectrogram(wave, **self.cfg.to_dict(), mel_basis=self.mel_basis, window=self.window)
 
 
-class MFCC(nn.Module):
+class MFCC(_MelModule):
     """MFCCs: ``(..., samples) -> (..., n_mfcc, frames)``.
 
     Parameters
@@ -63,30 +73,23 @@ class MFCC(nn.Module):
         Defaults to ``MfccConfig()`` (20 coefficients of the default log-mel, no ``top_db``).
     """
 
-    window: torch.Tensor
-    mel_basis: torch.Tensor
     dct: torch.Tensor
 
     def __init__(self, cfg: MfccConfig | None = None) -> None:
-        super().__init__()
-        self.cfg = MfccConfig() if cfg is None else cfg
-        if not isinstance(self.cfg, MfccConfig):
-            raise InvalidParameterError(f"cfg must be an MfccConfig, got {type(self.cfg).__name__}")
-        _mel_buffers(self, self.cfg.mel)
-        self.register_buffer("dct", F.dct_matrix(self.cfg.n_mfcc, self.cfg.mel.n_mels), persistent=False)
+        cfg = _config(cfg, MfccConfig, "an")
+        super().__init__(cfg.mel)
+        self.cfg = cfg
+        self.register_buffer("dct", F.dct_matrix(cfg.n_mfcc, cfg.mel.n_mels), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """Waveform(s) at ``cfg.mel.sr`` ``(..., samples)`` -> ``(..., n_mfcc, frames)``."""
-        c = self.cfg.mel
         return F.mfcc(
-            wave, sr=c.sr, n_mfcc=self.cfg.n_mfcc, n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels,
-            f_min_hz=c.f_min_hz, f_max_hz=c.f_max_hz, power=c.power, ref=c.ref, amin=c.amin,
-            top_db=c.top_db, pad_mode=c.pad_mode, htk=c.htk, norm=c.norm, mel_basis=self.mel_basis,
-            window=self.window, dct=self.dct,
+            wave, n_mfcc=self.cfg.n_mfcc, dct=self.dct, **self.cfg.mel.to_dict(), mel_basis=self.mel_basis,
+            window=self.window,
         )  # fmt: skip
 
 
-class MusicnnInput(nn.Module):
+class MusicnnInput(_MelModule):
     """musicnn's input: 16 kHz waveform(s) ``(..., samples)`` -> ``log10(1 + 10000 mel)`` ``(..., 96, frames)``.
 
     Parameters
@@ -95,16 +98,10 @@ class MusicnnInput(nn.Module):
         Defaults reproduce musicnn 0.1.0 (reflect padding, float16 rounding, 187-frame patches).
     """
 
-    window: torch.Tensor
-    mel_basis: torch.Tensor
-
     def __init__(self, cfg: MusicnnInputConfig | None = None) -> None:
-        super().__init__()
-        self.cfg = MusicnnInputConfig() if cfg is None else cfg
-        if not isinstance(self.cfg, MusicnnInputConfig):
-            raise InvalidParameterError(f"cfg must be a MusicnnInputConfig, got {type(self.cfg).__name__}")
-        c = self.cfg
-        _mel_buffers(self, LogMelConfig(sr=c.sr, n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels))
+        cfg = _config(cfg, MusicnnInputConfig)
+        super().__init__(LogMelConfig(sr=cfg.sr, n_fft=cfg.n_fft, hop_length=cfg.hop_length, n_mels=cfg.n_mels))
+        self.cfg = cfg
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """16 kHz waveform(s) ``(..., samples)`` -> ``(..., 96, frames)``, frequency first."""
