@@ -4,6 +4,7 @@
 // page's own script so that no 401 goes unheard.
 
 import { saveKey } from "./api.js";
+import { el } from "./dom.js";
 
 let dialog = null;
 
@@ -11,32 +12,17 @@ let dialog = null;
 export function askForKey(message = "This server needs an API key.") {
   if (dialog && dialog.open) return;
   if (!dialog) {
-    dialog = document.createElement("dialog");
-    dialog.className = "card key-dialog";
-    dialog.setAttribute("aria-labelledby", "key-dialog-title");
-    const form = document.createElement("form");
-    form.method = "dialog";
-    const title = document.createElement("h2");
-    title.id = "key-dialog-title";
-    title.className = "section-title";
-    title.textContent = "API key";
-    const note = document.createElement("p");
-    note.className = "muted key-dialog-note";
-    const label = document.createElement("label");
-    label.htmlFor = "key-input";
-    label.textContent = "Key (gk_…), kept in this tab only";
-    const input = document.createElement("input");
-    input.id = "key-input";
-    input.className = "text-input";
-    input.type = "password";
-    input.autocomplete = "off";
-    input.required = true;
-    const save = document.createElement("button");
-    save.className = "button button-primary";
-    save.type = "submit";
-    save.textContent = "Use this key";
-    form.append(title, note, label, input, save);
-    dialog.append(form);
+    const input = el("input", { id: "key-input", className: "text-input", type: "password", autocomplete: "off", required: true });
+    const form = el(
+      "form",
+      { method: "dialog" },
+      el("h2", { id: "key-dialog-title", className: "section-title" }, "API key"),
+      el("p", { className: "muted key-dialog-note" }),
+      el("label", { htmlFor: "key-input" }, "Key (gk_…), kept in this tab only"),
+      input,
+      el("button", { className: "button button-primary", type: "submit" }, "Use this key"),
+    );
+    dialog = el("dialog", { className: "card key-dialog", "aria-labelledby": "key-dialog-title" }, form);
     document.body.append(dialog);
     form.addEventListener("submit", () => {
       const key = input.value.trim();

@@ -1,5 +1,6 @@
 // Catalog page: genre distribution, searchable table, and the 2-D map of the embeddings.
 import { getCatalogMap, getCatalogStats, searchCatalog, trackHref, trackName } from "./discovery.js";
+import { el } from "./dom.js";
 import { formatPercent, genreColor, genreTitle } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -17,9 +18,9 @@ const nodes = {
 let nextCursor = null;
 
 function svg(name, attrs) {
-  const el = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
-  return el;
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  return node;
 }
 
 function renderChart(genres) {
@@ -67,20 +68,14 @@ function renderMap(body) {
 }
 
 function renderRow(hit) {
-  const row = document.createElement("tr");
-  const name = document.createElement("td");
-  const link = document.createElement("a");
-  link.href = trackHref(hit.id);
-  link.textContent = trackName(hit);
-  name.append(link);
-  const genre = document.createElement("td");
-  genre.textContent = genreTitle(hit.top_genre);
-  const score = document.createElement("td");
-  score.textContent = formatPercent(hit.top_score);
-  const tags = document.createElement("td");
-  tags.textContent = (hit.tags || []).slice(0, 4).map((t) => t.tag).join(", ");
-  row.append(name, genre, score, tags);
-  return row;
+  return el(
+    "tr",
+    {},
+    el("td", {}, el("a", { href: trackHref(hit.id) }, trackName(hit))),
+    el("td", {}, genreTitle(hit.top_genre)),
+    el("td", {}, formatPercent(hit.top_score)),
+    el("td", {}, (hit.tags || []).slice(0, 4).map((t) => t.tag).join(", ")),
+  );
 }
 
 function filters() {
@@ -106,12 +101,7 @@ async function start() {
     const stats = await getCatalogStats();
     nodes.summary.textContent = `${stats.total} tracks in the catalog.`;
     renderChart(stats.genres);
-    for (const genre of Object.keys(stats.genres).sort()) {
-      const option = document.createElement("option");
-      option.value = genre;
-      option.textContent = genreTitle(genre);
-      nodes.genre.append(option);
-    }
+    for (const genre of Object.keys(stats.genres).sort()) nodes.genre.append(el("option", { value: genre }, genreTitle(genre)));
     renderMap(await getCatalogMap());
   } catch (error) {
     nodes.summary.textContent = `Could not load the catalog: ${error.message}`;

@@ -4,6 +4,7 @@
 // only has to load it.
 
 import { API, getJson, resultIdFromHash } from "./api.js";
+import { el } from "./dom.js";
 import { clearAtDeviceSize } from "./spectrogram.js";
 
 const HTK_MEL_BREAK_HZ = 700; // mel(f) = 2595 log10(1 + f / 700)
@@ -58,26 +59,15 @@ class WhyOverlay {
     this.on = false;
     this.explanations = new Map();
     const frame = melCanvas.parentElement;
-    this.canvas = document.createElement("canvas");
-    this.canvas.id = "why-canvas";
-    this.canvas.className = "why-overlay";
-    this.canvas.setAttribute("aria-hidden", "true");
-    this.canvas.hidden = true;
+    this.canvas = el("canvas", { id: "why-canvas", className: "why-overlay", "aria-hidden": "true", hidden: true });
     frame.appendChild(this.canvas);
-    this.bar = document.createElement("div");
-    this.bar.className = "why-bar";
-    this.button = document.createElement("button");
-    this.button.id = "why-toggle";
-    this.button.type = "button";
-    this.button.className = "button button-small";
-    this.button.textContent = "Why?";
-    this.button.setAttribute("aria-pressed", "false");
-    this.button.title = "Show what the model listened to";
-    this.status = document.createElement("p");
-    this.status.id = "why-status";
-    this.status.className = "why-status";
-    this.status.setAttribute("aria-live", "polite");
-    this.bar.append(this.button, this.status);
+    this.button = el(
+      "button",
+      { id: "why-toggle", type: "button", className: "button button-small", "aria-pressed": "false", title: "Show what the model listened to" },
+      "Why?",
+    );
+    this.status = el("p", { id: "why-status", className: "why-status", "aria-live": "polite" });
+    this.bar = el("div", { className: "why-bar" }, this.button, this.status);
     (melCanvas.closest("figure") || frame).insertAdjacentElement("afterend", this.bar);
     this.button.addEventListener("click", () => this.toggle());
     new ResizeObserver(() => this.draw()).observe(frame);

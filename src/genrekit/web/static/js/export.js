@@ -1,6 +1,7 @@
 // Export of the history (as filtered on the page) to CSV or JSON, built in the browser.
 
 import { listClassifications } from "./api.js";
+import { el } from "./dom.js";
 
 const EXPORT_PAGE = 100; // entries per request while exporting
 const MAX_EXPORT = 5000; // most entries exported at once
@@ -50,9 +51,7 @@ export function toCsv(items, permalinkOf) {
 /** Let the browser save `text` as a file named `name`. */
 export function download(text, name, type) {
   const url = URL.createObjectURL(new Blob([text], { type }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
+  const link = el("a", { href: url, download: name });
   document.body.append(link);
   link.click();
   link.remove();

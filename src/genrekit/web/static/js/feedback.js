@@ -5,43 +5,25 @@
 // sent correction can be taken back (DELETE, "Undo").
 
 import { API, apiFetch, getClassification, resultIdFromHash } from "./api.js";
+import { el } from "./dom.js";
 import { genreTitle } from "./format.js";
 
 let panel = null;
 
 function build() {
-  panel = document.createElement("section");
-  panel.className = "feedback";
-  panel.setAttribute("aria-labelledby", "feedback-title");
-  const title = document.createElement("h3");
-  title.id = "feedback-title";
-  title.className = "section-title";
-  title.textContent = "Wrong genre?";
-  const form = document.createElement("form");
-  form.className = "feedback-form";
-  const label = document.createElement("label");
-  label.htmlFor = "feedback-genre";
-  label.textContent = "The right genre";
-  const select = document.createElement("select");
-  select.id = "feedback-genre";
-  select.className = "select";
-  select.required = true;
-  const send = document.createElement("button");
-  send.type = "submit";
-  send.className = "button button-small";
-  send.textContent = "Send correction";
-  send.disabled = true;
-  const status = document.createElement("p");
-  status.className = "muted feedback-status";
-  status.setAttribute("role", "status");
-  const undo = document.createElement("button");
-  undo.type = "button";
-  undo.id = "feedback-undo";
-  undo.className = "button button-small button-quiet";
-  undo.textContent = "Undo";
-  undo.hidden = true;
-  form.append(label, select, send);
-  panel.append(title, form, status, undo);
+  const select = el("select", { id: "feedback-genre", className: "select", required: true });
+  const send = el("button", { type: "submit", className: "button button-small", disabled: true }, "Send correction");
+  const form = el("form", { className: "feedback-form" }, el("label", { htmlFor: "feedback-genre" }, "The right genre"), select, send);
+  const status = el("p", { className: "muted feedback-status", role: "status" });
+  const undo = el("button", { type: "button", id: "feedback-undo", className: "button button-small button-quiet", hidden: true }, "Undo");
+  panel = el(
+    "section",
+    { className: "feedback", "aria-labelledby": "feedback-title" },
+    el("h3", { id: "feedback-title", className: "section-title" }, "Wrong genre?"),
+    form,
+    status,
+    undo,
+  );
   select.addEventListener("change", () => {
     send.disabled = !select.value;
   });
@@ -107,20 +89,12 @@ async function show() {
   panel.dataset.id = id;
   panel.hidden = false;
   const select = panel.querySelector("select");
-  const placeholder = document.createElement("option");
-  placeholder.value = "";
-  placeholder.textContent = "Choose…";
   const predicted = body.genres && body.genres.length ? body.genres[0].genre : null;
   const others = (body.genres || []).filter((g) => g.genre !== predicted);
   others.sort((a, b) => genreTitle(a.genre).localeCompare(genreTitle(b.genre)));
   select.replaceChildren(
-    placeholder,
-    ...others.map((g) => {
-      const option = document.createElement("option");
-      option.value = g.genre;
-      option.textContent = genreTitle(g.genre);
-      return option;
-    }),
+    el("option", { value: "" }, "Choose…"),
+    ...others.map((g) => el("option", { value: g.genre }, genreTitle(g.genre))),
   );
   select.value = "";
   panel.querySelector("button[type=submit]").disabled = true;

@@ -2,6 +2,7 @@
 // "load more" by cursor.
 
 import { deleteClassification, listClassifications, resultHash } from "./api.js";
+import { el } from "./dom.js";
 import { formatDuration, formatPercent, formatWhen, genreColor, genreTitle } from "./format.js";
 
 const PAGE_SIZE = 12; // entries per page
@@ -147,44 +148,23 @@ export class History {
   append(item, atTop) {
     if (this.ids.has(item.id)) return;
     this.ids.add(item.id);
-    const row = document.createElement("li");
-    row.dataset.id = item.id;
-    const link = document.createElement("a");
-    link.className = "history-link";
-    link.href = resultHash(item.id);
-    link.dataset.id = item.id;
-    if (item.id === this.currentId) link.setAttribute("aria-current", "page");
-    const dot = document.createElement("span");
-    dot.className = "history-dot";
-    dot.style.setProperty("--genre-color", genreColor(item.top_genre));
-    dot.setAttribute("aria-hidden", "true");
-    const name = document.createElement("span");
-    name.className = "history-name";
-    name.textContent = item.filename || item.id;
-    name.title = item.filename || item.id;
-    link.title = item.filename || item.id;
-    const genre = document.createElement("span");
-    genre.className = "history-genre";
-    genre.textContent = `${genreTitle(item.top_genre)} ${formatPercent(item.top_score)}`;
-    const meta = document.createElement("span");
-    meta.className = "history-meta";
-    meta.textContent = `${formatWhen(item.created_at)} · ${formatDuration(item.duration_s)}`;
-    if (item.warnings && item.warnings.length) {
-      const warned = document.createElement("span");
-      warned.className = "history-warned";
-      warned.textContent = " · with warnings";
-      meta.append(warned);
-    }
-    link.append(dot, name, genre, meta);
-    const remove = document.createElement("button");
-    remove.type = "button";
-    remove.className = "icon-button history-delete";
-    remove.textContent = "\u00d7";
-    remove.setAttribute("aria-label", `Delete ${item.filename || item.id} and its audio`);
-    remove.title = "Delete this result and its audio";
+    const shownName = item.filename || item.id;
+    const warned = item.warnings && item.warnings.length ? el("span", { className: "history-warned" }, " · with warnings") : null;
+    const link = el(
+      "a",
+      { className: "history-link", href: resultHash(item.id), "data-id": item.id, "aria-current": item.id === this.currentId ? "page" : null, title: shownName },
+      el("span", { className: "history-dot", style: { "--genre-color": genreColor(item.top_genre) }, "aria-hidden": "true" }),
+      el("span", { className: "history-name", title: shownName }, shownName),
+      el("span", { className: "history-genre" }, `${genreTitle(item.top_genre)} ${formatPercent(item.top_score)}`),
+      el("span", { className: "history-meta" }, `${formatWhen(item.created_at)} · ${formatDuration(item.duration_s)}`, warned),
+    );
+    const remove = el(
+      "button",
+      { type: "button", className: "icon-button history-delete", "aria-label": `Delete ${shownName} and its audio`, title: "Delete this result and its audio" },
+      "\u00d7",
+    );
+    const row = el("li", { "data-id": item.id, className: "history-item" }, link, remove);
     remove.addEventListener("click", () => this.remove(item, row));
-    row.className = "history-item";
-    row.append(link, remove);
     if (atTop) this.nodes.list.prepend(row);
     else this.nodes.list.append(row);
   }

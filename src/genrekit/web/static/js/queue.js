@@ -2,6 +2,7 @@
 // its own progress and its result linked as soon as it arrives.
 
 import { ApiError, CancelledError, resultHash, uploadFile } from "./api.js";
+import { el } from "./dom.js";
 import { formatPercent, formatSize, genreTitle } from "./format.js";
 
 const AUDIO_EXTENSIONS = /\.(mp3|wav|flac|ogg|oga|opus|m4a|aac|aif|aiff|aifc|wma|webm|mka|mp4|caf|au|amr|3gp)$/i;
@@ -79,20 +80,9 @@ export class UploadQueue {
   }
 
   row(file) {
-    const li = document.createElement("li");
-    li.className = "queue-item";
-    const name = document.createElement("span");
-    name.className = "queue-name";
-    name.textContent = file.name || "upload";
-    name.title = file.name || "";
-    const status = document.createElement("span");
-    status.className = "queue-status";
-    status.textContent = "Waiting";
-    const bar = document.createElement("progress");
-    bar.max = 100;
-    bar.value = 0;
-    bar.setAttribute("aria-label", `Progress of ${file.name || "upload"}`);
-    li.append(name, status, bar);
+    const status = el("span", { className: "queue-status" }, "Waiting");
+    const bar = el("progress", { max: 100, value: 0, "aria-label": `Progress of ${file.name || "upload"}` });
+    const li = el("li", { className: "queue-item" }, el("span", { className: "queue-name", title: file.name || "" }, file.name || "upload"), status, bar);
     this.list.append(li);
     return { file, li, status, bar, job: null };
   }
@@ -131,9 +121,7 @@ export class UploadQueue {
       try {
         const result = await item.job.promise;
         const top = (result.genres || [])[0];
-        const link = document.createElement("a");
-        link.href = resultHash(result.id);
-        link.textContent = top ? `${genreTitle(top.genre)} ${formatPercent(top.score)}` : "Done";
+        const link = el("a", { href: resultHash(result.id) }, top ? `${genreTitle(top.genre)} ${formatPercent(top.score)}` : "Done");
         this.finish(item, "", "is-done");
         item.status.append(link);
         this.onResult(result, file, !this.shownFirst);

@@ -1,14 +1,8 @@
 // Rendering of one classification: headline (with its uncertainty), genre bars, timeline bands, grouped tags, warnings.
 // Builds DOM from data with textContent only (names come from users and links).
 
+import { el } from "./dom.js";
 import { formatDuration, formatPercent, formatSpan, formatTime, formatWhen, genreColor, genreTitle } from "./format.js";
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 const MIN_SEGMENT_FRACTION = 0.03; // narrowest segment drawn, as a fraction of the timeline
 
@@ -235,7 +229,7 @@ export function renderSummary(result, nodes) {
   nodes.genre.dataset.level = uncertaintyLevel(result) || "";
   nodes.genre.dataset.answer = answerKind(result);
   nodes.confidence.textContent = head.detail;
-  if (nodes.answer) nodes.answer.replaceChildren(...answerNotes(result).map((note) => element("span", "answer-note", note)));
+  if (nodes.answer) nodes.answer.replaceChildren(...answerNotes(result).map((note) => el("span", { className: "answer-note" }, note)));
   const name = result.filename || result.name || "";
   nodes.name.textContent = name;
   nodes.name.title = name;
@@ -243,7 +237,7 @@ export function renderSummary(result, nodes) {
   if (result.model) facts.push(`${result.model.name} ${result.model.version}`);
   if (result.created_at) facts.push(formatWhen(result.created_at));
   if (result.cached) facts.push("classified before");
-  nodes.facts.replaceChildren(...facts.map((fact) => element("span", "fact", fact)));
+  nodes.facts.replaceChildren(...facts.map((fact) => el("span", { className: "fact" }, fact)));
 }
 
 /**
@@ -256,19 +250,18 @@ export function renderGenreBars(list, genres, shares = null) {
   const shareOf = new Map((shares || []).map((item) => [item.genre, item.score]));
   list.classList.toggle("has-shares", shareOf.size > 0);
   (genres || []).forEach((item, i) => {
-    const row = element("li", i === 0 ? "genre-bar is-top" : "genre-bar");
-    row.style.setProperty("--genre-color", genreColor(item.genre));
-    const name = element("span", "genre-bar-name", genreTitle(item.genre));
-    const track = element("span", "genre-bar-track");
-    track.setAttribute("aria-hidden", "true");
-    const fill = element("span", "genre-bar-fill");
-    fill.style.width = `${Math.max(0, Math.min(100, item.score * 100)).toFixed(2)}%`;
-    track.append(fill);
-    const value = element("span", "genre-bar-value", formatPercent(item.score));
-    row.dataset.genre = item.genre;
-    row.append(name, track, value);
-    if (shareOf.size) row.append(element("span", "genre-bar-share", `${formatPercent(shareOf.get(item.genre) || 0)} of windows`));
-    list.append(row);
+    const width = `${Math.max(0, Math.min(100, item.score * 100)).toFixed(2)}%`;
+    const share = shareOf.size ? el("span", { className: "genre-bar-share" }, `${formatPercent(shareOf.get(item.genre) || 0)} of windows`) : null;
+    list.append(
+      el(
+        "li",
+        { className: i === 0 ? "genre-bar is-top" : "genre-bar", style: { "--genre-color": genreColor(item.genre) }, "data-genre": item.genre },
+        el("span", { className: "genre-bar-name" }, genreTitle(item.genre)),
+        el("span", { className: "genre-bar-track", "aria-hidden": "true" }, el("span", { className: "genre-bar-fill", style: { width } })),
+        el("span", { className: "genre-bar-value" }, formatPercent(item.score)),
+        share,
+      ),
+    );
   });
 }
 
@@ -285,38 +278,29 @@ export function renderTimeline(container, legend, segments, totalS, onSelect) {
   const buttons = bands.map((band, i) => {
     const { left, right } = spans[i];
     const color = genreColor(band.genre);
-    const button = element("button", "segment");
-    button.type = "button";
-    button.style.left = `${(left * 100).toFixed(4)}%`;
-    button.style.width = `${((right - left) * 100).toFixed(4)}%`;
-    button.style.setProperty("--genre-color", color);
-    button.style.color = textColorOn(color);
     const runnerUp = band.runnerUp ? `, then ${genreTitle(band.runnerUp.genre)} ${formatPercent(band.runnerUp.score)}` : "";
     const text = `${formatSpan(band.start_s, band.end_s)} ${genreTitle(band.genre)} ${formatPercent(band.score)}${runnerUp}`;
-    button.setAttribute("aria-label", `${text}; play from ${formatTime(band.start_s)}`);
-    button.title = text;
+    const style = { left: `${(left * 100).toFixed(4)}%`, width: `${((right - left) * 100).toFixed(4)}%`, "--genre-color": color, color: textColorOn(color) };
+    const button = el(
+      "button",
+      { className: "segment", type: "button", style, "aria-label": `${text}; play from ${formatTime(band.start_s)}`, title: text },
+      el("span", { className: "segment-text" }, genreTitle(band.genre)),
+    );
     button.dataset.start = String(band.start_s);
     button.dataset.genre = band.genre;
-    button.append(element("span", "segment-text", genreTitle(band.genre)));
     button.addEventListener("click", () => onSelect(band, i));
     container.append(button);
     return button;
   });
   for (const genre of [...new Set(bands.map((band) => band.genre))]) {
-    const item = element("li", "legend-item");
-    const swatch = element("span", "legend-swatch");
-    swatch.style.setProperty("--genre-color", genreColor(genre));
-    swatch.setAttribute("aria-hidden", "true");
-    item.append(swatch, element("span", "", genreTitle(genre)));
-    legend.append(item);
+    const swatch = el("span", { className: "legend-swatch", style: { "--genre-color": genreColor(genre) }, "aria-hidden": "true" });
+    legend.append(el("li", { className: "legend-item" }, swatch, el("span", {}, genreTitle(genre))));
   }
   return { buttons, bands };
 }
 
 function tagChip(tag) {
-  const chip = element("li", "tag");
-  chip.append(element("span", "tag-name", tag.tag), element("span", "tag-score", formatPercent(tag.score)));
-  return chip;
+  return el("li", { className: "tag" }, el("span", { className: "tag-name" }, tag.tag), el("span", { className: "tag-score" }, formatPercent(tag.score)));
 }
 
 /**
@@ -328,13 +312,8 @@ export function renderTags(list, result) {
   const groups = result.tag_groups || [];
   if (groups.length) {
     for (const group of groups) {
-      const item = element("li", "tag-group");
-      item.dataset.group = group.group;
-      const chips = element("ul", "tags-in-group");
-      chips.setAttribute("aria-label", group.title);
-      chips.append(...group.tags.map(tagChip));
-      item.append(element("span", "tag-group-title", group.title), chips);
-      list.append(item);
+      const chips = el("ul", { className: "tags-in-group", "aria-label": group.title }, ...group.tags.map(tagChip));
+      list.append(el("li", { className: "tag-group", "data-group": group.group }, el("span", { className: "tag-group-title" }, group.title), chips));
     }
     return true;
   }
@@ -351,12 +330,8 @@ const WARNING_HINTS = {
 export function renderWarnings(list, warnings) {
   list.replaceChildren();
   for (const text of warnings || []) {
-    const item = element("li", "warning");
-    const strong = element("strong", "", text.charAt(0).toUpperCase() + text.slice(1));
-    item.append(strong);
     const hint = WARNING_HINTS[text.toLowerCase()];
-    if (hint) item.append(document.createTextNode(` \u2014 ${hint}`));
-    list.append(item);
+    list.append(el("li", { className: "warning" }, el("strong", {}, text.charAt(0).toUpperCase() + text.slice(1)), hint ? ` \u2014 ${hint}` : null));
   }
   list.hidden = !(warnings && warnings.length);
 }

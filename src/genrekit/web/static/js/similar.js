@@ -2,6 +2,7 @@
 // the server's similarity floor (the API says what it is and what the percentage means). It
 // asks again when the catalog changes (a new result stored), so new uploads show up.
 import { getSimilar, trackHref, trackName } from "./discovery.js";
+import { el } from "./dom.js";
 import { formatPercent, genreColor, genreTitle } from "./format.js";
 
 const K = 8;
@@ -14,41 +15,26 @@ function panel() {
   if (section) return section;
   const host = document.getElementById("result-panels");
   if (!host) return null;
-  section = document.createElement("section");
-  section.id = "similar-panel";
-  section.className = "similar-panel";
-  section.setAttribute("aria-labelledby", "similar-title");
-  const title = document.createElement("h3");
-  title.id = "similar-title";
-  title.className = "section-title";
-  title.textContent = "Similar tracks";
-  const status = document.createElement("p");
-  status.className = "similar-status";
-  status.setAttribute("role", "status");
-  const list = document.createElement("ol");
-  list.className = "similar-list";
-  const note = document.createElement("p");
-  note.className = "similar-note";
-  section.append(title, status, list, note);
+  section = el(
+    "section",
+    { id: "similar-panel", className: "similar-panel", "aria-labelledby": "similar-title" },
+    el("h3", { id: "similar-title", className: "section-title" }, "Similar tracks"),
+    el("p", { className: "similar-status", role: "status" }),
+    el("ol", { className: "similar-list" }),
+    el("p", { className: "similar-note" }),
+  );
   host.append(section);
   return section;
 }
 
 function renderItem(hit) {
-  const item = document.createElement("li");
-  item.className = "similar-item";
-  const swatch = document.createElement("span");
-  swatch.className = "similar-swatch";
-  swatch.style.background = genreColor(hit.top_genre);
-  const link = document.createElement("a");
-  link.href = trackHref(hit.id);
-  link.className = "similar-name";
-  link.textContent = trackName(hit);
-  const meta = document.createElement("span");
-  meta.className = "similar-meta";
-  meta.textContent = `${genreTitle(hit.top_genre)} · ${formatPercent(Math.max(0, hit.score))} similar`;
-  item.append(swatch, link, meta);
-  return item;
+  return el(
+    "li",
+    { className: "similar-item" },
+    el("span", { className: "similar-swatch", style: { background: genreColor(hit.top_genre) } }),
+    el("a", { href: trackHref(hit.id), className: "similar-name" }, trackName(hit)),
+    el("span", { className: "similar-meta" }, `${genreTitle(hit.top_genre)} · ${formatPercent(Math.max(0, hit.score))} similar`),
+  );
 }
 
 async function show(result, { quiet = false } = {}) {

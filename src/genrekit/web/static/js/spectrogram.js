@@ -2,6 +2,7 @@
 // band first, coloured with magma and scaled to the canvas.
 
 import { MAGMA } from "./colormap.js";
+import { el } from "./dom.js";
 
 /** Decode standard base64 into bytes. */
 export function base64ToBytes(text) {
@@ -65,9 +66,7 @@ export class Spectrogram {
     if (mel && mel.n_mels > 0 && mel.n_frames > 0) {
       const levels = base64ToBytes(mel.data);
       if (levels.length === mel.n_mels * mel.n_frames) {
-        const source = document.createElement("canvas");
-        source.width = mel.n_frames;
-        source.height = mel.n_mels;
+        const source = el("canvas", { width: mel.n_frames, height: mel.n_mels });
         const rgba = melToRgba(levels, mel.n_mels, mel.n_frames);
         source.getContext("2d").putImageData(new ImageData(rgba, mel.n_frames, mel.n_mels), 0, 0);
         this.image = source;
@@ -109,10 +108,7 @@ export function timeTicks(durationS, maxTicks = 6) {
 }
 
 function label(text, property, fraction) {
-  const node = document.createElement("span");
-  node.textContent = text;
-  node.style.setProperty(property, `${(fraction * 100).toFixed(3)}%`);
-  return node;
+  return el("span", { style: { [property]: `${(fraction * 100).toFixed(3)}%` } }, text);
 }
 
 /**
