@@ -167,3 +167,9 @@ def test_only_api_js_talks_to_the_api_and_nothing_patches_fetch() -> None:
             continue
         found = [what for what, pattern in owned.items() if pattern.search(code)]
         assert found == [], f"{path.name} has its own {found}"
+
+
+def test_views_build_their_elements_with_the_dom_helper() -> None:
+    """dom.js's el() is the one place that creates HTML elements (SVG shapes use createElementNS)."""
+    makers = [path.name for path in JS_FILES if "createElement(" in path.read_text(encoding="utf-8")]
+    assert makers == ["dom.js"]
