@@ -13,7 +13,7 @@ Protocol (every figure in the card comes from it):
 * **Selection.** Every candidate of the config is cross-validated; the one with the best
   mean macro-recall over the held-out folds is shipped (ties: pooled NLL). The search table is
   in the card; the chosen candidate's figures carry a selection optimism the card states.
-* **Temperature.** One temperature scaling (:func:`genrekit.training.loop.fit_temperature`)
+* **Temperature.** One temperature scaling (:func:`genrekit.evaluation.calibration.fit_temperature`)
   on track logits: cross-fitted across folds for the reported calibration, on all folds'
   held-out logits for the shipped head.
 * **Out-of-taxonomy score.** Out-of-taxonomy clips are split into folds by artist, one per
@@ -37,7 +37,9 @@ from typing import Any
 import numpy as np
 
 from genrekit.errors import InvalidParameterError
+from genrekit.evaluation.calibration import crossfit_temperatures, fit_temperature
 from genrekit.evaluation.metrics import auroc, macro_recall, track_figures
+from genrekit.numeric import logsumexp, sigmoid, softmax
 from genrekit.training.corpus import BACKBONES, GENRES, Clip, ClipEmbeddings, feature_columns, product_cover
 from genrekit.training.heads_fit import (
     HEAD_KINDS,
@@ -162,31 +164,6 @@ class RecipeConfig:
         return cls(candidates=candidates, ood_methods=methods, extra=extra, **data, **uncertainty)
 
 
-# ---------------------------------------------------------------- numeric helpers
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    from scipy.special import softmax as scipy_softmax
-
-    return scipy_softmax(z, axis=-1)
-
-
-def logsumexp(z: np.ndarray) -> np.ndarray:
-    from scipy.special import logsumexp as scipy_logsumexp
-
-    return scipy_logsumexp(z, axis=-1)
-
-
-def fit_track_temperature(track_logits: np.ndarray, y: np.ndarray) -> float:
-    """Temperature of track logits (mean window logits: with log-mean aggregation the track
-    probabilities are exactly ``softmax(mean window logits / T)``)."""
-    import torch
-
-    from genrekit.training.loop import fit_temperature
-
-    return fit_temperature(torch.from_numpy(track_logits), torch.from_numpy(y.astype(np.int64)))
-
-
 # ---------------------------------------------------------------- folds and fitting
 
 
@@ -297,7 +274,7 @@ def summarise(candidate: Candidate, fold_logits: Mapping[str, np.ndarray], folds
                           "macro_recall": round(macro_recall(y, pred), 4)}
     all_logits = np.concatenate([fold_logits[n] for n, _ in folds])
     all_y = np.concatenate([corpus.y[h] for _, h in folds])
-    temperature = fit_track_temperature(all_logits, all_y)
+    temperature = fit_temperature(all_logits, all_y)
     proba = softmax(all_logits / temperature)
     return {
         "name": candidate.name,
@@ -313,16 +290,6 @@ def select(table: Sequence[Mapping[str, Any]], config: RecipeConfig) -> Candidat
     """The candidate with the best mean held-out macro-recall (ties: lower pooled NLL)."""
     best = max(table, key=lambda row: (row["mean_macro_recall"], -row["pooled_nll"]))
     return next(c for c in config.candidates if c.name == best["name"])
-
-
-def crossfit_temperatures(fold_logits: Mapping[str, np.ndarray], fold_y: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Each fold's temperature, fitted on the other folds' held-out track logits."""
-    out = {}
-    for name in fold_logits:
-        others = [n for n in fold_logits if n != name] or [name]
-        out[name] = fit_track_temperature(np.concatenate([fold_logits[n] for n in others]),
-                                          np.concatenate([fold_y[n] for n in others]))
-    return out
 
 
 # ---------------------------------------------------------------- out-of-taxonomy score
@@ -381,12 +348,6 @@ def fit_platt(features: np.ndarray, is_outside: np.ndarray, seed: int) -> tuple[
 
 def _finite(value: float) -> float | None:
     return round(value, 4) if math.isfinite(value) else None
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    from scipy.special import expit
-
-    return expit(z)
 
 
 def ood_folds(corpus: Corpus) -> list[tuple[str, list[int], list[int]]]:
@@ -651,7 +612,7 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
     fold_logits = logits[chosen.name]
     fold_y = {name: corpus.y[idx] for name, idx in folds}
     crossfit_t = crossfit_temperatures(fold_logits, fold_y)
-    temperature = fit_track_temperature(np.concatenate(list(fold_logits.values())), np.concatenate(list(fold_y.values())))
+    temperature = fit_temperature(np.concatenate(list(fold_logits.values())), np.concatenate(list(fold_y.values())))
     ood_fit = evaluate_ood(config, corpus, chosen, crossfit_t, log) if corpus.outside else None
 
     held_out: dict[str, Any] = {}
