@@ -3,7 +3,7 @@ held-out predictions, and measure what each level is worth on sources the rules 
 
 Every input here is already held out: track probabilities of in-taxonomy clips scored by a
 model that did not see their source, and out-of-taxonomy scores of clips whose source (in or
-out of the taxonomy) the score never saw (:func:`genrekit.training.recipe.evaluate_ood`).
+out of the taxonomy) the score never saw (:func:`genrekit.training.ood.evaluate_ood`).
 The rules are then chosen on some source folds and measured on the one left out, in turn
 (nested leave-one-source-out), so the rates the card states are rates on unseen sources.
 
