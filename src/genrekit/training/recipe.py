@@ -146,6 +146,7 @@ def _fit_and_save(config: RecipeConfig, corpus: Corpus, out_dir: str | Path,
         ood_fit["_held_out_scores"] if thresholded else None,
         ood_fit["_held_out_outside_scores"] if thresholded else None,
         ood_fit["_outside_folds"] if thresholded else [],
+        curve=ood_fit["methods"][ood_fit["chosen"]]["unknown_curve"] if thresholded else None,
         false_unknown_rate=config.ood_false_unknown_rate, confident_target=config.confident_target,
         mixed_target=config.mixed_target, seed=config.seed,
     )
