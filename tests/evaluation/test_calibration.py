@@ -64,5 +64,7 @@ def test_crossfit_temperatures_fit_each_fold_on_the_others():
     logits = {name: 3.0 * rng.standard_normal((50, 3)) for name in ("a", "b", "c")}
     labels = {name: rng.integers(0, 3, 50) for name in logits}
     out = crossfit_temperatures(logits, labels)
-    assert out["a"] == fit_temperature(np.concatenate([logits["b"], logits["c"]]), np.concatenate([labels["b"], labels["c"]]))
-    assert crossfit_temperatures({"a": logits["a"]}, {"a": labels["a"]})["a"] == fit_temperature(logits["a"], labels["a"])
+    others = fit_temperature(np.concatenate([logits["b"], logits["c"]]), np.concatenate([labels["b"], labels["c"]]))
+    assert out["a"] == others
+    alone = crossfit_temperatures({"a": logits["a"]}, {"a": labels["a"]})
+    assert alone["a"] == fit_temperature(logits["a"], labels["a"])

@@ -26,6 +26,7 @@ from genrekit.training.heads_fit import FittedHead, class_weights, fit_logreg
 from genrekit.training.levels import best_at_target, unknown_curve
 from genrekit.training.recipe_config import FEATURE_SETS, SHIPPABLE_OOD, Candidate, RecipeConfig
 
+
 def detector_columns(config: RecipeConfig, head_cols: np.ndarray) -> np.ndarray:
     """Columns the out-of-taxonomy detector reads: the recipe's ``ood_features`` (a subset of the
     head's inputs, so the shipped head can compute it), or all of the head's inputs."""

@@ -43,11 +43,11 @@ from genrekit.bundle import ModelCard, save_bundle
 from genrekit.errors import InvalidParameterError
 from genrekit.evaluation.calibration import crossfit_temperatures, fit_temperature
 from genrekit.evaluation.metrics import track_figures
-from genrekit.models.heads import MusicnnHeadClassifier
+from genrekit.models import heads
 from genrekit.numeric import softmax
 from genrekit.training.candidates import clear_fit_caches, cross_validate, fit_candidate_cached, select
 from genrekit.training.card_text import card_hash, recipe_card, training_section, value_counts
-from genrekit.training.corpus import BACKBONES, GENRES, GTZAN_VALID, Corpus, product_cover
+from genrekit.training.corpus import BACKBONES, GENRES, GTZAN_VALID, Corpus, clip_windows, product_cover
 from genrekit.training.heads_fit import FittedHead
 from genrekit.training.levels import measure_levels
 from genrekit.training.ood import evaluate_ood, set_shipped_score
@@ -207,11 +207,10 @@ def held_out_metrics(config: RecipeConfig, folds: Sequence[tuple[str, Sequence[i
 
 def build_classifier(chosen: Candidate, corpus: Corpus, config: RecipeConfig, temperature: float,
                      ood_fit: Mapping[str, Any] | None,
-                     log: Callable[[str], None]) -> tuple[MusicnnHeadClassifier, FittedHead]:
+                     log: Callable[[str], None]) -> tuple[heads.MusicnnHeadClassifier, FittedHead]:
     """The shipped :class:`MusicnnHeadClassifier`: the chosen head on every in-taxonomy clip, and
     the out-of-taxonomy score fitted on every clip, calibrated on the held-out features; and the
     chosen head as fitted."""
-    from genrekit.models import heads
     from genrekit.models.musicnn import load_pretrained
 
     model = fit_candidate_cached(chosen, corpus, corpus.inside, config.seed, config.candidates)
@@ -236,13 +235,11 @@ def _hidden(model: FittedHead) -> tuple[int, ...]:
     return tuple(layer.out_features for layer in model.head.net[:-1] if isinstance(layer, torch.nn.Linear))
 
 
-def check_reproduces(classifier: MusicnnHeadClassifier, fitted: FittedHead, corpus: Corpus, config: RecipeConfig, temperature: float,
-                     log: Callable[[str], None]) -> None:
+def check_reproduces(classifier: heads.MusicnnHeadClassifier, fitted: FittedHead, corpus: Corpus, config: RecipeConfig,
+                     temperature: float, log: Callable[[str], None]) -> None:
     """Raise :class:`InvalidParameterError` unless the bundled model, run on one clip's audio,
     reproduces the probabilities of the cached embeddings (max difference 1e-3)."""
     from genrekit.audio import load_audio
-    from genrekit.models import heads
-    from genrekit.training.corpus import clip_windows
 
     check = corpus.inside[0]
     y16, _ = load_audio(corpus.clips[check].path, sr=heads.SAMPLE_RATE)
