@@ -39,8 +39,10 @@ def main() -> None:
     """Run the comparison and print it."""
     from genrekit.bundle import default_bundle_path
     from genrekit.datasets.cache import FeatureCache, feature_key
-    from genrekit.training.corpus import EMBEDDING_FEATURE, EMBEDDING_VERSION, _params, corpus_embeddings, list_corpus
-    from genrekit.training.recipe import Candidate, Corpus, fit_candidate
+    from genrekit.training.candidates import fit_candidate
+    from genrekit.training.corpus import (EMBEDDING_FEATURE, EMBEDDING_VERSION, Corpus, _params, corpus_embeddings,
+                                          list_corpus)
+    from genrekit.training.recipe_config import Candidate
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)

@@ -1,6 +1,6 @@
 """Which in/out detector tells music outside the 10 genres on a source it never saw?
 
-The default recipe's folds (``genrekit.training.recipe.ood_folds``) hold out one source on both
+The default recipe's folds (``genrekit.training.ood.ood_folds``) hold out one source on both
 sides: its in-taxonomy clips and its out-of-taxonomy clips (the 4Q AllMusic previews are both;
 the commercial-song excerpts are out-of-taxonomy only). For each detector variant (which head
 inputs it reads, its L2 strength) a fold's detector is trained on every other clip, and its raw
@@ -24,9 +24,11 @@ import torch
 
 from genrekit.datasets.cache import FeatureCache
 from genrekit.evaluation.metrics import auroc
-from genrekit.training.corpus import BACKBONES, corpus_embeddings, feature_columns, list_corpus
+from genrekit.training.candidates import fit_candidate_cached
+from genrekit.training.corpus import BACKBONES, Corpus, corpus_embeddings, feature_columns, list_corpus
 from genrekit.training.levels import nested_unknown
-from genrekit.training.recipe import Corpus, RecipeConfig, fit_candidate_cached, fit_detector, ood_folds
+from genrekit.training.ood import fit_detector, ood_folds
+from genrekit.training.recipe_config import RecipeConfig
 
 FOUR_Q = "Famelgas/MULT_TP2"
 VARIANTS = {  # name -> (embeddings of both musicnn backbones, L2 strength C)

@@ -27,9 +27,8 @@ import torch
 from genrekit.datasets.cache import FeatureCache
 from genrekit.evaluation.metrics import macro_recall
 from genrekit.models.heads import embedding_dims
-from genrekit.training.corpus import BACKBONES, EMBEDDINGS, WindowEmbedder, corpus_embeddings, list_corpus
+from genrekit.training.corpus import BACKBONES, EMBEDDINGS, GENRES, Corpus, WindowEmbedder, corpus_embeddings, list_corpus
 from genrekit.training.heads_fit import class_weights, fit_logreg
-from genrekit.training.recipe import GENRES, Corpus
 
 VGG_BACKBONES = ("MSD_vgg", "MTT_vgg")
 VGG_EMBEDDINGS = ("pool5", "taggram")

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from genrekit.errors import InvalidParameterError
-from genrekit.evaluation.calibration import confidence_bins, expected_calibration_error, reliability_curve
+from genrekit.evaluation.calibration import (
+    confidence_bins,
+    crossfit_temperatures,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_curve,
+)
 
 
 def test_ece_exact_on_constructed_example():
@@ -42,3 +48,23 @@ def test_reliability_curve_counts_and_means():
     assert curve.confidence[9] == pytest.approx(0.95)
     assert curve.accuracy[0] is None
     assert len(curve.bin_edges) == 11
+
+
+def test_fit_temperature_recovers_the_generating_temperature():
+    rng = np.random.default_rng(0)
+    logits = 3.0 * rng.standard_normal((4000, 4))
+    proba = np.exp(logits / 2.5) / np.exp(logits / 2.5).sum(1, keepdims=True)
+    labels = np.array([rng.choice(4, p=p) for p in proba])
+    assert fit_temperature(logits, labels) == pytest.approx(2.5, rel=0.1)
+    assert fit_temperature(np.zeros((0, 4)), np.zeros(0, dtype=int)) == 1.0
+
+
+def test_crossfit_temperatures_fit_each_fold_on_the_others():
+    rng = np.random.default_rng(1)
+    logits = {name: 3.0 * rng.standard_normal((50, 3)) for name in ("a", "b", "c")}
+    labels = {name: rng.integers(0, 3, 50) for name in logits}
+    out = crossfit_temperatures(logits, labels)
+    others = fit_temperature(np.concatenate([logits["b"], logits["c"]]), np.concatenate([labels["b"], labels["c"]]))
+    assert out["a"] == others
+    alone = crossfit_temperatures({"a": logits["a"]}, {"a": labels["a"]})
+    assert alone["a"] == fit_temperature(logits["a"], labels["a"])

@@ -121,7 +121,7 @@ def test_example_configs_resolve(path: Path) -> None:
 
     data = load_config_file(path)
     if data.get("kind") == "default_model":  # a default-model recipe (genrekit.training.recipe), not one family
-        from genrekit.training.recipe import RecipeConfig
+        from genrekit.training.recipe_config import RecipeConfig
 
         recipe = RecipeConfig.from_dict(data)
         assert recipe.name == data["name"]

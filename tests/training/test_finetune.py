@@ -16,8 +16,7 @@ import torch
 from genrekit.errors import InvalidParameterError
 from genrekit.models.heads import WINDOW_LENGTH
 from genrekit.training import finetune
-from genrekit.training.corpus import SMALL_SOURCES, list_corpus
-from genrekit.training.recipe import GTZAN_VALID
+from genrekit.training.corpus import GTZAN_VALID, SMALL_SOURCES, list_corpus
 from tests.predict.test_classifier import music_like
 from tests.training.test_recipe import _manifest
 

@@ -4,6 +4,7 @@ the source left out."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from genrekit.predict import assess_uncertainty, uncertainty_thresholds
 from genrekit.training.levels import apply_rules, card_levels, choose_rules, in_words, measure_levels, n_named
@@ -63,6 +64,22 @@ def test_measured_rates_come_from_sources_the_rules_never_saw() -> None:
     result = assess_uncertainty(np.array([0.96, 0.01, 0.01, 0.01, 0.01]), thresholds=thresholds, ood_score=0.0)
     assert result.level == "confident" and result.reliability is not None
     assert result.reliability.rate == measured["confident"]["rate"]
+
+
+def test_a_curve_the_caller_has_is_used_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genrekit.training import levels
+
+    proba, y = _held_out(300, 3)
+    folds = np.array(["a", "b", "c"] * 100, dtype=object)
+    rng = np.random.default_rng(4)
+    ood_in, ood_out = rng.uniform(0, 0.6, 300), rng.uniform(0.3, 1.0, 40)
+    fold_out = np.array(["x"] * 20 + ["a"] * 20, dtype=object)
+    kwargs = {"false_unknown_rate": 0.1, "confident_target": 0.9, "mixed_target": 0.9, "seed": 0, "n_bootstrap": 50}
+    rules, measured = measure_levels(proba, y, folds, ood_in, ood_out, fold_out, **kwargs)
+    curve = levels.unknown_curve(ood_in, folds, ood_out, fold_out)
+    monkeypatch.setattr(levels, "unknown_curve", lambda *args: pytest.fail("the curve was computed again"))
+    again = measure_levels(proba, y, folds, ood_in, ood_out, fold_out, curve=curve, **kwargs)
+    assert again == (rules, measured) and again[1]["unknown_curve"] is curve
 
 
 def test_in_words() -> None:

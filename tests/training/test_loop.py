@@ -23,7 +23,6 @@ from genrekit.training.loop import (
     class_weights,
     epoch_indices,
     fit_net,
-    fit_temperature,
     track_level,
     track_metrics,
 )
@@ -57,13 +56,6 @@ def test_track_level_and_metrics() -> None:
     assert metrics["accuracy"] == pytest.approx(2 / 3)
     assert metrics["macro_f1"] == pytest.approx(2 / 3)  # F1 0.667 for both classes
     assert metrics["nll"] == pytest.approx(-np.mean(np.log([0.55, 0.9, 0.4])))
-
-
-def test_fit_temperature_recovers_the_generating_temperature() -> None:
-    generator = torch.Generator().manual_seed(0)
-    logits = 3.0 * torch.randn(4000, 4, generator=generator)
-    labels = torch.multinomial(torch.softmax(logits / 2.5, dim=-1), 1, generator=generator).squeeze(1)
-    assert fit_temperature(logits, labels) == pytest.approx(2.5, rel=0.1)
 
 
 def rows_problem() -> tuple[TrainData, EvalData]:

@@ -14,8 +14,8 @@ import soundfile as sf
 
 from genrekit.cli.main import main
 from genrekit.errors import InvalidParameterError
-from genrekit.training.corpus import SMALL_SOURCES, list_corpus, product_cover
-from genrekit.training.recipe import GTZAN_VALID, RecipeConfig
+from genrekit.training.corpus import GTZAN_VALID, SMALL_SOURCES, list_corpus, product_cover
+from genrekit.training.recipe_config import RecipeConfig
 from tests.predict.test_classifier import music_like
 
 REPO = Path(__file__).resolve().parents[2]

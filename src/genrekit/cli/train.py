@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
 def run_recipe(args: argparse.Namespace, file_data: dict) -> int:
     """A default-model recipe: grouped cross-validation, selection, bundle (see genrekit.training.recipe)."""
     from genrekit.errors import InvalidParameterError
-    from genrekit.training.recipe import RecipeConfig, run_recipe as run
+    from genrekit.training.recipe import run_recipe as run
+    from genrekit.training.recipe_config import RecipeConfig
 
     ignored = [flag for flag, value in (("--family", args.family), ("--split", args.split), ("--set", args.overrides),
                                         ("--epochs", args.epochs), ("--resume", args.resume)) if value]

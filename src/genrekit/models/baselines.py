@@ -31,6 +31,7 @@ import torch
 
 from genrekit.models.registry import register_model_type
 from genrekit.errors import BundleError, InvalidParameterError, NotFittedError
+from genrekit.numeric import softmax
 
 TABLE_SAMPLE_RATE = 22050  # Hz, the rate of the GTZAN / Kaggle feature table
 TABLE_WINDOW_S = 30.0  # seconds, one GTZAN clip
@@ -50,12 +51,6 @@ def _check_matrix(X: Any, *, n_features: int | None = None) -> np.ndarray:
     if not np.all(np.isfinite(X)):
         raise InvalidParameterError("X holds NaN or infinite values")
     return X
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class TableBaseline:
@@ -248,7 +243,7 @@ class LogRegBaseline(TableBaseline):
         if self.coef_.shape[0] == 1:
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1)
-        return _softmax(z)
+        return softmax(z)
 
     def _check_state(self) -> None:
         n_rows = 1 if len(self.classes_) == 2 else len(self.classes_)
@@ -389,7 +384,7 @@ class SVMBaseline(TableBaseline):
         if self.calib_coef_.shape[0] == 1:
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1)
-        return _softmax(z)
+        return softmax(z)
 
     def _check_state(self) -> None:
         n_classes = len(self.classes_)

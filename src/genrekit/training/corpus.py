@@ -16,6 +16,7 @@ Every clip is cut into windows with :func:`genrekit.audio.windows.slice_windows`
 window: training) and :func:`genrekit.audio.windows.spread_starts` (the windows ``predict`` reads
 by default: evaluation), and both backbones' every embedding is cached once per clip
 (:class:`genrekit.datasets.FeatureCache`), so every recipe reuses one extraction.
+:class:`Corpus` holds the clips with their embeddings and cuts the leave-one-source-out folds.
 """
 
 from __future__ import annotations
@@ -27,18 +28,23 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genrekit.datasets.cache import FeatureCache, feature_key
 from genrekit.errors import DatasetError
 
+if TYPE_CHECKING:
+    from genrekit.training.heads_fit import FittedHead
+
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 BACKBONES = ("MSD_musicnn", "MTT_musicnn")
 EMBEDDINGS = ("penultimate", "mean_pool", "max_pool", "taggram")
 SMALL_SOURCES = "small sources"
+GTZAN_VALID = "gtzan (valid split)"  # the source fold holding out GTZAN's valid split
 EMBEDDING_FEATURE = "genrekit.training.corpus.window_embeddings"
 EMBEDDING_VERSION = "1"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".au")
@@ -381,3 +387,52 @@ def augmented_embeddings(
         stored = _cached_embeddings(clips, keys, windows_of, cache=cache, what=f"{policy} copy {copy + 1}", log=log)
         per_copy.append([s[:, 1:] for s in stored])
     return [[copy_rows[i] for copy_rows in per_copy] for i in range(len(clips))]
+
+
+@dataclass
+class Corpus:
+    """Clips and their embeddings, split into in-taxonomy and out-of-taxonomy."""
+
+    clips: list[Clip]
+    embeddings: list[ClipEmbeddings]
+    degraded: dict[tuple[str, int], list[list[np.ndarray]]] = field(default_factory=dict)
+    """(policy, copies) -> per clip, the inference-window embeddings of each degraded copy
+    (:func:`~genrekit.training.corpus.augmented_embeddings`; in-taxonomy clips only)."""
+
+    def __post_init__(self) -> None:
+        self.inside = [i for i, c in enumerate(self.clips) if c.in_taxonomy]
+        self.outside = [i for i, c in enumerate(self.clips) if not c.in_taxonomy]
+        self.y = np.array([GENRES.index(c.label) if c.in_taxonomy else -1 for c in self.clips])
+
+    def folds(self) -> list[tuple[str, list[int]]]:
+        """(name, held-out clip indices) of each source fold."""
+        folds = []
+        gtzan_valid = [i for i in self.inside if self.clips[i].source == "gtzan" and self.clips[i].split == "valid"]
+        if gtzan_valid:
+            folds.append((GTZAN_VALID, gtzan_valid))
+        sources = sorted({self.clips[i].source for i in self.inside} - {"gtzan"})
+        for source in sources:
+            folds.append((source, [i for i in self.inside if self.clips[i].source == source]))
+        return folds
+
+    def training_matrix(self, indices: Sequence[int], level: str, windows: str = "inference",
+                        degradation: tuple[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, labels): the windows inference reads (``"inference"``) or those and every
+        regular window (``"all"``), plus the inference windows of each degraded copy when
+        ``degradation`` is given; with ``level="track"``, one mean row per clip and copy."""
+        xs, ys = [], []
+        for i in indices:
+            e = self.embeddings[i]
+            sets = [e.inference if windows == "inference" else np.concatenate([e.regular, e.inference])]
+            if degradation is not None:
+                sets += self.degraded[degradation][i]
+            for rows in sets:
+                if level == "track":
+                    rows = rows.mean(0, keepdims=True)
+                xs.append(rows)
+                ys.append(np.full(len(rows), self.y[i]))
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def track_logits(self, model: FittedHead, indices: Sequence[int]) -> np.ndarray:
+        """Mean window logits over each clip's inference windows."""
+        return np.stack([model.logits(self.embeddings[i].inference).mean(0) for i in indices])

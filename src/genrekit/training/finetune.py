@@ -5,7 +5,7 @@ Protocol (``scripts/finetune_backbone.py`` runs it):
 
 * **Corpus and folds** as :mod:`genrekit.training.recipe`: :func:`~genrekit.training.corpus.list_corpus`,
   in-taxonomy clips only, one fold for GTZAN's valid split and one per extra-pool source
-  (:meth:`genrekit.training.recipe.Corpus.folds`). A fold trains on every other fold's clips.
+  (:meth:`genrekit.training.corpus.Corpus.folds`). A fold trains on every other fold's clips.
 * **Windows** cut by predict's code (:func:`~genrekit.training.corpus.clip_windows`):
   training reads every regular window of a clip (``train_windows="all"``) or the windows
   predict reads (``"inference"``); scoring always reads the ``max_windows`` spread windows
@@ -43,7 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from genrekit.errors import InvalidParameterError
-from genrekit.training.corpus import GENRES, Clip
+from genrekit.training.corpus import GENRES, Clip, Corpus
 
 BACKBONE = "MSD_musicnn"
 EMBEDDING = "penultimate"
@@ -202,8 +202,6 @@ def select_folds(clips: Sequence[Clip], config: FinetuneConfig) -> tuple[list[tu
     InvalidParameterError
         Fewer than two folds, or ``config.folds`` names a fold that does not exist.
     """
-    from genrekit.training.recipe import Corpus
-
     corpus = Corpus(list(clips), [])
     folds = [(name, _round_robin(idx, clips, config.max_clips_per_fold)) for name, idx in corpus.folds()]
     if len(folds) < 2:

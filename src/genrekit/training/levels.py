@@ -3,7 +3,7 @@ held-out predictions, and measure what each level is worth on sources the rules 
 
 Every input here is already held out: track probabilities of in-taxonomy clips scored by a
 model that did not see their source, and out-of-taxonomy scores of clips whose source (in or
-out of the taxonomy) the score never saw (:func:`genrekit.training.recipe.evaluate_ood`).
+out of the taxonomy) the score never saw (:func:`genrekit.training.ood.evaluate_ood`).
 The rules are then chosen on some source folds and measured on the one left out, in turn
 (nested leave-one-source-out), so the rates the card states are rates on unseen sources.
 
@@ -200,6 +200,7 @@ def measure_levels(
     ood_out: np.ndarray | None,
     fold_out: Sequence[str],
     *,
+    curve: Sequence[Mapping[str, Any]] | None = None,
     false_unknown_rate: float,
     confident_target: float,
     mixed_target: float,
@@ -211,6 +212,9 @@ def measure_levels(
     Each in-taxonomy fold is scored with rules chosen on the other folds; each out-of-taxonomy
     source with a threshold chosen on the in-taxonomy folds of other sources.
 
+    ``curve`` is :func:`unknown_curve` of these scores where the caller has it already (the
+    recipe computes it once, in :func:`genrekit.training.ood.evaluate_ood`); None computes it.
+
     Returns
     -------
     (LevelRules, dict)
@@ -221,10 +225,13 @@ def measure_levels(
     from genrekit.evaluation.metrics import rate_with_ci
 
     fold_in, fold_out = np.asarray(fold_in, dtype=object), np.asarray(fold_out, dtype=object)
-    curve: list[dict[str, float]] = []
+    scored_outside = ood_in is not None and ood_out is not None and len(ood_out) > 0
     quantile_rate = false_unknown_rate
-    if ood_in is not None and ood_out is not None and len(ood_out):
-        curve = unknown_curve(ood_in, fold_in, ood_out, fold_out)
+    if not scored_outside:
+        curve = []
+    else:
+        if curve is None:
+            curve = unknown_curve(ood_in, fold_in, ood_out, fold_out)
         best = best_at_target(curve, false_unknown_rate)
         quantile_rate = best["quantile_rate"] if best else QUANTILE_RATES[0]
     kwargs = {"false_unknown_rate": quantile_rate, "confident_target": confident_target,
@@ -237,7 +244,7 @@ def measure_levels(
         levels[held], named[held] = apply_rules(proba[held], None if ood_in is None else ood_in[held], rules)
     caught = np.zeros(0, bool)
     caught_source = np.zeros(0, dtype=object)
-    if ood_in is not None and ood_out is not None and len(ood_out):
+    if scored_outside:
         _, caught = nested_unknown(ood_in, fold_in, ood_out, fold_out, quantile_rate)
         caught_source = fold_out
     rank = _rank_of_truth(proba, y)

@@ -192,40 +192,6 @@ def evaluate(
     return track_metrics(track_level(probs, data.owner, data.labels.size), data.labels)
 
 
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Softmax temperature minimising the NLL of ``labels`` (temperature scaling, Guo et al. 2017).
-
-    The NLL is convex in ``1 / temperature``; it is minimised over ``log(temperature)`` in
-    ``[log 0.05, log 20]`` by a bounded scalar search (float64 NumPy, no autograd).
-
-    Parameters
-    ----------
-    logits : torch.Tensor [shape=(n, k)]
-    labels : torch.Tensor [shape=(n,), dtype=int64]
-
-    Returns
-    -------
-    float
-        Temperature in [0.05, 20].
-    """
-    from scipy.optimize import minimize_scalar
-    from scipy.special import logsumexp
-
-    z = logits.detach().double().cpu().numpy()
-    y = labels.detach().cpu().numpy().astype(np.int64)
-    if z.size == 0:
-        return 1.0
-    picked = z[np.arange(len(y)), y]
-
-    def nll(log_t: float) -> float:
-        beta = math.exp(-log_t)
-        return float(np.mean(logsumexp(beta * z, axis=1) - beta * picked))
-
-    result = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded", options={"xatol": 1e-4})
-    value = math.exp(float(result.x))
-    return value if math.isfinite(value) else 1.0
-
-
 def _optimizer_to_checkpoint(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     state_dict = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
@@ -575,6 +541,8 @@ def _calibrate(
     """Temperature fitted on the validation windows (1 without calibration) and the metrics it gives."""
     if valid is None or not config.calibrate:
         return 1.0, dict(best_metrics)
+    from genrekit.evaluation.calibration import fit_temperature
+
     logits = predict_logits(net, valid.inputs, device=device, batch_size=config.batch_size)
-    temperature = fit_temperature(logits, torch.from_numpy(valid.labels[valid.owner]))
+    temperature = fit_temperature(logits.detach().double().cpu().numpy(), valid.labels[valid.owner])
     return temperature, evaluate(net, valid, device=device, batch_size=config.batch_size, temperature=temperature)
