@@ -14,6 +14,7 @@ from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic, ClassificationsPublic, VisualsPublic
 from genrekit.service.stored_audio import stored_audio_response
+from genrekit.service.visual_jobs import VISUALS_WAIT_S
 from genrekit.store import queries
 
 router = APIRouter(prefix="/classifications", tags=["classifications"])
@@ -96,7 +97,7 @@ async def get_visuals(classification_id: str, state: StateDep, principal: Princi
     """The display data; computed right after the answer, so a request may wait for it a moment."""
     found, visuals = await run_in_threadpool(_stored_visuals, state, classification_id, principal.key_id)
     if found and visuals is None and state.visuals.running(classification_id):
-        await state.visuals.wait(classification_id)
+        await state.visuals.wait(classification_id, VISUALS_WAIT_S)
         found, visuals = await run_in_threadpool(_stored_visuals, state, classification_id, principal.key_id)
     if not found:
         raise NotFoundError(f"no classification {classification_id!r}")
