@@ -1,4 +1,4 @@
-"""Catalog queries: keyword search with cursor pagination, genre counts, and the 2-D map.
+"""Discovery queries: genre counts, embedding spaces and the 2-D map of the catalog.
 
 Storage helpers on a SQLAlchemy session (no HTTP here); the routes are in
 :mod:`genrekit.service.routes.discovery`.
@@ -7,87 +7,14 @@ Storage helpers on a SQLAlchemy session (no HTTP here); the routes are in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from genrekit.store.ownership import ALL_OWNERS, Owner, owned_by
-from genrekit.store.queries import encode_cursor, escape_like, newest_first_after, newest_first_page
 from genrekit.store.tables import Classification, TrackEmbedding
 from genrekit.store.vectors import from_blob
-
-SCAN_LIMIT = 2000  # rows examined per search page when a tag filter runs in Python
-
-
-def _has_tag(result: dict[str, Any], tag: str, min_score: float) -> bool:
-    wanted = tag.lower()
-    return any(str(t.get("tag", "")).lower() == wanted and float(t.get("score", 0.0)) >= min_score for t in result.get("tags") or [])
-
-
-def search_classifications(
-    session: Session,
-    *,
-    genre: str | None = None,
-    tag: str | None = None,
-    min_score: float = 0.0,
-    q: str | None = None,
-    limit: int = 20,
-    cursor: str | None = None,
-    owner_key_id: Owner = ALL_OWNERS,
-) -> tuple[list[Classification], str | None]:
-    """One page of the catalog matching every filter given, newest first.
-
-    Parameters
-    ----------
-    genre : str or None
-        Top genre equals this label (and its score is at least ``min_score``).
-    tag : str or None
-        One of the stored top tags equals this (case-insensitive), with a score of at least
-        ``min_score``.
-    min_score : float in [0, 1]
-        Threshold of the genre and tag scores; without either, of the top genre's score.
-    q : str or None
-        Case-insensitive substring of the file name (or URL).
-    limit : int
-        Page size.
-    cursor : str or None
-        ``next_cursor`` of the previous page.
-    owner_key_id : str, None or ALL_OWNERS
-        Only this API key's classifications (``None``: the open mode's).
-
-    Returns
-    -------
-    rows, next_cursor
-        ``next_cursor`` is None on the last page. With ``tag``, a page may hold fewer than
-        ``limit`` rows (at most :data:`SCAN_LIMIT` rows are examined per page) and still
-        have a next page.
-    """
-    statement = owned_by(select(Classification), owner_key_id)
-    if genre:
-        statement = statement.where(Classification.top_genre == genre)
-    if min_score > 0 and not tag:
-        statement = statement.where(Classification.top_score >= min_score)
-    if q:
-        pattern = f"%{escape_like(q.lower())}%"
-        statement = statement.where(func.lower(Classification.filename).like(pattern, escape="\\"))
-    statement = newest_first_after(statement, cursor)
-    if not tag:
-        return newest_first_page(session, statement, limit)
-    kept: list[Classification] = []
-    examined = list(session.scalars(statement.limit(SCAN_LIMIT + 1)))
-    last: Classification | None = None
-    for row in examined[:SCAN_LIMIT]:
-        last = row
-        if genre and min_score > 0 and row.top_score < min_score:
-            continue
-        if _has_tag(row.result, tag, min_score):
-            kept.append(row)
-            if len(kept) == limit:
-                break
-    more = last is not None and (last is not examined[-1] or len(examined) > SCAN_LIMIT)
-    return kept, encode_cursor(last) if more and last is not None else None
 
 
 def genre_counts(session: Session, *, owner_key_id: Owner = ALL_OWNERS) -> dict[str, int]:

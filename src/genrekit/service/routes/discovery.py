@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from genrekit.service import catalog
 from genrekit.service.classification import embedding_space, to_summary
-from genrekit.service.deps import MAX_PAGE, PrincipalDep, SessionDep, StateDep
+from genrekit.service.deps import CursorQuery, PageSizeQuery, PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.store import queries
@@ -124,12 +124,12 @@ def search(
         float, Query(ge=0.0, le=1.0, description="Least score of the genre/tag filter (of the top genre without them).")
     ] = 0.0,
     q: Annotated[str | None, Query(max_length=200, description="Substring of the file name or URL (case-insensitive).")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 20,
-    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page (opaque).")] = None,
+    limit: PageSizeQuery = 20,
+    cursor: CursorQuery = None,
 ) -> SearchPublic:
-    rows, next_cursor = catalog.search_classifications(
-        session, genre=genre or None, tag=tag or None, min_score=min_score, q=q or None, limit=limit, cursor=cursor or None,
-        owner_key_id=principal.key_id,
+    rows, next_cursor = queries.list_classifications(
+        session, genre=genre or None, tag=tag or None, min_score=min_score, name_contains=q or None, limit=limit,
+        cursor=cursor or None, owner_key_id=principal.key_id,
     )
     hits = [SearchHit(**to_summary(row).model_dump(), tags=row.result.get("tags", [])) for row in rows]
     return SearchPublic(data=hits, next_cursor=next_cursor)
