@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from genrekit.service import catalog
+from genrekit.service import discovery
 from genrekit.service.classification import embedding_space, to_summary
 from genrekit.service.deps import CursorQuery, PageSizeQuery, PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
@@ -15,7 +15,6 @@ from genrekit.store import queries
 from genrekit.service.schemas import (
     CatalogMapPublic,
     CatalogStatsPublic,
-    MapPointPublic,
     SearchHit,
     SearchPublic,
     SimilarPublic,
@@ -137,9 +136,9 @@ def search(
 
 @router.get("/catalog/stats", response_model=CatalogStatsPublic, summary="Catalog size and genre distribution")
 def catalog_stats(session: SessionDep, principal: PrincipalDep) -> CatalogStatsPublic:
-    genres = catalog.genre_counts(session, owner_key_id=principal.key_id)
+    genres = discovery.genre_counts(session, owner_key_id=principal.key_id)
     return CatalogStatsPublic(
-        total=sum(genres.values()), genres=genres, spaces=catalog.spaces(session, owner_key_id=principal.key_id)
+        total=sum(genres.values()), genres=genres, spaces=discovery.spaces(session, owner_key_id=principal.key_id)
     )
 
 
@@ -158,13 +157,11 @@ def catalog_map(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_MAP_POINTS, description="Most tracks shown.")] = 5000,
 ) -> CatalogMapPublic:
-    counts = catalog.spaces(session, owner_key_id=principal.key_id)
+    counts = discovery.spaces(session, owner_key_id=principal.key_id)
     if space is None:
         current = embedding_space(state.classifier) if state.classifier is not None else None
         space = current if current in counts else max(counts, key=lambda s: counts[s], default=None)
     if space is None:
         return CatalogMapPublic(space=None, explained_variance=[], points=[])
-    points, explained = catalog.catalog_map(session, space=space, limit=limit, owner_key_id=principal.key_id)
-    return CatalogMapPublic(
-        space=space, explained_variance=explained, points=[MapPointPublic(**vars(p)) for p in points]
-    )
+    points, explained = discovery.catalog_map(session, space=space, limit=limit, owner_key_id=principal.key_id)
+    return CatalogMapPublic(space=space, explained_variance=explained, points=points)

@@ -6,12 +6,11 @@ Storage helpers on a SQLAlchemy session (no HTTP here); the routes are in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from genrekit.service.schemas import MapPointPublic
 from genrekit.store.ownership import ALL_OWNERS, Owner, owned_by
 from genrekit.store.tables import Classification, TrackEmbedding
 from genrekit.store.vectors import from_blob
@@ -32,26 +31,14 @@ def spaces(session: Session, *, owner_key_id: Owner = ALL_OWNERS) -> dict[str, i
     return {space: int(n) for space, n in session.execute(statement)}
 
 
-@dataclass(frozen=True)
-class MapPoint:
-    """One track on the 2-D catalog map."""
-
-    id: str
-    name: str | None
-    genre: str
-    score: float
-    x: float
-    y: float
-
-
 def catalog_map(
     session: Session, *, space: str, limit: int = 5000, owner_key_id: Owner = ALL_OWNERS
-) -> tuple[list[MapPoint], list[float]]:
+) -> tuple[list[MapPointPublic], list[float]]:
     """The newest ``limit`` tracks of ``space`` projected on their first two principal axes.
 
     Returns
     -------
-    points : list of MapPoint
+    points : list of MapPointPublic
         Coordinates scaled to [-1, 1] on the wider axis.
     explained : list of float
         Fraction of the variance each axis explains.
@@ -71,7 +58,7 @@ def catalog_map(
         return [], []
     coords, explained = pca_2d(np.stack([from_blob(r[4]) for r in rows]))
     return [
-        MapPoint(id=r[0], name=r[1], genre=r[2], score=float(r[3]), x=round(float(x), 5), y=round(float(y), 5))
+        MapPointPublic(id=r[0], name=r[1], genre=r[2], score=float(r[3]), x=round(float(x), 5), y=round(float(y), 5))
         for r, (x, y) in zip(rows, coords)
     ], explained
 
