@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.lifecycle.registry import ModelRegistry, ModelVersion, RegistryError
+from genrekit.lifecycle.versions import ModelRegistry, ModelVersion, RegistryError
 from genrekit.service.deps import AdminDep, ClassifierDep, StateDep
 from genrekit.service.errors import NotFoundError, RegistryConflictError
 from genrekit.service.problems import problem_responses
