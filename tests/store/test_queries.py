@@ -179,7 +179,7 @@ def test_stored_audio_is_measured_and_read_in_slices_by_the_database(engine: Eng
         assert queries.read_audio_bytes(session, classification_id="nope", start=0, n_bytes=10) == b""
 
 
-def test_orm_models_match_the_migrations(engine: Engine) -> None:
+def test_orm_tables_match_the_migrations(engine: Engine) -> None:
     from alembic.autogenerate import compare_metadata
 
     from genrekit.store.tables import Base

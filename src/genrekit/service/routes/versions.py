@@ -1,5 +1,5 @@
-"""``/models``: the model this server runs (from its card), the registry it follows, and
-promotion and rollback for the ``admin`` role (the same as ``genrekit models``)."""
+"""``/models``: the model this server runs (from its card), the bundle versions it follows (the
+model registry), and promotion and rollback for the ``admin`` role (the same as ``genrekit models``)."""
 
 from __future__ import annotations
 
