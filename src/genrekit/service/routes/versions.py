@@ -59,14 +59,7 @@ def _registry(state: ServiceState) -> ModelRegistry:
 
 
 def _version(version: ModelVersion) -> ModelVersionPublic:
-    return ModelVersionPublic(
-        id=version.id,
-        name=version.name,
-        registered_at=version.registered_at,
-        source=version.source,
-        parent=version.parent,
-        evaluation=version.evaluation,
-    )
+    return ModelVersionPublic.model_validate(version, from_attributes=True)
 
 
 async def _changed(state: ServiceState, change: object) -> ModelVersionPublic:
