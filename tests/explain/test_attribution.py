@@ -14,7 +14,7 @@ from genrekit.explain.attribution import (
     shapley_contributions,
     top_fraction_mask,
 )
-from genrekit.explain.explain import decision_shares
+from genrekit.explain.song import decision_shares
 
 BAND = (slice(4, 8), slice(10, 20))  # the only cells the toy score reads
 

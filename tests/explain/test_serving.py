@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from genrekit.explain import occlusion
-from genrekit.explain.explain import ExplainSettings, explain_waveform, load_explainable
+from genrekit.explain.song import ExplainSettings, explain_waveform, load_explainable
 
 SR = 16_000  # Hz, the shipped model's rate
 # coarse patches keep the PyTorch side of the comparison to a few seconds
@@ -101,7 +101,7 @@ class _Blocked:
         return None
 sys.meta_path.insert(0, _Blocked())
 import numpy as np
-from genrekit.explain.explain import ExplainSettings, explain_waveform, load_explainable
+from genrekit.explain.song import ExplainSettings, explain_waveform, load_explainable
 card, model = load_explainable(None)
 rng = np.random.default_rng(0)
 t = np.arange(int(3.5 * 16000)) / 16000

@@ -204,7 +204,7 @@ def test_vectors_of_other_spaces_never_mix_and_fallback_search_agrees(tmp_path: 
 
 
 def test_search_map_and_neighbours_never_show_another_keys_tracks(tmp_path: Path) -> None:
-    from genrekit.service import catalog
+    from genrekit.service import discovery
     from genrekit.store import queries
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
@@ -223,11 +223,11 @@ def test_search_map_and_neighbours_never_show_another_keys_tracks(tmp_path: Path
         assert [h.classification_id for h in hits] == ["id2"]  # id1 is nearer but belongs to k2
         open_hits = search_similar(session, space="m@1", query=vectors[0], k=10, owner_key_id=None)
         assert [h.classification_id for h in open_hits] == ["id3"]
-        rows, _ = catalog.search_classifications(session, tag="guitar", owner_key_id="k2")
+        rows, _ = queries.list_classifications(session, tag="guitar", owner_key_id="k2")
         assert [r.id for r in rows] == ["id1"]
-        points, _ = catalog.catalog_map(session, space="m@1", owner_key_id="k1")
+        points, _ = discovery.catalog_map(session, space="m@1", owner_key_id="k1")
         assert sorted(p.id for p in points) == ["id0", "id2"]
-        assert catalog.genre_counts(session, owner_key_id="k2") == {"rock": 1}
+        assert discovery.genre_counts(session, owner_key_id="k2") == {"rock": 1}
     engine.dispose()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -120,6 +121,40 @@ def test_crud_round_trip_dedup_lookup_and_pagination(engine: Engine) -> None:
             queries.list_classifications(session, cursor="!!!")
 
 
+def test_one_page_query_serves_the_history_and_the_search_filters(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    stored = [  # (file name, top genre, top score, tags)
+        ("Rock_100%.wav", "rock", 0.9, [{"tag": "Guitar", "score": 0.8}]),
+        ("rock-x100.wav", "rock", 0.4, [{"tag": "guitar", "score": 0.3}]),
+        ("Émile.wav", "jazz", 0.7, [{"tag": "piano", "score": 0.9}]),
+        ("jazz.wav", "jazz", 0.95, [{"tag": "guitar", "score": 0.9}]),
+    ]
+    with sessions() as session:
+        for i, (name, genre, score, tags) in enumerate(stored):
+            result = {**_result(genre), "genres": [{"genre": genre, "score": score}], "tags": tags}
+            queries.create_classification(
+                session, classification_id=f"id{i}", created_at=T0 + dt.timedelta(seconds=i), sha256=f"{i:064d}",
+                filename=name, result=result, visuals=None,
+            )
+
+    def ids(**filters: Any) -> list[str]:
+        with sessions() as session:
+            rows, _ = queries.list_classifications(session, limit=10, **filters)
+            return [r.id for r in rows]
+
+    assert ids(name_contains="ROCK") == ["id1", "id0"]  # any case
+    assert ids(name_contains="100%") == ["id0"] and ids(name_contains="k_") == ["id0"]  # wildcards are literal
+    assert ids(name_contains="Émile") == ["id2"]
+    assert ids(min_score=0.8) == ["id3", "id0"]  # the top genre's score without a genre or tag
+    assert ids(tag="GUITAR") == ["id3", "id1", "id0"]
+    assert ids(tag="guitar", min_score=0.5) == ["id3", "id0"]  # the tag's score
+    assert ids(genre="rock", tag="guitar", min_score=0.5) == ["id0"]  # the genre's and the tag's
+    with sessions() as session:
+        first, cursor = queries.list_classifications(session, tag="guitar", limit=2)
+        rest, last = queries.list_classifications(session, tag="guitar", limit=2, cursor=cursor)
+    assert [r.id for r in first + rest] == ["id3", "id1", "id0"] and last is None
+
+
 def test_stored_audio_is_measured_and_read_in_slices_by_the_database(engine: Engine) -> None:
     sessions = make_session_factory(engine)
     audio = bytes(range(256)) * 40  # every byte value, including NUL
@@ -144,7 +179,7 @@ def test_stored_audio_is_measured_and_read_in_slices_by_the_database(engine: Eng
         assert queries.read_audio_bytes(session, classification_id="nope", start=0, n_bytes=10) == b""
 
 
-def test_orm_models_match_the_migrations(engine: Engine) -> None:
+def test_orm_tables_match_the_migrations(engine: Engine) -> None:
     from alembic.autogenerate import compare_metadata
 
     from genrekit.store.tables import Base

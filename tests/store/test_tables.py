@@ -11,7 +11,7 @@ from genrekit.store.db import create_db_engine, run_migrations
 from genrekit.store.tables import Base
 
 
-def test_orm_models_match_the_migrations(tmp_path: Path) -> None:
+def test_orm_tables_match_the_migrations(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'schema.sqlite'}")
     run_migrations(engine)
     with engine.connect() as connection:

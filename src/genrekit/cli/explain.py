@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     """Explain the song and write the asked formats; exit 1 if the faithfulness check fails."""
     import importlib.util
 
-    from genrekit.explain.explain import ExplainSettings, explain_file
+    from genrekit.explain.song import ExplainSettings, explain_file
 
     text = args.format if args.format is not None else ("json,png" if importlib.util.find_spec("matplotlib") else "json")
     formats = [f.strip() for f in text.split(",") if f.strip()]

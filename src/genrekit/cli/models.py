@@ -22,7 +22,7 @@ def add_registry_option(parser: argparse.ArgumentParser) -> None:
 
 def registry_from(args: argparse.Namespace):  # noqa: ANN201 - returns a ModelRegistry, imported lazily
     """The registry named by ``--registry`` or the service settings."""
-    from genrekit.lifecycle.registry import ModelRegistry
+    from genrekit.lifecycle.versions import ModelRegistry
     from genrekit.service.config import Settings
 
     return ModelRegistry(args.registry if args.registry is not None else Settings().registry_dir)

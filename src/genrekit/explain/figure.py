@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrekit.explain.explain import Explanation
+from genrekit.explain.song import Explanation
 
 TOP_FEATURES = 15  # bars in a table model's picture
 DISPLAY_PERCENTILE = 99.0  # saliency at or above this percentile of the positive cells shows at full strength

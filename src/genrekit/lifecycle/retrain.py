@@ -30,7 +30,7 @@ from typing import Any
 
 from genrekit.bundle.io import CARD_FILENAME, read_card, sha256_file
 from genrekit.errors import DatasetError, InvalidParameterError
-from genrekit.lifecycle.registry import ModelRegistry, RegistryError
+from genrekit.lifecycle.versions import ModelRegistry, RegistryError
 
 RULE_METRICS = ("macro_f1", "accuracy")
 _SUFFIXES = {"audio/wav": ".wav", "audio/flac": ".flac", "audio/mpeg": ".mp3", "audio/ogg": ".ogg", "audio/mp4": ".m4a"}

@@ -12,8 +12,8 @@ from genrekit.service.routes import (
     explanations,
     feedback,
     keys,
-    models,
     sharing,
+    versions,
 )
 
 API_PREFIX = "/api/v1"
@@ -23,7 +23,7 @@ api_router.include_router(classify.router)
 api_router.include_router(classifications.router)
 api_router.include_router(explanations.router)
 api_router.include_router(discovery.router)
-api_router.include_router(models.router)
+api_router.include_router(versions.router)
 api_router.include_router(config.router)
 api_router.include_router(sharing.owner_router)
 api_router.include_router(sharing.public_router)

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         Comma-separated origins allowed to call the API from a browser
         (``https://app.example.org``); empty (the default) allows none but the server's own.
     model_registry : Path or None
-        Model registry folder (:mod:`genrekit.lifecycle.registry`); ``None`` means
+        Model registry folder (:mod:`genrekit.lifecycle.versions`); ``None`` means
         ``<data_dir>/models``. Its champion, when it has one, is served instead of ``model``.
     model_poll_s : float
         Seconds between checks of the registry's champion (hot reload); 0 checks only when a

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from genrekit.service.access import Principal, current_principal, require_role
@@ -13,6 +13,9 @@ from genrekit.service.config import Settings
 from genrekit.service.state import ServiceClassifier, ServiceState
 
 MAX_PAGE = 100  # the largest page any listing route returns (history, search)
+
+PageSizeQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")]
+CursorQuery = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page (opaque).")]
 
 
 def get_state(request: Request) -> ServiceState:

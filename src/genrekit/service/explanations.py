@@ -167,7 +167,7 @@ def explain_stored(
                 f"the audio of classification {classification_id!r} is no longer stored (removed by the size or age "
                 "limits), so it cannot be explained"
             )
-        from genrekit.explain.explain import ExplainSettings, explain_file
+        from genrekit.explain.song import ExplainSettings, explain_file
 
         settings = ExplainSettings(max_windows=service_max_windows(), patch_s=SERVICE_PATCH_S, patch_bands=SERVICE_PATCH_BANDS)
         loaded = cache.model(state.settings.model, state.require_classifier())

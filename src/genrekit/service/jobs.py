@@ -1,24 +1,35 @@
-"""Bounded worker pool running decode + inference off the event loop.
+"""The service's jobs: a bounded worker pool, and the background jobs that use it between requests.
 
-Jobs run in a :class:`~concurrent.futures.ThreadPoolExecutor` of ``n_workers`` threads
+:class:`JobPool` runs decode + inference off the event loop. Jobs run in a :class:`~concurrent.futures.ThreadPoolExecutor` of ``n_workers`` threads
 (torch releases the GIL during inference). At most ``max_queue`` jobs may wait for a
 worker; one more is refused at once with :class:`QueueFullError` (HTTP 503). A caller
 waits at most ``timeout_s``; a job that has not started by then is dropped, one that is
 running cannot be interrupted and keeps its worker until it ends (its result is discarded).
+
+:class:`BackgroundJobs` runs work that follows an answer (the whole-song timeline, the
+visuals) as asyncio tasks, at most one per classification; each step goes to the pool
+through :func:`run_when_free`, so requests go first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 from genrekit.errors import InvalidParameterError
 from genrekit.service.errors import JobTimeoutError, QueueFullError
 
 T = TypeVar("T")
+
+logger = logging.getLogger("genrekit.service")
+
+BUSY_RETRY_S = 1.0  # wait before retrying a background step the full worker pool refused (seconds)
+IDLE_POLL_S = 0.05  # how often a background step looks for an idle pool (seconds)
 
 
 class _Cancelled(Exception):
@@ -135,3 +146,84 @@ def _consume_result(future: asyncio.Future[object]) -> None:
     """Retrieve an abandoned job's outcome so asyncio does not log it as never retrieved."""
     if not future.cancelled():
         future.exception()
+
+
+async def run_when_free(state: Any, job: Callable[[], T]) -> T:
+    """Run ``job`` on the worker pool (``state.require_pool()``) once no other job runs or
+    waits there (requests go first).
+
+    A request that arrives meanwhile shares the CPU with one background step at most.
+    """
+    pool = state.require_pool()
+    while True:
+        while pool.n_running or pool.n_waiting:
+            await asyncio.sleep(IDLE_POLL_S)
+        try:
+            return await pool.run(job)
+        except QueueFullError:
+            await asyncio.sleep(BUSY_RETRY_S)
+
+
+class BackgroundJobs:
+    """Background jobs of one app, at most one per key (a classification id).
+
+    Parameters
+    ----------
+    kind : str
+        What the jobs make, for the log (``"timeline"``).
+    failure : str
+        Log message of a job that failed, with ``%s`` for its key; a failure is logged and
+        the job ends (what it stored so far stays).
+    """
+
+    def __init__(self, kind: str, failure: str) -> None:
+        self.kind = kind
+        self.failure = failure
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def running(self, key: str) -> bool:
+        """Whether a job for ``key`` runs now."""
+        return key in self._tasks
+
+    def submit(self, key: str, work: Callable[[], Awaitable[None]], *, owns: Path | None = None) -> bool:
+        """Run ``work()`` in the background as the job of ``key``; the job then owns the file
+        ``owns`` (removed when it ends).
+
+        Returns False (and removes ``owns``) when a job for ``key`` already runs.
+        """
+        if self.running(key):
+            if owns is not None:
+                owns.unlink(missing_ok=True)
+            return False
+        self._tasks[key] = asyncio.get_running_loop().create_task(self._run(key, work, owns))
+        return True
+
+    async def wait(self, key: str, timeout_s: float) -> None:
+        """Wait until the job of ``key`` (if any) is done, at most ``timeout_s`` seconds."""
+        task = self._tasks.get(key)
+        if task is not None:
+            await asyncio.wait({task}, timeout=timeout_s)
+
+    async def shutdown(self, wait_s: float = 0.0) -> None:
+        """Give the running jobs ``wait_s`` seconds to finish, cancel the rest and wait for
+        them to let go of their files."""
+        if self._tasks and wait_s > 0:
+            logger.info("waiting up to %.0f s for %d background %s(s)", wait_s, len(self._tasks), self.kind)
+            await asyncio.wait(set(self._tasks.values()), timeout=wait_s)
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, key: str, work: Callable[[], Awaitable[None]], owns: Path | None) -> None:
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception(self.failure, key)
+        finally:
+            self._tasks.pop(key, None)
+            if owns is not None:
+                owns.unlink(missing_ok=True)

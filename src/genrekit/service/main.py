@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from genrekit._version import __version__
 from genrekit.errors import GenrekitError
-from genrekit.lifecycle.registry import ModelRegistry
+from genrekit.lifecycle.versions import ModelRegistry
 from genrekit.service.access import AccessMiddleware
 from genrekit.service.api import api_router
 from genrekit.service.config import Settings

@@ -17,7 +17,7 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 
 from genrekit.errors import GenrekitError
-from genrekit.lifecycle.registry import ModelRegistry
+from genrekit.lifecycle.versions import ModelRegistry
 from genrekit.service.state import ServiceClassifier, ServiceState
 
 logger = logging.getLogger("genrekit.service")

@@ -15,9 +15,7 @@ embedding, and sets ``complete``: history, catalog, similar tracks and exports t
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,14 +23,10 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service.errors import QueueFullError
+from genrekit.service.jobs import BackgroundJobs, run_when_free
 from genrekit.store import queries
 
-logger = logging.getLogger("genrekit.service")
-
 STEP_WINDOWS = 10  # windows classified per background step (one pool job each)
-BUSY_RETRY_S = 1.0  # wait before retrying a step the full worker pool refused (seconds)
-IDLE_POLL_S = 0.05  # how often a background step looks for an idle pool (seconds)
 CONTIGUOUS_TOLERANCE_S = 0.05  # gap between windows still counted as covered (seconds)
 
 
@@ -51,56 +45,31 @@ def merged_segments(full: Sequence[dict[str, Any]], spread: Sequence[dict[str, A
     return [*full, *(s for s in spread if float(s["start_s"]) >= covered_s - CONTIGUOUS_TOLERANCE_S)]
 
 
-class TimelineJobs:
+class TimelineJobs(BackgroundJobs):
     """The background timeline jobs of one app: at most one per classification.
 
     ``progress[id]`` is the seconds covered so far by a running job.
     """
 
     def __init__(self) -> None:
+        super().__init__("timeline", "the full timeline of %s failed; the quick answer stays")
         self.progress: dict[str, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def running(self, classification_id: str) -> bool:
-        """Whether a job works on this classification now."""
-        return classification_id in self.progress
 
     def start(self, state: Any, *, classification_id: str, path: Path, name: str) -> bool:
         """Classify every window of the audio at ``path`` in the background (the job then owns the file).
 
         Returns False (and removes the file) when a job already runs for this classification.
         """
-        if self.running(classification_id):
-            path.unlink(missing_ok=True)
-            return False
-        self.progress[classification_id] = 0.0
-        task = asyncio.get_running_loop().create_task(self._run(state, classification_id, path, name))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return True
-
-    async def shutdown(self, wait_s: float = 0.0) -> None:
-        """Give the running jobs ``wait_s`` seconds to finish, cancel the rest and wait for them to let go of their files."""
-        if self._tasks and wait_s > 0:
-            logger.info("waiting up to %.0f s for %d background timeline(s)", wait_s, len(self._tasks))
-            await asyncio.wait(set(self._tasks), timeout=wait_s)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _run(self, state: Any, classification_id: str, path: Path, name: str) -> None:
-        try:
-            await self._classify_all(state, classification_id, path, name)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("the full timeline of %s failed; the quick answer stays", classification_id)
-        finally:
-            self.progress.pop(classification_id, None)
-            path.unlink(missing_ok=True)
+        work = functools.partial(self._classify_all, state, classification_id, path, name)
+        return self.submit(classification_id, work, owns=path)
 
     async def _classify_all(self, state: Any, classification_id: str, path: Path, name: str) -> None:
+        try:
+            await self._classify_steps(state, classification_id, path, name)
+        finally:
+            self.progress.pop(classification_id, None)
+
+    async def _classify_steps(self, state: Any, classification_id: str, path: Path, name: str) -> None:
         classifier = state.require_classifier()
         sr = int(classifier.sample_rate)
         y = await run_when_free(state, functools.partial(_decode, path, sr, state.settings.max_duration_s))
@@ -134,21 +103,6 @@ def _decode(path: Path, sr: int, max_duration_s: float | None) -> np.ndarray:
 
     y, _ = load_audio(str(path), sr=sr, mono=True, max_duration_s=max_duration_s)
     return np.asarray(y, dtype=np.float32)
-
-
-async def run_when_free(state: Any, job: Any) -> Any:
-    """Run ``job`` on the worker pool once no other job runs or waits there (requests go first).
-
-    A request that arrives meanwhile shares the CPU with one background step at most.
-    """
-    pool = state.require_pool()
-    while True:
-        while pool.n_running or pool.n_waiting:
-            await asyncio.sleep(IDLE_POLL_S)
-        try:
-            return await pool.run(job)
-        except QueueFullError:
-            await asyncio.sleep(BUSY_RETRY_S)
 
 
 def whole_song_result(quick: dict[str, Any], whole: dict[str, Any]) -> dict[str, Any]:

@@ -11,20 +11,16 @@ instead of answering 404 meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service.timeline import run_when_free
+from genrekit.service.jobs import BackgroundJobs, run_when_free
 from genrekit.service.visuals import compute_visuals
 from genrekit.store import queries
-
-logger = logging.getLogger("genrekit.service")
 
 VISUALS_SR = 16000  # Hz: the picture spans 0-8 kHz (the model's own band), the waveform 1000 peaks
 VISUALS_WAIT_S = 30.0  # longest a visuals request waits for the job computing them (seconds)
@@ -38,54 +34,24 @@ def visuals_of_file(path: Path, max_duration_s: float | None) -> dict[str, Any]:
     return compute_visuals(np.asarray(y, dtype=np.float32), int(sr))
 
 
-class VisualsJobs:
+class VisualsJobs(BackgroundJobs):
     """The background visuals jobs of one app: at most one per classification."""
 
     def __init__(self) -> None:
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-
-    def running(self, classification_id: str) -> bool:
-        """Whether a job computes this classification's visuals now."""
-        return classification_id in self._tasks
+        super().__init__("visuals", "the visuals of %s failed; the result stays without them")
 
     def start(self, state: Any, *, classification_id: str, path: Path) -> bool:
         """Compute and store the visuals of the audio at ``path`` (the job then owns the file).
 
         Returns False (and removes the file) when a job already runs for this classification.
         """
-        if self.running(classification_id):
-            path.unlink(missing_ok=True)
-            return False
-        task = asyncio.get_running_loop().create_task(self._run(state, classification_id, path))
-        self._tasks[classification_id] = task
-        return True
+        return self.submit(classification_id, functools.partial(_compute, state, classification_id, path), owns=path)
 
-    async def wait(self, classification_id: str, timeout_s: float = VISUALS_WAIT_S) -> None:
-        """Wait until the job of this classification (if any) is done, at most ``timeout_s``."""
-        task = self._tasks.get(classification_id)
-        if task is not None:
-            await asyncio.wait({task}, timeout=timeout_s)
 
-    async def shutdown(self) -> None:
-        """Cancel the running jobs and wait for them to let go of their files."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _run(self, state: Any, classification_id: str, path: Path) -> None:
-        try:
-            job = functools.partial(visuals_of_file, path, state.settings.max_duration_s)
-            visuals = await run_when_free(state, job)
-            await run_in_threadpool(_save, state, classification_id, visuals)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("the visuals of %s failed; the result stays without them", classification_id)
-        finally:
-            self._tasks.pop(classification_id, None)
-            path.unlink(missing_ok=True)
+async def _compute(state: Any, classification_id: str, path: Path) -> None:
+    job = functools.partial(visuals_of_file, path, state.settings.max_duration_s)
+    visuals = await run_when_free(state, job)
+    await run_in_threadpool(_save, state, classification_id, visuals)
 
 
 def _save(state: Any, classification_id: str, visuals: dict[str, Any]) -> None:

@@ -312,42 +312,77 @@ def newest_first_page(session: Session, statement: Select[Any], limit: int) -> t
     return rows[:limit], next_cursor
 
 
+SCAN_LIMIT = 2000  # rows examined per page when a tag filter runs in Python
+
+
 def list_classifications(
     session: Session,
     *,
     genre: str | None = None,
-    query: str | None = None,
+    tag: str | None = None,
+    min_score: float = 0.0,
+    name_contains: str | None = None,
     limit: int = 20,
     cursor: str | None = None,
     owner_key_id: Owner = ALL_OWNERS,
 ) -> tuple[list[Classification], str | None]:
-    """One page of classifications, newest first.
+    """One page of the classifications matching every filter given, newest first (the
+    history listing and the catalog search).
 
     Parameters
     ----------
     genre : str or None
-        Keep only those whose top genre is this label.
-    query : str or None
-        Keep only those whose file name contains this text (case-insensitive).
+        Top genre equals this label (and its score is at least ``min_score``).
+    tag : str or None
+        One of the stored top tags equals this (case-insensitive), with a score of at least
+        ``min_score``.
+    min_score : float in [0, 1]
+        Threshold of the genre and tag scores; without either, of the top genre's score.
+    name_contains : str or None
+        Case-insensitive substring of the file name (or URL); ``%`` and ``_`` are literal.
     limit : int
-        Page size (1..100).
+        Page size.
     cursor : str or None
         ``next_cursor`` of the previous page.
     owner_key_id : str, None or ALL_OWNERS
-        Keep only the rows of this API key (``None``: the open mode's rows).
+        Only this API key's classifications (``None``: the open mode's).
 
     Returns
     -------
     rows : list of Classification
     next_cursor : str or None
-        None on the last page.
+        None on the last page. With ``tag``, a page may hold fewer than ``limit`` rows (at
+        most :data:`SCAN_LIMIT` rows are examined per page) and still have a next page.
     """
     statement = owned_by(select(Classification), owner_key_id)
     if genre:
         statement = statement.where(Classification.top_genre == genre)
-    if query:
-        statement = statement.where(Classification.filename.ilike(f"%{escape_like(query)}%", escape="\\"))
-    return newest_first_page(session, newest_first_after(statement, cursor), limit)
+    if min_score > 0 and not tag:
+        statement = statement.where(Classification.top_score >= min_score)
+    if name_contains:
+        statement = statement.where(Classification.filename.ilike(f"%{escape_like(name_contains)}%", escape="\\"))
+    statement = newest_first_after(statement, cursor)
+    if not tag:
+        return newest_first_page(session, statement, limit)
+    kept: list[Classification] = []
+    examined = list(session.scalars(statement.limit(SCAN_LIMIT + 1)))
+    last: Classification | None = None
+    for row in examined[:SCAN_LIMIT]:
+        last = row
+        if genre and min_score > 0 and row.top_score < min_score:
+            continue
+        if _has_tag(row.result, tag, min_score):
+            kept.append(row)
+            if len(kept) == limit:
+                break
+    more = last is not None and (last is not examined[-1] or len(examined) > SCAN_LIMIT)
+    return kept, encode_cursor(last) if more and last is not None else None
+
+
+def _has_tag(result: dict[str, Any], tag: str, min_score: float) -> bool:
+    """Whether one of the stored top tags of ``result`` is ``tag`` (any case) with a score of at least ``min_score``."""
+    wanted = tag.lower()
+    return any(str(t.get("tag", "")).lower() == wanted and float(t.get("score", 0.0)) >= min_score for t in result.get("tags") or [])
 
 
 def set_share_hash(session: Session, *, row: Classification, share_hash: str | None) -> None:

@@ -1,7 +1,7 @@
-"""SQLAlchemy ORM models of the service's storage.
+"""SQLAlchemy ORM tables of the service's storage.
 
 Schema changes go through Alembic migrations (:mod:`genrekit.store.migrations`); the
-models here must always match the latest migration.
+tables here must always match the latest migration.
 """
 
 from __future__ import annotations

@@ -9,15 +9,15 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from genrekit.service.classification import MEDIA_TYPES, resume_full_timeline, to_public, to_summary
-from genrekit.service.deps import MAX_PAGE, PrincipalDep, SessionDep, StateDep
+from genrekit.service.deps import CursorQuery, PageSizeQuery, PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic, ClassificationsPublic, VisualsPublic
 from genrekit.service.stored_audio import stored_audio_response
+from genrekit.service.visual_jobs import VISUALS_WAIT_S
 from genrekit.store import queries
 
 router = APIRouter(prefix="/classifications", tags=["classifications"])
-
 
 
 @router.get(
@@ -33,18 +33,11 @@ def list_classifications(
     q: Annotated[
         str | None, Query(max_length=200, description="Only those whose name contains this text (any case).")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the previous page (opaque).")
-    ] = None,
+    limit: PageSizeQuery = 20,
+    cursor: CursorQuery = None,
 ) -> ClassificationsPublic:
     rows, next_cursor = queries.list_classifications(
-        session,
-        genre=genre or None,
-        query=q or None,
-        limit=limit,
-        cursor=cursor or None,
-        owner_key_id=principal.key_id,
+        session, genre=genre or None, name_contains=q or None, limit=limit, cursor=cursor or None, owner_key_id=principal.key_id
     )
     return ClassificationsPublic(data=[to_summary(row) for row in rows], next_cursor=next_cursor)
 
@@ -96,7 +89,7 @@ async def get_visuals(classification_id: str, state: StateDep, principal: Princi
     """The display data; computed right after the answer, so a request may wait for it a moment."""
     found, visuals = await run_in_threadpool(_stored_visuals, state, classification_id, principal.key_id)
     if found and visuals is None and state.visuals.running(classification_id):
-        await state.visuals.wait(classification_id)
+        await state.visuals.wait(classification_id, VISUALS_WAIT_S)
         found, visuals = await run_in_threadpool(_stored_visuals, state, classification_id, principal.key_id)
     if not found:
         raise NotFoundError(f"no classification {classification_id!r}")

@@ -6,16 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from genrekit.service import catalog
+from genrekit.service import discovery
 from genrekit.service.classification import embedding_space, to_summary
-from genrekit.service.deps import MAX_PAGE, PrincipalDep, SessionDep, StateDep
+from genrekit.service.deps import CursorQuery, PageSizeQuery, PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.store import queries
 from genrekit.service.schemas import (
     CatalogMapPublic,
     CatalogStatsPublic,
-    MapPointPublic,
     SearchHit,
     SearchPublic,
     SimilarPublic,
@@ -124,12 +123,12 @@ def search(
         float, Query(ge=0.0, le=1.0, description="Least score of the genre/tag filter (of the top genre without them).")
     ] = 0.0,
     q: Annotated[str | None, Query(max_length=200, description="Substring of the file name or URL (case-insensitive).")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 20,
-    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page (opaque).")] = None,
+    limit: PageSizeQuery = 20,
+    cursor: CursorQuery = None,
 ) -> SearchPublic:
-    rows, next_cursor = catalog.search_classifications(
-        session, genre=genre or None, tag=tag or None, min_score=min_score, q=q or None, limit=limit, cursor=cursor or None,
-        owner_key_id=principal.key_id,
+    rows, next_cursor = queries.list_classifications(
+        session, genre=genre or None, tag=tag or None, min_score=min_score, name_contains=q or None, limit=limit,
+        cursor=cursor or None, owner_key_id=principal.key_id,
     )
     hits = [SearchHit(**to_summary(row).model_dump(), tags=row.result.get("tags", [])) for row in rows]
     return SearchPublic(data=hits, next_cursor=next_cursor)
@@ -137,9 +136,9 @@ def search(
 
 @router.get("/catalog/stats", response_model=CatalogStatsPublic, summary="Catalog size and genre distribution")
 def catalog_stats(session: SessionDep, principal: PrincipalDep) -> CatalogStatsPublic:
-    genres = catalog.genre_counts(session, owner_key_id=principal.key_id)
+    genres = discovery.genre_counts(session, owner_key_id=principal.key_id)
     return CatalogStatsPublic(
-        total=sum(genres.values()), genres=genres, spaces=catalog.spaces(session, owner_key_id=principal.key_id)
+        total=sum(genres.values()), genres=genres, spaces=discovery.spaces(session, owner_key_id=principal.key_id)
     )
 
 
@@ -158,13 +157,11 @@ def catalog_map(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_MAP_POINTS, description="Most tracks shown.")] = 5000,
 ) -> CatalogMapPublic:
-    counts = catalog.spaces(session, owner_key_id=principal.key_id)
+    counts = discovery.spaces(session, owner_key_id=principal.key_id)
     if space is None:
         current = embedding_space(state.classifier) if state.classifier is not None else None
         space = current if current in counts else max(counts, key=lambda s: counts[s], default=None)
     if space is None:
         return CatalogMapPublic(space=None, explained_variance=[], points=[])
-    points, explained = catalog.catalog_map(session, space=space, limit=limit, owner_key_id=principal.key_id)
-    return CatalogMapPublic(
-        space=space, explained_variance=explained, points=[MapPointPublic(**vars(p)) for p in points]
-    )
+    points, explained = discovery.catalog_map(session, space=space, limit=limit, owner_key_id=principal.key_id)
+    return CatalogMapPublic(space=space, explained_variance=explained, points=points)

@@ -18,14 +18,7 @@ KeyIdPath = Annotated[str, Path(max_length=32, description="Public id of the key
 
 
 def _public(info: keys.KeyInfo) -> KeyPublic:
-    return KeyPublic(
-        id=info.id,
-        name=info.name,
-        role=info.role,
-        created_at=info.created_at,
-        revoked_at=info.revoked_at,
-        rate_limit_per_minute=info.rate_limit_per_minute,
-    )
+    return KeyPublic.model_validate(info, from_attributes=True)
 
 
 @router.get("", response_model=KeysPublic, summary="Every API key (never their secrets)", responses=problem_responses(401, 403))

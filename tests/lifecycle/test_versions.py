@@ -9,7 +9,7 @@ import pytest
 from genrekit.bundle import ModelCard
 from genrekit.bundle.io import save_bundle
 from genrekit.errors import BundleError, InvalidParameterError
-from genrekit.lifecycle.registry import ModelRegistry, RegistryError
+from genrekit.lifecycle.versions import ModelRegistry, RegistryError
 from genrekit.lifecycle.retrain import PromotionRule, next_version, track_metrics
 
 

@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from genrekit.cli.main import main
-from genrekit.explain.explain import ExplainSettings, explain_file
+from genrekit.explain.song import ExplainSettings, explain_file
 
 SR = 8000  # Hz
 WINDOW_S = 1.0

@@ -1,4 +1,4 @@
-"""The model registry: bundle versions on disk, which one is the champion, and the history.
+"""Bundle versions (the model registry): bundles on disk, which one is the champion, and the history.
 
 Layout of a registry folder (a volume shared by the serving processes and the retraining job)::
 

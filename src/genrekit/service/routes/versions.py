@@ -1,5 +1,5 @@
-"""``/models``: the model this server runs (from its card), the registry it follows, and
-promotion and rollback for the ``admin`` role (the same as ``genrekit models``)."""
+"""``/models``: the model this server runs (from its card), the bundle versions it follows (the
+model registry), and promotion and rollback for the ``admin`` role (the same as ``genrekit models``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.lifecycle.registry import ModelRegistry, ModelVersion, RegistryError
+from genrekit.lifecycle.versions import ModelRegistry, ModelVersion, RegistryError
 from genrekit.service.deps import AdminDep, ClassifierDep, StateDep
 from genrekit.service.errors import NotFoundError, RegistryConflictError
 from genrekit.service.problems import problem_responses
@@ -59,14 +59,7 @@ def _registry(state: ServiceState) -> ModelRegistry:
 
 
 def _version(version: ModelVersion) -> ModelVersionPublic:
-    return ModelVersionPublic(
-        id=version.id,
-        name=version.name,
-        registered_at=version.registered_at,
-        source=version.source,
-        parent=version.parent,
-        evaluation=version.evaluation,
-    )
+    return ModelVersionPublic.model_validate(version, from_attributes=True)
 
 
 async def _changed(state: ServiceState, change: object) -> ModelVersionPublic:
