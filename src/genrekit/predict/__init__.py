@@ -55,7 +55,7 @@ Errors: a decode failure, an empty input or a too-long one raises the typed erro
 ``AudioTooLongError``, ...); :meth:`Classifier.iter_predict` yields them in place instead.
 """
 
-from genrekit.predict.aggregate import AGGREGATIONS, aggregate_probabilities, merge_tag_scores
+from genrekit.predict.aggregate import AGGREGATIONS, WindowResults, aggregate_probabilities, merge_tag_scores, window_shares
 from genrekit.predict.checks import (
     MUSIC_EVIDENCE_NAMES,
     SILENCE_DBFS,
@@ -66,15 +66,9 @@ from genrekit.predict.checks import (
     music_evidence,
     rms_dbfs,
 )
-from genrekit.predict.classifier import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_TOP_K,
-    RUNTIMES,
-    STREAM_BLOCK_S,
-    Classifier,
-    WindowResults,
-    window_shares,
-)
+from genrekit.predict.classifier import DEFAULT_BATCH_SIZE, DEFAULT_TOP_K, Classifier
+from genrekit.predict.excerpts import STREAM_BLOCK_S
+from genrekit.predict.loading import RUNTIMES
 from genrekit.predict.schema import (
     UNCERTAINTY_LEVELS,
     AudioSource,
