@@ -136,15 +136,17 @@ class WindowResults:
         self.sum_squares += other.sum_squares
         self.n_measured += other.n_measured
 
-    def add_windows(self, windows: Sequence[_Window], batch: np.ndarray, *, sample_rate: int, check_music: bool) -> None:
+    def add_windows(self, windows: Sequence[_Window], *, sample_rate: int, check_music: bool) -> np.ndarray:
         """Add the spans, levels (dBFS) and, with ``check_music``, the music evidence of a batch
-        of windows (``batch``: their samples at ``sample_rate`` Hz, stacked)."""
+        of windows at ``sample_rate`` Hz; returns their samples stacked ``(n, samples)`` float32."""
+        batch = np.stack([w.samples for w in windows]).astype(np.float32, copy=False)
         starts = np.array([w.start for w in windows], dtype=np.int64)
         self.starts.append(starts)
         self.ends.append(starts + np.array([w.n_valid for w in windows], dtype=np.int64))
         self.levels_db.append(rms_dbfs(batch))
         if check_music:
             self.evidence.append(music_evidence(batch, sample_rate))
+        return batch
 
     def add_outputs(self, outputs: ModelOutputs) -> None:
         """Add what the model says of the windows last added (see :meth:`add_windows`)."""
@@ -155,6 +157,11 @@ class WindowResults:
             self.ood_logits.append(outputs.ood)
         for backbone, scores in (outputs.tags or {}).items():
             self.tags.setdefault(backbone, []).append(scores)
+
+    def set_outputs(self, outputs: ModelOutputs) -> None:
+        """Replace the model outputs gathered so far by ``outputs`` (all the windows' at once)."""
+        self.probs, self.embeddings, self.ood_logits, self.tags = [], [], [], {}
+        self.add_outputs(outputs)
 
 
 def window_shares(top: np.ndarray, voting: np.ndarray, n_labels: int) -> np.ndarray:
@@ -217,23 +224,9 @@ def _song_tags(
 def song_answer(
     acc: WindowResults, n_samples: int, *, name: str, top_k: int, complete: bool, rules: AnswerRules
 ) -> Prediction:
-    """The prediction of one input's gathered windows.
-
-    Parameters
-    ----------
-    acc : WindowResults
-        Its windows, with the model's outputs (at least one window).
-    n_samples : int
-        Length of the input at the model's rate (samples).
-    name : str
-        Name put in the result.
-    top_k : int >= 0
-        Number of tags returned.
-    complete : bool
-        Whether the windows cover the whole input.
-    rules : AnswerRules
-        The classifier's labels, checks and thresholds.
-    """
+    """The prediction of one input's gathered windows ``acc`` (at least one, with the model's
+    outputs), by ``rules`` (the classifier's labels, checks and thresholds); the other
+    arguments are :meth:`Classifier.summarize`'s."""
     sr = rules.sample_rate
     labels = rules.labels
     starts = np.concatenate(acc.starts)

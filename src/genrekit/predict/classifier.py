@@ -31,12 +31,25 @@ from genrekit.predict.tag_groups import check_tag_table, default_tag_table
 from genrekit.predict.uncertainty import uncertainty_thresholds
 
 if TYPE_CHECKING:
-    from genrekit.audio.windows import _Window
     from genrekit.bundle.card import ModelCard
     from genrekit.models.base import WaveformClassifier
 
 DEFAULT_TOP_K = 10  # tags returned per prediction
 DEFAULT_BATCH_SIZE = 8  # windows per forward pass (~1 GB peak RSS with the default model; 16: more, no faster)
+
+
+@dataclass(frozen=True)
+class _SongOptions:
+    """The options of one song's classification: :meth:`Classifier.predict`'s, which documents them."""
+
+    sr: int | None = None  # Hz, of an array source
+    name: str | None = None
+    top_k: int = DEFAULT_TOP_K
+    hop_s: float | None = None  # seconds
+    batch_size: int | None = None  # windows
+    max_duration_s: float | None = None  # seconds
+    max_windows: int | None = None
+    embed: bool = False
 
 
 @dataclass
@@ -135,6 +148,10 @@ class Classifier:
             embedding_spec(card.config) if card is not None else getattr(model, "embedding", None)
         )
         self._excerpts = ExcerptStream(self.sample_rate, self.window_length)
+        self._step = ModelStep(
+            model, labels=self.labels, tag_names=self.tag_names, embedding=self.embedding,
+            model_name=self.model_info.name,
+        )
 
     @classmethod
     def load(
@@ -247,17 +264,11 @@ class Classifier:
         ------
         InvalidParameterError, AudioError (decode, empty, too long, not audio), BundleError
         """
-        song = self._song(
-            source, sr=sr, name=name, top_k=top_k, hop_s=hop_s, batch_size=batch_size,
-            max_duration_s=max_duration_s, max_windows=max_windows, embed=embed,
-        )
-        acc = WindowResults(embed=bool(embed))
-        want_tags = int(top_k) > 0 and bool(self.tag_names)
-        step = self._model_step()
-        for windows in song.batches:
-            batch = self._add_windows(acc, windows)
-            acc.add_outputs(step.run(batch, WINDOWS, want_tags=want_tags, embed=acc.embed))
-        return self._answer(acc, song, top_k=int(top_k))
+        options = _SongOptions(sr=sr, name=name, top_k=top_k, hop_s=hop_s, batch_size=batch_size,
+                               max_duration_s=max_duration_s, max_windows=max_windows, embed=embed)
+        song = self._song(source, options)
+        acc = self._gather(WindowResults(embed=bool(embed)), song, top_k=int(top_k))
+        return song_answer(acc, song.n_samples, name=song.name, top_k=int(top_k), complete=song.complete, rules=self)
 
     def classify_windows(
         self,
@@ -297,13 +308,7 @@ class Classifier:
             raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding (its card declares none)")
         size = self._batch_size(batch_size)
         part = self._excerpts.part(self._excerpts.waveform(y, sr), first_s=first_s, last_s=last_s, batch_size=size)
-        acc = WindowResults(embed=bool(embed), sum_squares=part.sum_squares, n_measured=part.n_measured)
-        want_tags = int(top_k) > 0 and bool(self.tag_names)
-        step = self._model_step()
-        for windows in part.batches:
-            batch = self._add_windows(acc, windows)
-            acc.add_outputs(step.run(batch, WINDOWS, want_tags=want_tags, embed=acc.embed))
-        return acc
+        return self._gather(WindowResults(embed=bool(embed)), part, top_k=int(top_k))
 
     def summarize(
         self, windows: WindowResults, *, n_samples: int, name: str, top_k: int = DEFAULT_TOP_K, complete: bool = True
@@ -383,14 +388,17 @@ class Classifier:
         result goes to :meth:`predict_prepared`; the two together give :meth:`predict`'s
         prediction. Raises what :meth:`predict` raises for bad input.
         """
-        song = self._song(source, **options)
-        acc = WindowResults(embed=bool(options.get("embed", False)))
-        step = self._model_step()
-        inputs = [step.inputs(self._add_windows(acc, windows)) for windows in song.batches]
+        chosen = _SongOptions(**options)
+        song = self._song(source, chosen)
+        acc = WindowResults(embed=bool(chosen.embed))
+        inputs = [
+            self._step.inputs(acc.add_windows(windows, sample_rate=self.sample_rate, check_music=self.check_music))
+            for windows in song.batches
+        ]
         acc.sum_squares, acc.n_measured = song.sum_squares, song.n_measured
         return PreparedSong(
             name=song.name, n_samples=song.n_samples, complete=song.complete,
-            top_k=int(options.get("top_k", DEFAULT_TOP_K)), kind=step.kind, acc=acc,
+            top_k=int(chosen.top_k), kind=self._step.kind, acc=acc,
             inputs=np.concatenate(inputs) if inputs else np.zeros((0, self.window_length), np.float32),
         )
 
@@ -404,16 +412,15 @@ class Classifier:
             raise InvalidParameterError("prepared songs of one call must share their options (embed, top_k)")
         first = songs[0]
         want_tags = first.top_k > 0 and bool(self.tag_names)
-        step = self._model_step()
         inputs = np.concatenate([song.inputs for song in songs])
         outputs = ModelOutputs.concatenate([
-            step.run(inputs[i : i + size], first.kind, want_tags=want_tags, embed=first.acc.embed)
+            self._step.run(inputs[i : i + size], first.kind, want_tags=want_tags, embed=first.acc.embed)
             for i in range(0, len(inputs), size)
         ])
         predictions: list[Prediction] = []
         offset = 0
         for song in songs:
-            song.acc.add_outputs(outputs.rows(slice(offset, offset + song.n_windows)))
+            song.acc.set_outputs(outputs.rows(slice(offset, offset + song.n_windows)))
             offset += song.n_windows
             predictions.append(song_answer(song.acc, song.n_samples, name=song.name, top_k=song.top_k,
                                            complete=song.complete, rules=self))
@@ -426,48 +433,30 @@ class Classifier:
             raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
         return size
 
-    def _song(
-        self,
-        source: AudioSource,
-        *,
-        sr: int | None = None,
-        name: str | None = None,
-        top_k: int = DEFAULT_TOP_K,
-        hop_s: float | None = None,
-        batch_size: int | None = None,
-        max_duration_s: float | None = None,
-        max_windows: int | None = None,
-        embed: bool = False,
-    ) -> SongWindows:
-        """:meth:`predict`'s arguments checked, and the windows of its input (the excerpt stream)."""
-        if int(top_k) < 0:
-            raise InvalidParameterError(f"top_k must be >= 0, got {top_k}")
-        hop_length = self._excerpts.hop_length(hop_s)
-        size = self._batch_size(batch_size)
+    def _song(self, source: AudioSource, options: _SongOptions) -> SongWindows:
+        """The options checked, and the windows of the input (the excerpt stream)."""
+        if int(options.top_k) < 0:
+            raise InvalidParameterError(f"top_k must be >= 0, got {options.top_k}")
+        hop_length = self._excerpts.hop_length(options.hop_s)
+        size = self._batch_size(options.batch_size)
+        max_duration_s = options.max_duration_s
         if max_duration_s is not None and not max_duration_s > 0:
             raise InvalidParameterError(f"max_duration_s must be > 0 or None, got {max_duration_s}")
-        if embed and self.embedding is None:
+        if options.embed and self.embedding is None:
             raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding (its card declares none)")
-        n_windows = self.max_windows if max_windows is None else check_max_windows(max_windows)
+        max_windows = self.max_windows if options.max_windows is None else check_max_windows(options.max_windows)
         return self._excerpts.song(
-            source, sr=sr, name=name if name is not None else source_name(source), hop_length=hop_length,
-            batch_size=size, max_duration_s=max_duration_s, max_windows=n_windows, prefetch_blocks=self.prefetch,
+            source, sr=options.sr, name=source_name(source) if options.name is None else options.name,
+            hop_length=hop_length, batch_size=size, max_duration_s=max_duration_s, max_windows=max_windows,
+            prefetch_blocks=self.prefetch,
         )
 
-    def _model_step(self) -> ModelStep:
-        """The model step, on the classifier's model, labels, tags and embedding."""
-        return ModelStep(
-            self.model, labels=self.labels, tag_names=self.tag_names, embedding=self.embedding,
-            model_name=self.model_info.name,
-        )
-
-    def _add_windows(self, acc: WindowResults, windows: list[_Window]) -> np.ndarray:
-        """Stack a batch of windows and add their spans, levels and music evidence to ``acc``."""
-        batch = np.stack([w.samples for w in windows]).astype(np.float32, copy=False)
-        acc.add_windows(windows, batch, sample_rate=self.sample_rate, check_music=self.check_music)
-        return batch
-
-    def _answer(self, acc: WindowResults, song: SongWindows, *, top_k: int) -> Prediction:
-        """The prediction of a whole input's windows, its measured power taken from ``song``."""
+    def _gather(self, acc: WindowResults, song: SongWindows, *, top_k: int) -> WindowResults:
+        """Run the model on the song's windows as they come, gathering them and the song's
+        measured power into ``acc``."""
+        want_tags = top_k > 0 and bool(self.tag_names)
+        for windows in song.batches:
+            batch = acc.add_windows(windows, sample_rate=self.sample_rate, check_music=self.check_music)
+            acc.add_outputs(self._step.run(batch, WINDOWS, want_tags=want_tags, embed=acc.embed))
         acc.sum_squares, acc.n_measured = song.sum_squares, song.n_measured
-        return song_answer(acc, song.n_samples, name=song.name, top_k=top_k, complete=song.complete, rules=self)
+        return acc
