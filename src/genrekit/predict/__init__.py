@@ -34,6 +34,11 @@ How a song is classified
    then (the silence check replaces the music check: a near-silent input only carries
    :data:`WARNING_SILENT`).
 
+Where each step lives: :mod:`~genrekit.predict.loading` (bundle -> model),
+:mod:`~genrekit.predict.excerpts` (steps 1-2, the excerpt stream), :mod:`~genrekit.predict.inference`
+(step 3, the model step) and :mod:`~genrekit.predict.aggregate` (steps 4-7, the song's answer);
+:class:`Classifier` (:mod:`~genrekit.predict.classifier`) runs them in that order.
+
 Speed: :meth:`Classifier.load` runs ``musicnn_head`` models with ONNX Runtime by default
 (:mod:`genrekit.models.onnx_export`; ``runtime="torch"`` for PyTorch). ``max_windows=N``
 (the bundle's card may set a default, the default model's is 4) trades the full timeline

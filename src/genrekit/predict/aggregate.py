@@ -191,7 +191,7 @@ class AnswerRules(Protocol):
     check_music: bool
     uncertainty_thresholds: dict[str, Any]
     tag_names: dict[str, list[str]]
-    tag_table: Any
+    tag_table: dict[str, Any]
 
     @property
     def model_info(self) -> ModelInfo:
