@@ -268,6 +268,16 @@ def test_predict_hop_gives_overlapping_windows(tiny: Classifier) -> None:
     assert [s.start_s for s in pred.segments] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
 
 
+def test_prepared_songs_give_predict_and_can_run_again(tiny: Classifier) -> None:
+    """The batch engine runs a failed batch's songs again one by one: a second run is the same."""
+    waves = [music_like(4.5, seed=1), music_like(0.5, seed=2), music_like(7.0, seed=3)]
+    songs = [tiny.prepare(y, sr=TINY_SR, top_k=3, hop_s=0.75) for y in waves]
+    expected = [tiny.predict(y, sr=TINY_SR, top_k=3, hop_s=0.75).to_dict() for y in waves]
+    first = [p.to_dict() for p in tiny.predict_prepared(songs, batch_size=4)]
+    again = [tiny.predict_prepared([song])[0].to_dict() for song in songs]
+    assert first == again == expected
+
+
 def test_spread_starts_centres_windows_in_equal_parts() -> None:
     starts = spread_starts(20 * TINY_SR, window_length=TINY_SR, hop_length=TINY_SR, max_windows=4)
     assert starts.tolist() == [2 * TINY_SR, 7 * TINY_SR, 12 * TINY_SR, 17 * TINY_SR]

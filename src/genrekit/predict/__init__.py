@@ -34,6 +34,11 @@ How a song is classified
    then (the silence check replaces the music check: a near-silent input only carries
    :data:`WARNING_SILENT`).
 
+Where each step lives: :mod:`~genrekit.predict.loading` (bundle -> model),
+:mod:`~genrekit.predict.excerpts` (steps 1-2, the excerpt stream), :mod:`~genrekit.predict.inference`
+(step 3, the model step) and :mod:`~genrekit.predict.aggregate` (steps 4-7, the song's answer);
+:class:`Classifier` (:mod:`~genrekit.predict.classifier`) runs them in that order.
+
 Speed: :meth:`Classifier.load` runs ``musicnn_head`` models with ONNX Runtime by default
 (:mod:`genrekit.models.onnx_export`; ``runtime="torch"`` for PyTorch). ``max_windows=N``
 (the bundle's card may set a default, the default model's is 4) trades the full timeline
@@ -55,7 +60,7 @@ Errors: a decode failure, an empty input or a too-long one raises the typed erro
 ``AudioTooLongError``, ...); :meth:`Classifier.iter_predict` yields them in place instead.
 """
 
-from genrekit.predict.aggregate import AGGREGATIONS, aggregate_probabilities, merge_tag_scores
+from genrekit.predict.aggregate import AGGREGATIONS, WindowResults, aggregate_probabilities, merge_tag_scores, window_shares
 from genrekit.predict.checks import (
     MUSIC_EVIDENCE_NAMES,
     SILENCE_DBFS,
@@ -66,15 +71,9 @@ from genrekit.predict.checks import (
     music_evidence,
     rms_dbfs,
 )
-from genrekit.predict.classifier import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_TOP_K,
-    RUNTIMES,
-    STREAM_BLOCK_S,
-    Classifier,
-    WindowResults,
-    window_shares,
-)
+from genrekit.predict.classifier import DEFAULT_BATCH_SIZE, DEFAULT_TOP_K, Classifier
+from genrekit.predict.excerpts import STREAM_BLOCK_S
+from genrekit.predict.loading import RUNTIMES
 from genrekit.predict.schema import (
     UNCERTAINTY_LEVELS,
     AudioSource,
