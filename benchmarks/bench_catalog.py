@@ -59,8 +59,8 @@ def build_library(data: Path, n_songs: int, target: Path) -> int:
 
 def child(config: str, library: str, out: str) -> None:
     """Scan ``library`` in one configuration and write the timings as JSON to ``out``."""
+    from genrekit.batch.engine import BatchEngine, EngineConfig, native_stderr_silenced, registered_model_modules
     from genrekit.catalog import store
-    from genrekit.catalog.engine import BatchEngine, EngineConfig, native_stderr_silenced, registered_model_modules
     from genrekit.catalog.scan import scan_library
 
     work = Path(out).parent
@@ -86,7 +86,7 @@ def child(config: str, library: str, out: str) -> None:
 
     with native_stderr_silenced():
         if config.startswith("ray"):
-            from genrekit.catalog.ray_engine import RayRunner
+            from genrekit.batch.ray_engine import RayRunner
 
             runner_cm = RayRunner(engine_config)
         else:

@@ -44,8 +44,8 @@ from pathlib import Path
 import psutil
 
 from genrekit.audio import ffmpeg_exe, load_audio
+from genrekit.batch.engine import BatchEngine, EngineConfig, available_cores, pipeline_budget
 from genrekit.catalog import store
-from genrekit.catalog.engine import BatchEngine, EngineConfig, available_cores, pipeline_budget
 from genrekit.catalog.scan import scan_library
 from genrekit.predict import Classifier
 
@@ -184,7 +184,7 @@ def main() -> int:
             rows.append((f"scan, previous engine ({cores} workers, one model each)", rate_old,
                          f"{failed} failed; peak RSS each worker {max(rss.children.values(), default=0) / 1e6:.0f} MB"))
         if not args.skip_ray and importlib.util.find_spec("ray") is not None:
-            from genrekit.catalog.ray_engine import RayRunner
+            from genrekit.batch.ray_engine import RayRunner
 
             rate_ray, failed, _ = scan_rate(library, RayRunner(EngineConfig()), root, "ray")
             rows.append(("scan --engine ray (local instance, same two stages)", rate_ray, f"{failed} failed"))

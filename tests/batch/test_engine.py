@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from genrekit.catalog.engine import BatchEngine, EngineConfig, Job, classify_job, plain_reason, registered_model_modules
+from genrekit.batch.engine import BatchEngine, EngineConfig, Job, classify_job, plain_reason, registered_model_modules
 
 
 def jobs_of(library: Path) -> list[Job]:
@@ -63,7 +63,7 @@ def test_a_crashing_worker_fails_only_its_file_and_the_run_goes_on(tmp_path: Pat
     import numpy as np
     import soundfile as sf
 
-    from tests.catalog.crashing_model import save_crashing_bundle
+    from tests.batch.crashing_model import save_crashing_bundle
     from tests.predict.test_classifier import TINY_SR
 
     bundle = str(save_crashing_bundle(tmp_path / "crash"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genrekit.catalog.engine import (
+from genrekit.batch.engine import (
     BatchEngine,
     EngineConfig,
     Job,
@@ -114,7 +114,7 @@ def test_windows_per_batch_follows_the_device() -> None:
 def test_a_crashing_decoder_fails_only_its_file_in_the_pipeline(tmp_path: Path, library: Path) -> None:
     import soundfile as sf
 
-    from tests.catalog.crashing_model import save_decoder_crashing_bundle
+    from tests.batch.crashing_model import save_decoder_crashing_bundle
     from tests.predict.test_classifier import TINY_SR
 
     bundle = str(save_decoder_crashing_bundle(tmp_path / "crash"))
@@ -143,7 +143,7 @@ def test_a_song_failing_in_inference_fails_alone(library: Path, tiny_bundle: str
 def test_a_crashing_model_fails_only_its_file_in_the_pipeline(tmp_path: Path, library: Path) -> None:
     import soundfile as sf
 
-    from tests.catalog.crashing_model import save_crashing_bundle
+    from tests.batch.crashing_model import save_crashing_bundle
     from tests.predict.test_classifier import TINY_SR
 
     bundle = str(save_crashing_bundle(tmp_path / "crash"))  # the model (inference process) dies on silence

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from genrekit.catalog.records import RECORD_COLUMNS
+from genrekit.batch.records import RECORD_COLUMNS
 from genrekit.cli.main import main
 from genrekit.store.tables import LibraryTrack
 

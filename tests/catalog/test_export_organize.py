@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from genrekit.batch.records import RECORD_COLUMNS
 from genrekit.catalog import organize as organize_module
-from genrekit.catalog.records import RECORD_COLUMNS
 from genrekit.cli.main import main
 from tests.catalog.library import AUDIO_TRACKS
 

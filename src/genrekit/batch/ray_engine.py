@@ -5,13 +5,13 @@ through the local engine's two stages: a pool of ``workers`` decoder actors
 (:class:`SongDecoder`: read, hash, decode the excerpts, compute the model inputs), then one
 inference actor (:class:`BatchClassifier`, holding one session with ``threads`` threads)
 that runs the model on many songs' windows per batch, as the pipelined
-:class:`~genrekit.catalog.engine.BatchEngine` does. Ray Data streams between the stages
-with its own back-pressure. Each output row is a flat record (:data:`~genrekit.catalog.records.RECORD_COLUMNS`,
+:class:`~genrekit.batch.engine.BatchEngine` does. Ray Data streams between the stages
+with its own back-pressure. Each output row is a flat record (:data:`~genrekit.batch.records.RECORD_COLUMNS`,
 the result in the shared schema as JSON): :meth:`RayRunner.run` turns rows back into the
-local engine's :class:`~genrekit.catalog.engine.Outcome`, so
+local engine's :class:`~genrekit.batch.engine.Outcome`, so
 :func:`genrekit.catalog.scan.scan_library` stores them in the same database, and
-:meth:`RayRunner.scan_to_parquet` writes them as a Parquet dataset instead (the same columns
-as ``genrekit export --format parquet``).
+:func:`genrekit.catalog.scan.scan_to_parquet` writes :meth:`RayRunner.dataset` as a Parquet
+dataset instead (the same columns as ``genrekit export --format parquet``).
 
 Without ``address`` a local Ray instance is started with ``workers + threads`` CPUs; with one, the
 driver joins that cluster (``auto``, ``host:6379`` or ``ray://host:10001``), and every node
@@ -20,7 +20,6 @@ must see the files under the same paths (a shared file system). See docs/catalog
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from genrekit.catalog.engine import (
+from genrekit.batch.engine import (
     EngineConfig,
     Job,
     Outcome,
@@ -41,7 +40,7 @@ from genrekit.catalog.engine import (
     pipeline_budget,
     prepare_job,
 )
-from genrekit.catalog.records import RECORD_COLUMNS, outcome_record
+from genrekit.batch.records import RECORD_COLUMNS, outcome_record
 from genrekit.errors import GenrekitError
 
 SONGS_PER_RAY_BATCH = 4  # songs per map_batches call of the decoder actors
@@ -59,8 +58,8 @@ def _file_info(path: str) -> tuple[int, int]:
 
 class SongDecoder:
     """Ray Data actor of the decoding stage: ``{path, name, library}`` rows -> the same rows plus
-    ``prepared`` (the pickled :class:`~genrekit.catalog.engine.Prepared` song or failed
-    :class:`~genrekit.catalog.engine.Outcome`)."""
+    ``prepared`` (the pickled :class:`~genrekit.batch.engine.Prepared` song or failed
+    :class:`~genrekit.batch.engine.Outcome`)."""
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -79,7 +78,7 @@ class SongDecoder:
 
 class BatchClassifier:
     """Ray Data actor of the inference stage: one session, the model run on all the songs of a
-    batch at once (:func:`~genrekit.catalog.engine.infer_prepared`); rows -> flat records."""
+    batch at once (:func:`~genrekit.batch.engine.infer_prepared`); rows -> flat records."""
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -122,7 +121,7 @@ class RayRunner:
     Parameters
     ----------
     config : EngineConfig
-        ``workers`` decoder actors (default: :func:`~genrekit.catalog.engine.pipeline_budget`'s
+        ``workers`` decoder actors (default: :func:`~genrekit.batch.engine.pipeline_budget`'s
         share of each node) and up to one inference actor with ``threads`` threads per node's
         worth of decoders; a local instance gets ``workers + threads`` CPUs.
     address : str or None
@@ -221,28 +220,3 @@ class RayRunner:
     def _run_chunk(self, jobs: list[Job]) -> Iterator[Outcome]:
         for row in self.dataset(jobs).iter_rows():
             yield _outcome_from_row(row)
-
-    def scan_to_parquet(self, library: str, out_dir: str) -> tuple[int, int]:
-        """Classify every audio file of ``library`` into a Parquet dataset in ``out_dir``.
-
-        The database is not used: this is the path for a catalog kept on a cluster's
-        storage (``out_dir`` may be any path or URI Ray's ``write_parquet`` takes). The
-        walk is consumed :data:`JOBS_PER_DATASET` files at a time, so the driver's memory
-        does not grow with the catalog; each chunk adds its own files to the dataset.
-
-        Returns
-        -------
-        n_files, n_failed : int
-        """
-        from genrekit.catalog.scan import library_root
-        from genrekit.catalog.walk import walk_library
-
-        root = library_root(library)
-        paths = iter(walk_library(root))
-        n_files = n_failed = 0
-        while chunk := [Job(source=str(p), name=os.path.relpath(p, root)) for p in itertools.islice(paths, JOBS_PER_DATASET)]:
-            records = self.dataset(chunk, library=root).select_columns(list(RECORD_COLUMNS)).materialize()
-            records.write_parquet(out_dir)
-            n_files += len(chunk)
-            n_failed += sum(1 for row in records.iter_rows() if row["status"] != "ok")
-        return n_files, n_failed

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from genrekit.catalog.engine import Outcome
+from genrekit.batch.engine import Outcome
 
 RECORD_COLUMNS = (
     "path", "library", "size_bytes", "mtime_ns", "sha256", "duration_s", "model_name", "model_version",

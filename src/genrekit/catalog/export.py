@@ -3,7 +3,7 @@
 Formats
 -------
 ``csv``
-    One row per file: the record columns (:data:`~genrekit.catalog.records.RECORD_COLUMNS`)
+    One row per file: the record columns (:data:`~genrekit.batch.records.RECORD_COLUMNS`)
     except ``result``, plus ``genres`` (``genre:score`` for every label, best first, joined
     by ``;``) and ``tags`` (``tag:score;...``): a department's report.
 ``json``
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from genrekit.catalog.records import RECORD_COLUMNS, make_record
+from genrekit.batch.records import RECORD_COLUMNS, make_record
 from genrekit.catalog.store import TrackRecord
 from genrekit.errors import GenrekitError
 

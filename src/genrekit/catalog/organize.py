@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrekit.catalog.engine import hash_file
+from genrekit.batch.engine import hash_file
 from genrekit.catalog.export import safe_file_name
 from genrekit.catalog.store import TrackRecord
 from genrekit.errors import GenrekitError

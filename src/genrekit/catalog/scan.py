@@ -12,24 +12,33 @@ Hash (in the calling process, while the workers classify)
 Classify (the batch engine, or Ray)
     Every outcome is committed as soon as it comes back, so a killed run loses at most
     the songs in flight and a rerun picks up the rest.
+
+:func:`scan_to_parquet` classifies a library on Ray into a Parquet dataset instead, without
+the database.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from genrekit.batch.engine import Job, Outcome, hash_file, plain_reason
+from genrekit.batch.progress import Progress
+from genrekit.batch.records import RECORD_COLUMNS
 from genrekit.catalog import store
-from genrekit.catalog.engine import Job, Outcome, hash_file, plain_reason
-from genrekit.catalog.progress import Progress
 from genrekit.catalog.walk import walk_library
 from genrekit.store.tables import LibraryTrack
+
+if TYPE_CHECKING:
+    from genrekit.batch.ray_engine import RayRunner
 
 Runner = Callable[[Iterable[Job]], Iterator[Outcome]]
 
@@ -271,3 +280,29 @@ def genre_counts(session: Session, *, library: str) -> dict[str, int]:
         .group_by(LibraryTrack.top_genre)
     )
     return {str(genre): int(count) for genre, count in session.execute(statement)}
+
+
+def scan_to_parquet(runner: RayRunner, library: str, out_dir: str) -> tuple[int, int]:
+    """Classify every audio file of ``library`` on Ray into a Parquet dataset in ``out_dir``.
+
+    The database is not used: this is the path for a catalog kept on a cluster's
+    storage (``out_dir`` may be any path or URI Ray's ``write_parquet`` takes). The
+    walk is consumed ``JOBS_PER_DATASET`` files at a time (:mod:`genrekit.batch.ray_engine`),
+    so the driver's memory does not grow with the catalog; each chunk adds its own files to
+    the dataset.
+
+    Returns
+    -------
+    n_files, n_failed : int
+    """
+    from genrekit.batch.ray_engine import JOBS_PER_DATASET
+
+    root = library_root(library)
+    paths = iter(walk_library(root))
+    n_files = n_failed = 0
+    while chunk := [Job(source=str(p), name=os.path.relpath(p, root)) for p in itertools.islice(paths, JOBS_PER_DATASET)]:
+        records = runner.dataset(chunk, library=root).select_columns(list(RECORD_COLUMNS)).materialize()
+        records.write_parquet(out_dir)
+        n_files += len(chunk)
+        n_failed += sum(1 for row in records.iter_rows() if row["status"] != "ok")
+    return n_files, n_failed

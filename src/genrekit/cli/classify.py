@@ -27,7 +27,7 @@ Outputs (standard output)
 
 Progress, errors and the summary (standard error)
 -------------------------------------------------
-Songs run on the batch engine (:mod:`genrekit.catalog.engine`): one input in this process;
+Songs run on the batch engine (:mod:`genrekit.batch.engine`): one input in this process;
 several (or a directory) on the pipelined engine, ``--workers`` decoder processes feeding one
 model that runs many songs' windows per batch with ``--threads`` threads (by default
 ``workers + threads <= cores``). ``--device cuda`` runs the model with ONNX Runtime's CUDA
@@ -158,8 +158,7 @@ def expand_inputs(inputs: list[str]) -> Iterator[tuple[str, str | None]]:
 
 def run(args: argparse.Namespace) -> int:
     """Classify every input on the batch engine and print the results; return the exit code."""
-    from genrekit.bundle.io import read_card
-    from genrekit.catalog.engine import (
+    from genrekit.batch.engine import (
         BatchEngine,
         EngineConfig,
         Job,
@@ -168,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
         pipeline_budget,
         registered_model_modules,
     )
-    from genrekit.catalog.progress import Progress
+    from genrekit.batch.progress import Progress
+    from genrekit.bundle.io import read_card
 
     labels = list(read_card(args.model).labels)
     entries = list(expand_inputs(args.inputs))

@@ -64,7 +64,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 def engine_config(args: argparse.Namespace, *, pipeline: bool = False, **predict_options: Any) -> Any:
     """The :class:`EngineConfig` of the parsed engine options (``pipeline``: decoders + batched model)."""
-    from genrekit.catalog.engine import EngineConfig, available_cores, default_workers, pipeline_budget, registered_model_modules
+    from genrekit.batch.engine import EngineConfig, available_cores, default_workers, pipeline_budget, registered_model_modules
 
     options = dict(predict_options)
     if getattr(args, "max_windows", None) is not None:
@@ -89,10 +89,10 @@ def engine_config(args: argparse.Namespace, *, pipeline: bool = False, **predict
 
 def run(args: argparse.Namespace) -> int:
     """Scan the library and print the summary; return the exit code."""
+    from genrekit.batch.engine import BatchEngine, native_stderr_silenced
+    from genrekit.batch.progress import Progress
     from genrekit.catalog import store
-    from genrekit.catalog.engine import BatchEngine, native_stderr_silenced
-    from genrekit.catalog.progress import Progress
-    from genrekit.catalog.scan import scan_library
+    from genrekit.catalog.scan import scan_library, scan_to_parquet
 
     config = engine_config(args, pipeline=args.engine == "local")  # Ray sizes its stages from the cluster
     model = store.model_identity_of(config.model)
@@ -121,14 +121,14 @@ def run(args: argparse.Namespace) -> int:
 
     with native_stderr_silenced(not args.verbose):
         if args.engine == "ray":
-            from genrekit.catalog.ray_engine import RayRunner
+            from genrekit.batch.ray_engine import RayRunner
 
             runner_cm: Any = RayRunner(config, address=args.address, workers=args.workers)
         else:
             runner_cm = BatchEngine(config)
         with runner_cm as runner:
             if args.engine == "ray" and args.parquet:
-                n_files, n_failed = runner.scan_to_parquet(args.library, args.parquet)
+                n_files, n_failed = scan_to_parquet(runner, args.library, args.parquet)
                 print(f"{n_files} files: {n_files - n_failed} classified, {n_failed} failed -> {args.parquet}")
                 return 1 if n_failed else 0
             summary = scan_library(args.library, sessions=sessions, runner=runner.run, model=model,

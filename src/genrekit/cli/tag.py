@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _restat(sessions: Any, path: str) -> None:
     """Record the tagged file's new size, mtime and hash: its audio (and result) did not change."""
+    from genrekit.batch.engine import hash_file
     from genrekit.catalog import store
-    from genrekit.catalog.engine import hash_file
 
     info = os.stat(path)
     with sessions() as session:
@@ -104,9 +104,9 @@ def _restat(sessions: Any, path: str) -> None:
 
 def _classify_missing(args: argparse.Namespace, library: str, sessions: Any) -> None:
     """Classify and store what the database does not hold yet (as ``genrekit scan``)."""
+    from genrekit.batch.engine import BatchEngine, native_stderr_silenced
+    from genrekit.batch.progress import Progress
     from genrekit.catalog import store
-    from genrekit.catalog.engine import BatchEngine, native_stderr_silenced
-    from genrekit.catalog.progress import Progress
     from genrekit.catalog.scan import scan_library
 
     config = engine_config(args)
