@@ -38,9 +38,9 @@ import numpy as np
 from tqdm import tqdm
 
 from genrekit import settings
-from genrekit.datasets.parallel import check_n_jobs, run_tasks
 from genrekit.datasets.records import TrackRecord
 from genrekit.errors import DatasetError, InvalidParameterError
+from genrekit.pool import check_n_jobs, run_tasks
 
 ON_ERROR_MODES = ("record", "raise")
 _CHUNK_BYTES = 1 << 20  # read size when hashing files

@@ -33,7 +33,6 @@ from tqdm import tqdm
 from genrekit.datasets.cache import file_sha256
 from genrekit.datasets.files import has_audio_extension, iter_files, sniff_file
 from genrekit.datasets.manifest import load_manifest
-from genrekit.datasets.parallel import check_n_jobs, run_tasks
 from genrekit.datasets.records import Dataset, TrackRecord
 from genrekit.errors import (
     AudioDecodeError,
@@ -44,6 +43,7 @@ from genrekit.errors import (
     NotAudioError,
     UnsupportedFormatError,
 )
+from genrekit.pool import check_n_jobs, run_tasks
 
 PROBLEM_KINDS = ("missing", "unreadable", "not_audio", "unsupported", "corrupt", "empty", "short", "duplicate")
 DEFAULT_MIN_DURATION_S = 3.0  # one analysis window of the musicnn backbone
