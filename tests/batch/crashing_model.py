@@ -1,5 +1,5 @@
-"""A model type whose worker process dies (``os._exit``) on digital silence: a stand-in for a
-decoder that crashes on one bad file. Imported by the engine's workers through ``preload``."""
+"""A model type whose worker process dies (``os._exit``) on a window of digital silence: a stand-in
+for a decoder that crashes on one bad file. Imported by the engine's workers through ``preload``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from genrekit.models.registry import register_model_type
 from tests.predict.test_classifier import TINY_LABELS, TINY_SR, TINY_WINDOW_S
 
 
+def _any_silent(windows: np.ndarray) -> bool:
+    """Whether any window (of a batch that may hold several songs' windows) is all zeros."""
+    return not np.all(np.any(np.reshape(windows, (len(windows), -1)), axis=1))
+
+
 class CrashOnSilence:
     labels = TINY_LABELS
     sample_rate = TINY_SR
@@ -23,7 +28,7 @@ class CrashOnSilence:
     tag_names: dict[str, list[str]] = {}
 
     def predict_proba_windows(self, windows: np.ndarray) -> np.ndarray:
-        if not np.any(windows):
+        if _any_silent(windows):
             os._exit(3)  # the whole process dies, as a segfaulting decoder would
         return np.full((len(windows), len(self.labels)), 1.0 / len(self.labels), dtype=np.float32)
 
@@ -43,7 +48,7 @@ class CrashOnSilenceWhileDecoding(CrashOnSilence):
     """The same crash in the pipelined engine's decoding stage (its patch step runs in the decoders)."""
 
     def window_patches(self, windows: np.ndarray) -> np.ndarray:
-        if not np.any(windows):
+        if _any_silent(windows):
             os._exit(3)
         return np.asarray(windows, dtype=np.float32)
 

@@ -140,7 +140,8 @@ def test_a_song_failing_in_inference_fails_alone(library: Path, tiny_bundle: str
 
 
 @pytest.mark.slow
-def test_a_crashing_model_fails_only_its_file_in_the_pipeline(tmp_path: Path, library: Path) -> None:
+@pytest.mark.parametrize("batch_windows", [1, 64])  # one song a pass; all three in one pass
+def test_a_crashing_model_fails_only_its_file_in_the_pipeline(tmp_path: Path, library: Path, batch_windows: int) -> None:
     import soundfile as sf
 
     from tests.batch.crashing_model import save_crashing_bundle
@@ -150,7 +151,7 @@ def test_a_crashing_model_fails_only_its_file_in_the_pipeline(tmp_path: Path, li
     sf.write(tmp_path / "silence.wav", np.zeros(2 * TINY_SR, dtype=np.float32), TINY_SR)
     jobs = [Job(source=str(library / "a.wav"), name="a"), Job(source=str(tmp_path / "silence.wav"), name="silence"),
             Job(source=str(library / "Artist/Album/b.flac"), name="b")]
-    config = EngineConfig(model=bundle, pipeline=True, workers=1, threads=1, batch_windows=1,  # one window a pass
+    config = EngineConfig(model=bundle, pipeline=True, workers=1, threads=1, batch_windows=batch_windows,
                           preload=registered_model_modules())
     with BatchEngine(config) as engine:
         outcomes = list(engine.run(jobs))

@@ -29,7 +29,8 @@ between them is bounded (:attr:`EngineConfig.in_flight` songs), and the thread b
 
 Results come back in job order. A file that fails (unreadable, not audio, a decoder
 error, any exception of the decoder) comes back as an :class:`Outcome` with its error;
-the run goes on.
+the run goes on. The worker processes are a :class:`genrekit.pool.WorkerPool`: a worker that
+dies fails only the song it was on (``WorkerCrash``).
 
 Decoder chatter: libraries such as libmpg123 write warnings ("Xing stream size off by
 more than 1%") straight to the process's standard error. :func:`native_stderr_silenced`
@@ -41,9 +42,9 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import contextlib
+import functools
 import hashlib
 import importlib
-import multiprocessing
 import os
 import re
 import sys
@@ -55,6 +56,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from genrekit.errors import GenrekitError, InvalidParameterError
+from genrekit.pool import CRASHED, WorkerPool
 
 MAX_IN_MEMORY_BYTES = 256 * 1024 * 1024  # larger files are hashed and decoded from disk
 HASH_CHUNK_BYTES = 1024 * 1024  # read size when hashing from disk
@@ -434,11 +436,17 @@ def _infer_in_worker(group: list[Outcome | Prepared]) -> list[Outcome]:
     return [next(inferred) if isinstance(item, Prepared) else item for item in group]
 
 
+def _worker_crash(job: Job) -> Outcome:
+    return Outcome(job=job, result=None, error_type="WorkerCrash",
+                   error="the worker process died while decoding or classifying this file")
+
+
 class BatchEngine:
     """Classifies :class:`Job` streams with ``config.workers`` workers; use as a context manager.
 
     The model is loaded once per worker when the engine starts (in the calling process for
-    ``workers=1``: :attr:`classifier` is then available, e.g. for its labels).
+    ``workers=1``: :attr:`classifier` is then available, e.g. for its labels). The workers
+    are a :class:`~genrekit.pool.WorkerPool`, which survives a worker's crash.
     """
 
     def __init__(self, config: EngineConfig) -> None:
@@ -451,82 +459,36 @@ class BatchEngine:
             config = replace(config, workers=workers, threads=threads)
         self.config = config
         self.classifier: Any = None
-        self._executor: futures.Executor | None = None
-        self._inference: futures.ProcessPoolExecutor | None = None
+        self._pools = contextlib.ExitStack()
+        self._pool: WorkerPool | None = None
+        self._inference: WorkerPool | None = None
 
     def __enter__(self) -> BatchEngine:
-        if self.config.pipeline:
-            self._inference = self._inference_pool()
+        config = self.config
+        if config.pipeline:
+            # The pipeline's inference stage: one process holding the model (``threads`` threads).
+            self._inference = self._pools.enter_context(
+                WorkerPool(1, initializer=_init_inference, initargs=(config,), start_method="spawn"))
             self._inference.submit(int, 0).result()  # the model loads (and a load error shows) now
-            self._executor = self._process_pool()
-        elif self.config.workers == 1:
-            self.classifier = load_classifier(self.config)
-            self._executor = futures.ThreadPoolExecutor(SONGS_PER_WORKER, thread_name_prefix="genrekit-song")
+            self._pool = self._pools.enter_context(
+                WorkerPool(config.workers, initializer=_init_worker, initargs=(_decoder_config(config),),
+                           start_method="spawn"))
+        elif config.workers == 1:
+            self.classifier = load_classifier(config)
+            self._pool = self._pools.enter_context(WorkerPool(SONGS_PER_WORKER, processes=False))
         else:
-            self._executor = self._process_pool()
+            self._pool = self._pools.enter_context(
+                WorkerPool(config.workers, initializer=_init_worker, initargs=(config,), start_method="spawn"))
         return self
 
-    def _process_pool(self) -> futures.ProcessPoolExecutor:
-        config = _decoder_config(self.config) if self.config.pipeline else self.config
-        return futures.ProcessPoolExecutor(
-            self.config.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(config,),
-        )
-
-    def _inference_pool(self) -> futures.ProcessPoolExecutor:
-        """The pipeline's inference stage: one process holding the model (``threads`` threads)."""
-        return futures.ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=_init_inference, initargs=(self.config,)
-        )
-
     def __exit__(self, *exc_info: Any) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-        if self._inference is not None:
-            self._inference.shutdown(wait=True, cancel_futures=True)
-            self._inference = None
+        self._pools.close()
+        self._pool = self._inference = None
 
-    def _submit(self, job: Job) -> futures.Future[Any]:
-        if self._executor is None:
+    def _live(self) -> WorkerPool:
+        if self._pool is None:
             raise GenrekitError("use BatchEngine as a context manager")
-        if self.config.pipeline:
-            return self._executor.submit(_prepare_in_worker, job)
-        if self.config.workers == 1:
-            return self._executor.submit(classify_job, self.classifier, job, self.config.options)
-        return self._executor.submit(_run_in_worker, job)
-
-    def _restart(self) -> None:
-        """A new process pool after a worker died (the old one is unusable)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._process_pool()
-
-    def _run_alone(self, job: Job) -> Outcome:
-        """Classify one job with nothing else in flight, so a crash is this file's."""
-        try:
-            done = self._submit(job).result()
-            if isinstance(done, Prepared):
-                return self._infer_alone(done)
-            return done
-        except BrokenProcessPool:
-            self._restart()
-            return Outcome(job=job, result=None, error_type="WorkerCrash",
-                           error="the worker process died while decoding or classifying this file")
-
-    def _infer_alone(self, item: Prepared) -> Outcome:
-        """Run the model on one decoded song with nothing else in flight, so a crash is this file's."""
-        if self._inference is None:
-            raise GenrekitError("use BatchEngine as a context manager")
-        try:
-            return self._inference.submit(_infer_in_worker, [item]).result()[0]
-        except BrokenProcessPool:
-            self._inference.shutdown(wait=False, cancel_futures=True)
-            self._inference = self._inference_pool()
-            return Outcome(job=item.job, result=None, sha256=item.sha256, size_bytes=item.size_bytes,
-                           error_type="WorkerCrash", error="the inference process died while classifying this file")
+        return self._pool
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
         """Classify ``jobs`` (pulled lazily), yielding one :class:`Outcome` per job, in job order.
@@ -538,50 +500,31 @@ class BatchEngine:
         if self.config.pipeline:
             yield from self._run_pipeline(jobs)
             return
-        pending: deque[tuple[Job, futures.Future[Outcome]]] = deque()
-        job_iter = iter(jobs)
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < self.config.in_flight:
-                try:
-                    job = next(job_iter)
-                except StopIteration:
-                    exhausted = True
-                    break
-                pending.append((job, self._submit(job)))
-            if not pending:
-                return
-            job, future = pending.popleft()
-            try:
-                outcome = future.result()
-            except BrokenProcessPool:
-                suspects = [job, *(j for j, _ in pending)]
-                pending.clear()
-                self._restart()
-                for suspect in suspects:
-                    yield self._run_alone(suspect)
-                continue
-            yield outcome
+        if self.classifier is not None:
+            work: Any = functools.partial(classify_job, self.classifier, predict_options=self.config.options)
+        else:
+            work = _run_in_worker
+        for _, (job,), outcome in self._live().map(work, ((job,) for job in jobs), in_flight=self.config.in_flight):
+            yield _worker_crash(job) if outcome is CRASHED else outcome
+
+    def _infer_alone(self, item: Prepared) -> Outcome:
+        """Run the model on one decoded song with nothing else in flight, so a crash is this file's."""
+        if self._inference is None:
+            raise GenrekitError("use BatchEngine as a context manager")
+        done = self._inference.run_alone(_infer_in_worker, [item])
+        if done is CRASHED:
+            return Outcome(job=item.job, result=None, sha256=item.sha256, size_bytes=item.size_bytes,
+                           error_type="WorkerCrash", error="the inference process died while classifying this file")
+        return done[0]
 
     def _run_pipeline(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
         """The pipelined run: decoder processes ahead, the model on groups of songs in the inference
         process, so what the caller does with each outcome (hashing the next files, database
         writes) overlaps both. In job order; a crash of either stage fails only its file."""
-        pending: deque[tuple[Job, futures.Future[Any]]] = deque()
+        if self._inference is None:
+            raise GenrekitError("use BatchEngine as a context manager")
+        inference = self._inference
         inferring: deque[tuple[list[Outcome | Prepared], futures.Future[list[Outcome]]]] = deque()
-        job_iter = iter(jobs)
-        exhausted = False
-        target = self.config.windows_per_batch
-
-        def top_up() -> None:
-            nonlocal exhausted
-            while not exhausted and len(pending) < self.config.in_flight:
-                try:
-                    job = next(job_iter)
-                except StopIteration:
-                    exhausted = True
-                    return
-                pending.append((job, self._submit(job)))
 
         def finished(wait_for: int) -> Iterator[Outcome]:
             """Outcomes of the inferred groups at the head; waits until at most ``wait_for`` are left."""
@@ -593,34 +536,17 @@ class BatchEngine:
                     for item in group:
                         yield self._infer_alone(item) if isinstance(item, Prepared) else item
 
-        while True:
-            yield from finished(INFERENCE_QUEUE_GROUPS)
-            top_up()
-            if not pending:
-                yield from finished(0)
-                return
-            group: list[Outcome | Prepared] = []
-            n_windows = 0
-            crashed = False
-            while pending and n_windows < target:
-                try:
-                    done = pending[0][1].result()
-                except BrokenProcessPool:
-                    crashed = True
-                    break
-                pending.popleft()
-                group.append(done)
-                if isinstance(done, Prepared):
-                    n_windows += done.song.n_windows
-                top_up()
-            if group:
-                if self._inference is None:
-                    raise GenrekitError("use BatchEngine as a context manager")
-                inferring.append((group, self._inference.submit(_infer_in_worker, group)))
-            if crashed:
-                yield from finished(0)
-                suspects = [j for j, _ in pending]
-                pending.clear()
-                self._restart()
-                for suspect in suspects:
-                    yield self._run_alone(suspect)
+        group: list[Outcome | Prepared] = []
+        n_windows = 0
+        decoded = self._live().map(_prepare_in_worker, ((job,) for job in jobs), in_flight=self.config.in_flight)
+        for _, (job,), done in decoded:
+            group.append(_worker_crash(job) if done is CRASHED else done)
+            if isinstance(done, Prepared):
+                n_windows += done.song.n_windows
+            if n_windows >= self.config.windows_per_batch:
+                inferring.append((group, inference.submit(_infer_in_worker, group)))
+                group, n_windows = [], 0
+                yield from finished(INFERENCE_QUEUE_GROUPS)
+        if group:
+            inferring.append((group, inference.submit(_infer_in_worker, group)))
+        yield from finished(0)
