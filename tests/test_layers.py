@@ -7,7 +7,9 @@ it; a last check classifies with the default bundle while torch cannot be import
 The workbench floors (see docs/architecture.md) are checked on the source, function-level
 imports included: evaluation -> training -> workbench, each importing only downwards; storage
 (``genrekit.store``) imports none of its users, and catalog and lifecycle reach it without
-the web app; one windowing (``genrekit.audio.windows``) for every room.
+the web app; one windowing (``genrekit.audio.windows``) for every room. The crash-surviving
+pool (``genrekit.pool``) imports nothing of genrekit but errors and settings, so datasets and
+the batch engine both stand on it; the batch engine imports no library tool (``catalog``).
 """
 
 from __future__ import annotations
@@ -88,7 +90,11 @@ def test_classifier_runs_where_torch_cannot_be_imported() -> None:
 
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "genrekit"
+ROOMS = sorted(p.stem for p in SRC.iterdir() if not p.stem.startswith("__") and (p.suffix == ".py" or (p / "__init__.py").exists()))
 NEVER = {  # room -> rooms it may not import, even inside a function
+    "pool": tuple(r for r in ROOMS if r not in ("pool", "errors", "settings")),  # neutral: below datasets and batch
+    "batch": ("catalog", "service", "cli", "store", "lifecycle", "training", "evaluation", "tuning", "workbench"),
+    "predict": ("batch", "catalog"),  # one song needs no batch engine
     "evaluation": ("training", "workbench", "tuning"),
     "training": ("workbench",),
     "store": ("service", "catalog", "lifecycle", "cli", "web"),  # storage sits below every user of the database
