@@ -50,7 +50,7 @@ import re
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -316,17 +316,27 @@ class Prepared:
     elapsed_s: float
 
 
-def prepare_job(classifier: Any, job: Job, predict_options: dict[str, Any]) -> Prepared | Outcome:
-    """Read, hash, decode and window one song (the decoding stage); a failure is an :class:`Outcome`."""
+def _read_then(job: Job, step: Callable[[Any], Any]) -> tuple[Any, str, int, float] | Outcome:
+    """Read and hash a job, then ``step(what to decode)``: ``(its value, sha256, size, seconds)``,
+    or any failure as an :class:`Outcome` with its error."""
     start = time.perf_counter()
     sha256: str | None = None
     size: int | None = None
     try:
         source, sha256, size = _read_job(job)
-        song = classifier.prepare(source, name=job.name, **predict_options)
+        value = step(source)
     except Exception as error:  # noqa: BLE001 - one bad file must not stop a batch
         return _failed(job, error, sha256, size, start)
-    return Prepared(job=job, song=song, sha256=sha256, size_bytes=size, elapsed_s=time.perf_counter() - start)
+    return value, sha256, size, time.perf_counter() - start
+
+
+def prepare_job(classifier: Any, job: Job, predict_options: dict[str, Any]) -> Prepared | Outcome:
+    """Read, hash, decode and window one song (the decoding stage); a failure is an :class:`Outcome`."""
+    done = _read_then(job, lambda source: classifier.prepare(source, name=job.name, **predict_options))
+    if isinstance(done, Outcome):
+        return done
+    song, sha256, size, elapsed_s = done
+    return Prepared(job=job, song=song, sha256=sha256, size_bytes=size, elapsed_s=elapsed_s)
 
 
 def infer_prepared(classifier: Any, items: list[Prepared], batch_windows: int) -> list[Outcome]:
@@ -387,16 +397,12 @@ def plain_reason(error: BaseException, *names: str) -> str:
 
 def classify_job(classifier: Any, job: Job, predict_options: dict[str, Any]) -> Outcome:
     """Read, hash and classify one song; any failure becomes an :class:`Outcome` with its error."""
-    start = time.perf_counter()
-    sha256: str | None = None
-    size: int | None = None
-    try:
-        source, sha256, size = _read_job(job)
-        prediction = classifier.predict(source, name=job.name, **predict_options)
-    except Exception as error:  # noqa: BLE001 - one bad file must not stop a batch
-        return _failed(job, error, sha256, size, start)
-    return Outcome(job=job, result=prediction.to_dict(), sha256=sha256, size_bytes=size,
-                   elapsed_s=time.perf_counter() - start, prediction=prediction)
+    done = _read_then(job, lambda source: classifier.predict(source, name=job.name, **predict_options))
+    if isinstance(done, Outcome):
+        return done
+    prediction, sha256, size, elapsed_s = done
+    return Outcome(job=job, result=prediction.to_dict(), sha256=sha256, size_bytes=size, elapsed_s=elapsed_s,
+                   prediction=prediction)
 
 
 _WORKER: dict[str, Any] = {}
