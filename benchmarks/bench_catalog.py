@@ -60,7 +60,7 @@ def build_library(data: Path, n_songs: int, target: Path) -> int:
 def child(config: str, library: str, out: str) -> None:
     """Scan ``library`` in one configuration and write the timings as JSON to ``out``."""
     from genrekit.batch.engine import BatchEngine, EngineConfig, native_stderr_silenced, registered_model_modules
-    from genrekit.catalog import store
+    from genrekit.catalog import database
     from genrekit.catalog.scan import scan_library
 
     work = Path(out).parent
@@ -71,8 +71,8 @@ def child(config: str, library: str, out: str) -> None:
         bundle = str(save_decode_floor_bundle(work / f"floor-bundle-{config}"))
     workers = int(config[-1])
     engine_config = EngineConfig(model=bundle, workers=workers, preload=registered_model_modules())
-    _, sessions = store.open_database(f"sqlite:///{work / (Path(out).stem + '.sqlite')}")  # one database per run
-    model = store.model_identity_of(bundle)
+    _, sessions = database.open_database(f"sqlite:///{work / (Path(out).stem + '.sqlite')}")  # one database per run
+    model = database.model_identity_of(bundle)
     times: list[float] = []
     start = time.perf_counter()
 

@@ -45,7 +45,7 @@ import psutil
 
 from genrekit.audio import ffmpeg_exe, load_audio
 from genrekit.batch.engine import BatchEngine, EngineConfig, available_cores, pipeline_budget
-from genrekit.catalog import store
+from genrekit.catalog import database
 from genrekit.catalog.scan import scan_library
 from genrekit.predict import Classifier
 
@@ -116,9 +116,9 @@ class RssSampler:
 def scan_rate(library: Path, runner_cm: object, db_dir: Path, name: str) -> tuple[float, int, RssSampler]:
     """Songs/s of ``scan_library`` into a fresh SQLite database with the given runner."""
     url = f"sqlite:///{db_dir / (name + '.sqlite')}"
-    sessions = store.open_database(url)[1]
-    model = store.model_identity_of(None)
-    space = store.embedding_space_of(None)
+    sessions = database.open_database(url)[1]
+    model = database.model_identity_of(None)
+    space = database.embedding_space_of(None)
     with RssSampler() as rss, runner_cm as runner:  # type: ignore[attr-defined]
         summary = scan_library(library, sessions=sessions, runner=runner.run, model=model, embedding_space=space)
     return summary.songs_per_s, summary.n_failed, rss

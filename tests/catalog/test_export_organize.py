@@ -118,7 +118,7 @@ def test_organize_makes_genre_folders_and_undo_restores(
 
 
 def test_organize_resolves_name_collisions(tmp_path: Path) -> None:
-    from genrekit.catalog.store import TrackRecord
+    from genrekit.catalog.database import TrackRecord
 
     def track(path: str) -> TrackRecord:
         return TrackRecord(path=path, library="/lib", size_bytes=1, mtime_ns=1, sha256="x", duration_s=1.0,

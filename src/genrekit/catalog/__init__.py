@@ -4,7 +4,7 @@
   without loops, hidden and system files skipped).
 * The songs are classified by the batch engine (:mod:`genrekit.batch.engine`, or
   :mod:`genrekit.batch.ray_engine` on Ray Data), which ``genrekit classify`` runs on too.
-* :mod:`~genrekit.catalog.store` keeps the results in the service's database (one
+* :mod:`~genrekit.catalog.database` keeps the results in the service's database (one
   ``library_tracks`` row per file, pointing at a ``classifications`` row per content and
   model version), so the service's history and permalinks show scanned tracks.
 * :mod:`~genrekit.catalog.scan` ties them together, resumably.

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from genrekit.batch.records import RECORD_COLUMNS, make_record
-from genrekit.catalog.store import TrackRecord
+from genrekit.catalog.database import TrackRecord
 from genrekit.errors import GenrekitError
 
 FORMATS = ("csv", "json", "m3u", "parquet")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from genrekit.batch.engine import hash_file
 from genrekit.catalog.export import safe_file_name
-from genrekit.catalog.store import TrackRecord
+from genrekit.catalog.database import TrackRecord
 from genrekit.errors import GenrekitError
 
 MODES = ("symlink", "copy", "move")

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from genrekit.batch.engine import Job, Outcome, hash_file, plain_reason
 from genrekit.batch.progress import Progress
 from genrekit.batch.records import RECORD_COLUMNS
-from genrekit.catalog import store
+from genrekit.catalog import database
 from genrekit.catalog.walk import walk_library
 from genrekit.store.tables import LibraryTrack
 
@@ -89,7 +89,7 @@ class _Todo:
     path: str
     size_bytes: int
     mtime_ns: int
-    stored: store.StoredTrack | None
+    stored: database.StoredTrack | None
 
 
 def library_root(path: str | os.PathLike[str]) -> str:
@@ -102,7 +102,7 @@ def scan_library(
     *,
     sessions: sessionmaker[Session],
     runner: Runner,
-    model: store.ModelIdentity,
+    model: database.ModelIdentity,
     rescan_stale: bool = False,
     retry_failed: bool = False,
     progress: Callable[[int], Progress] | None = None,
@@ -116,7 +116,7 @@ def scan_library(
     root : path
         Library folder.
     sessions : sessionmaker
-        Database sessions (see :func:`genrekit.catalog.store.open_database`).
+        Database sessions (see :func:`genrekit.catalog.database.open_database`).
     runner : callable
         ``runner(jobs) -> outcomes`` in job order: :meth:`BatchEngine.run` or the Ray engine.
     model : ModelIdentity
@@ -139,14 +139,14 @@ def scan_library(
         raise InvalidParameterError(f"{root} is not a directory")
     summary = ScanSummary()
     with sessions() as session:
-        known = store.stored_tracks(session, library=library)
+        known = database.stored_tracks(session, library=library)
         todo = _plan(library, known, model, summary, rescan_stale=rescan_stale, retry_failed=retry_failed,
                      session=session, on_failure=on_failure)
         bar = progress(len(todo)) if progress is not None else None
         by_path = {item.path: item for item in todo}
 
         def fail(path: str, size: int, mtime: int, sha: str | None, reason: str) -> None:
-            store.record_failure(session, path=path, library=library, size_bytes=size, mtime_ns=mtime,
+            database.record_failure(session, path=path, library=library, size_bytes=size, mtime_ns=mtime,
                                  sha256=sha, model=model, error=reason)
             summary.n_failed += 1
             summary.failures.append((path, reason))
@@ -161,7 +161,7 @@ def scan_library(
             for outcome in runner(jobs):
                 item = by_path[str(outcome.job.source)]
                 if outcome.ok and outcome.sha256 is not None and outcome.result is not None:
-                    store.record_result(session, path=item.path, library=library, size_bytes=item.size_bytes,
+                    database.record_result(session, path=item.path, library=library, size_bytes=item.size_bytes,
                                         mtime_ns=item.mtime_ns, sha256=outcome.sha256, result=outcome.result,
                                         embedding_space=embedding_space)
                     summary.n_classified += 1
@@ -181,8 +181,8 @@ def scan_library(
 
 def _plan(
     library: str,
-    known: dict[str, store.StoredTrack],
-    model: store.ModelIdentity,
+    known: dict[str, database.StoredTrack],
+    model: database.ModelIdentity,
     summary: ScanSummary,
     *,
     rescan_stale: bool,
@@ -200,14 +200,14 @@ def _plan(
         except OSError as error:
             link = _lstat(path)
             size, mtime = (int(link.st_size), int(link.st_mtime_ns)) if link is not None else (0, 0)
-            if (stored is not None and stored.status != store.STATUS_OK and not retry_failed
+            if (stored is not None and stored.status != database.STATUS_OK and not retry_failed
                     and (stored.size_bytes, stored.mtime_ns) == (size, mtime)):
                 summary.n_failed_skipped += 1
                 continue
             reason = f"{type(error).__name__}: {plain_reason(error, path)}"
             if link is not None:
                 reason = "broken symbolic link: " + reason
-            store.record_failure(session, path=path, library=library, size_bytes=size, mtime_ns=mtime, sha256=None,
+            database.record_failure(session, path=path, library=library, size_bytes=size, mtime_ns=mtime, sha256=None,
                                  model=model, error=reason)
             summary.n_failed += 1
             summary.failures.append((path, reason))
@@ -215,14 +215,14 @@ def _plan(
                 on_failure(path, reason)
             continue
         if stored is not None and stored.size_bytes == info.st_size and stored.mtime_ns == info.st_mtime_ns:
-            if stored.model != model and stored.status == store.STATUS_OK:
+            if stored.model != model and stored.status == database.STATUS_OK:
                 if not rescan_stale:
                     summary.n_stale_skipped += 1
                     continue
-            elif stored.status != store.STATUS_OK and not retry_failed:
+            elif stored.status != database.STATUS_OK and not retry_failed:
                 summary.n_failed_skipped += 1
                 continue
-            elif stored.status == store.STATUS_OK:
+            elif stored.status == database.STATUS_OK:
                 summary.n_unchanged += 1
                 continue
         todo.append(_Todo(path, int(info.st_size), int(info.st_mtime_ns), stored))
@@ -233,7 +233,7 @@ def _jobs(
     todo: list[_Todo],
     session: Session,
     library: str,
-    model: store.ModelIdentity,
+    model: database.ModelIdentity,
     summary: ScanSummary,
     fail: Callable[[str, int, int, str | None, str], None],
     bar: Progress | None,
@@ -247,15 +247,15 @@ def _jobs(
             continue
         stored = item.stored
         if (stored is not None and stored.sha256 == sha256 and stored.model == model
-                and stored.status == store.STATUS_OK):
-            store.touch_track(session, path=item.path, size_bytes=item.size_bytes, mtime_ns=item.mtime_ns)
+                and stored.status == database.STATUS_OK):
+            database.touch_track(session, path=item.path, size_bytes=item.size_bytes, mtime_ns=item.mtime_ns)
             summary.n_unchanged += 1
             if bar is not None:
                 bar.update()
             continue
-        known = store.find_classification(session, sha256=sha256, model=model)
+        known = database.find_classification(session, sha256=sha256, model=model)
         if known is not None:
-            store.link_classification(session, path=item.path, library=library, size_bytes=item.size_bytes,
+            database.link_classification(session, path=item.path, library=library, size_bytes=item.size_bytes,
                                       mtime_ns=item.mtime_ns, classification=known)
             summary.n_reused += 1
             if bar is not None:
@@ -276,7 +276,7 @@ def genre_counts(session: Session, *, library: str) -> dict[str, int]:
     """Classified files of ``library`` per top genre."""
     statement = (
         select(LibraryTrack.top_genre, func.count())
-        .where(LibraryTrack.library == library, LibraryTrack.status == store.STATUS_OK)
+        .where(LibraryTrack.library == library, LibraryTrack.status == database.STATUS_OK)
         .group_by(LibraryTrack.top_genre)
     )
     return {str(genre): int(count) for genre, count in session.execute(statement)}

@@ -46,13 +46,13 @@ def _score(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Export and return the exit code."""
-    from genrekit.catalog import export, store
+    from genrekit.catalog import export, database
     from genrekit.catalog.scan import library_root
 
-    _, sessions = store.open_database(args.db)
+    _, sessions = database.open_database(args.db)
     to_stdout = args.out in (None, "-")
     with sessions() as session:
-        tracks = list(store.iter_track_records(
+        tracks = list(database.iter_track_records(
             session,
             library=library_root(args.library) if args.library else None,
             genre=args.genre,

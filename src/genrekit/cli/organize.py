@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Organize (or undo) and return the exit code."""
-    from genrekit.catalog import organize, store
+    from genrekit.catalog import organize, database
     from genrekit.catalog.scan import library_root
 
     if args.undo:
@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.library or not args.out_dir:
         print("genrekit organize: LIBRARY_DIR and OUT_DIR are required (or --undo MANIFEST)", file=sys.stderr)
         return 2
-    _, sessions = store.open_database(args.db)
+    _, sessions = database.open_database(args.db)
     library = library_root(args.library)
     with sessions() as session:
-        tracks = list(store.iter_track_records(session, library=library, min_score=args.min_score))
+        tracks = list(database.iter_track_records(session, library=library, min_score=args.min_score))
     placements = organize.plan(tracks, args.out_dir)
     n_skipped = len(tracks) - len(placements)
     if not tracks:

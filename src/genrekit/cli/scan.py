@@ -91,18 +91,18 @@ def run(args: argparse.Namespace) -> int:
     """Scan the library and print the summary; return the exit code."""
     from genrekit.batch.engine import BatchEngine, native_stderr_silenced
     from genrekit.batch.progress import Progress
-    from genrekit.catalog import store
+    from genrekit.catalog import database
     from genrekit.catalog.scan import scan_library, scan_to_parquet
 
     config = engine_config(args, pipeline=args.engine == "local")  # Ray sizes its stages from the cluster
-    model = store.model_identity_of(config.model)
-    space = store.embedding_space_of(config.model)
+    model = database.model_identity_of(config.model)
+    space = database.embedding_space_of(config.model)
     if space is not None and not args.parquet:  # keep each track's embedding for similarity search
         config = dataclasses.replace(config, embed=True)
     if args.parquet and args.engine != "ray":
         print("genrekit scan: --parquet needs --engine ray", file=sys.stderr)
         return 2
-    sessions = None if args.parquet else store.open_database(args.db)[1]
+    sessions = None if args.parquet else database.open_database(args.db)[1]
 
     bars: list[Progress] = []
 

@@ -51,16 +51,16 @@ def _show(values: list[str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Tag (or undo) and return the exit code."""
-    from genrekit.catalog import store, tagging
+    from genrekit.catalog import database, tagging
     from genrekit.catalog.scan import library_root
 
     library = library_root(args.library)
-    _, sessions = store.open_database(args.db)
+    _, sessions = database.open_database(args.db)
     if args.undo:
         return _undo(library, sessions)
     _classify_missing(args, library, sessions)
     with sessions() as session:
-        tracks = [t for t in store.iter_track_records(session, library=library, min_score=args.min_score)
+        tracks = [t for t in database.iter_track_records(session, library=library, min_score=args.min_score)
                   if t.status == "ok" and t.result]
     backup = tagging.new_backup_path(library)
     counts = {"write": 0, "keep": 0, "same": 0, "skip": 0, "failed": 0}
@@ -94,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
 def _restat(sessions: Any, path: str) -> None:
     """Record the tagged file's new size, mtime and hash: its audio (and result) did not change."""
     from genrekit.batch.engine import hash_file
-    from genrekit.catalog import store
+    from genrekit.catalog import database
 
     info = os.stat(path)
     with sessions() as session:
-        store.retag_track(session, path=path, size_bytes=int(info.st_size), mtime_ns=int(info.st_mtime_ns),
+        database.retag_track(session, path=path, size_bytes=int(info.st_size), mtime_ns=int(info.st_mtime_ns),
                           sha256=hash_file(path))
 
 
@@ -106,11 +106,11 @@ def _classify_missing(args: argparse.Namespace, library: str, sessions: Any) -> 
     """Classify and store what the database does not hold yet (as ``genrekit scan``)."""
     from genrekit.batch.engine import BatchEngine, native_stderr_silenced
     from genrekit.batch.progress import Progress
-    from genrekit.catalog import store
+    from genrekit.catalog import database
     from genrekit.catalog.scan import scan_library
 
     config = engine_config(args)
-    model = store.model_identity_of(config.model)
+    model = database.model_identity_of(config.model)
 
     def on_failure(path: str, reason: str) -> None:
         if not args.quiet:
