@@ -23,6 +23,7 @@ to compute training features, fit a :class:`MusicnnHead`, then
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.embedding import EmbeddingSpec, embedding_spec
-from genrekit.bundle.io import register_artifact_writer
+from genrekit.bundle.io import ONNX_FILENAME, add_bundle_file, load_bundle, register_artifact_writer
 from genrekit.models.onnx_runtime import MODEL_TYPE
 from genrekit.models.registry import register_model_type
 from genrekit.errors import BundleError, InvalidParameterError
@@ -414,6 +415,7 @@ class MusicnnHeadClassifier(nn.Module):
         The track embedding this model offers (:meth:`embed_all_windows`); ``None``: none.
     """
 
+    model_type: str = MODEL_TYPE
     sample_rate: int = SAMPLE_RATE
     window_s: float = WINDOW_S
 
@@ -729,8 +731,28 @@ def load_musicnn_head(card: ModelCard, tensors: dict[str, Tensor]) -> MusicnnHea
 
 @register_artifact_writer(MODEL_TYPE)
 def write_onnx_graph(directory: Path, card: ModelCard, tensors: Mapping[str, Tensor]) -> list[str]:
-    """Bundle artifact of ``"musicnn_head"``: the ONNX graph that serves it without torch
-    (see :func:`genrekit.models.onnx_export.write_onnx_artifact`; needs ``onnx``)."""
-    from genrekit.models.onnx_export import write_onnx_artifact
+    """Bundle artifact of ``"musicnn_head"``: the ONNX graph that serves it without torch,
+    exported into ``directory`` by :func:`genrekit.models.onnx_export.export_onnx` (needs ``onnx``)."""
+    from genrekit.models.onnx_export import export_onnx
 
-    return write_onnx_artifact(directory, card, tensors)
+    try:
+        export_onnx(from_bundle(card, tensors), directory / ONNX_FILENAME)
+    except (OSError, RuntimeError) as error:
+        raise BundleError(f"cannot export {card.name} to ONNX in {directory}: {error}") from error
+    return [ONNX_FILENAME]
+
+
+def add_onnx_graph(directory: str | os.PathLike[str]) -> ModelCard:
+    """Write (or rewrite) the ONNX graph of a saved musicnn head bundle and record its checksum.
+
+    The one call that makes an existing bundle serve without torch; ``save_bundle`` does it
+    by itself for new bundles.
+
+    Returns
+    -------
+    ModelCard
+        The updated card.
+    """
+    card, tensors = load_bundle(directory)
+    write_onnx_graph(Path(directory), card, tensors)
+    return add_bundle_file(directory, ONNX_FILENAME)
