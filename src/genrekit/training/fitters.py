@@ -46,6 +46,29 @@ VALID_METRICS_NOTE = (
 
 
 @dataclass
+class Split:
+    """The records of a run, split by track.
+
+    Attributes
+    ----------
+    scheme : str
+        The split scheme used (``"auto"`` resolved).
+    labels : list of str
+        Sorted training labels (probability column order).
+    train, valid, test : list of TrackRecord
+        ``valid`` without the tracks whose label is absent from ``train`` (in ``unknown``).
+    unknown : list of TrackRecord
+    """
+
+    scheme: str
+    labels: list[str]
+    train: list[TrackRecord]
+    valid: list[TrackRecord]
+    test: list[TrackRecord]
+    unknown: list[TrackRecord]
+
+
+@dataclass
 class FitContext:
     """What a fit recipe works from: the run's config, its data and split, and its services.
 
@@ -55,36 +78,47 @@ class FitContext:
     data_spec : str or Path
         The data as given to ``train`` (ensemble members train on it too).
     loaded : LoadedData
-    labels : list of str
-        Sorted training labels (probability column order).
-    train, valid : list of TrackRecord
+    split : Split
     cache : FeatureCache
     out_dir : Path
         The bundle directory (checkpoints below it).
+    train_member : callable
+        ``train_member(config, out_dir, resume)``: one full training run (ensemble members).
     resume : bool
     progress : bool
     log : callable
-    train_member : callable
-        ``train_member(config, out_dir, resume)``: one full training run (ensemble members).
+    on_epoch : callable, optional
     failures : list of dict
         Unreadable files met so far (``path``, ``error``).
-    on_epoch : callable, optional
     """
 
     config: TrainConfig
     data_spec: str | Path
     loaded: tdata.LoadedData
-    labels: list[str]
-    train: list[TrackRecord]
-    valid: list[TrackRecord]
+    split: Split
     cache: FeatureCache
     out_dir: Path
+    train_member: Callable[[TrainConfig, Path, bool], Any]
     resume: bool
     progress: bool
     log: Callable[[str], None]
-    train_member: Callable[[TrainConfig, Path, bool], Any]
-    failures: list[dict[str, str]] = field(default_factory=list)
     on_epoch: Callable[[dict[str, float]], None] | None = None
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        """Sorted training labels (probability column order)."""
+        return self.split.labels
+
+    @property
+    def train(self) -> list[TrackRecord]:
+        """Training records."""
+        return self.split.train
+
+    @property
+    def valid(self) -> list[TrackRecord]:
+        """Validation records (labels all in :attr:`labels`)."""
+        return self.split.valid
 
     def fit(self, net: WaveformNet | nn.Module, train_data: Any, valid_data: Any) -> Any:
         """Run :func:`fit_net` with this run's config, labels, checkpoint folder and logging."""

@@ -32,12 +32,12 @@ import torch
 from genrekit._version import __version__
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.io import load_bundle, save_bundle
-from genrekit.datasets import FeatureCache, TrackRecord
+from genrekit.datasets import FeatureCache
 from genrekit.errors import DatasetError
 from genrekit.models.families import get_family
 from genrekit.training import data as tdata
 from genrekit.training.config import TrainConfig, check_model_section
-from genrekit.training.fitters import CHECKPOINT_DIRNAME, FITTERS, FitContext, FitOutput
+from genrekit.training.fitters import CHECKPOINT_DIRNAME, FITTERS, FitContext, FitOutput, Split
 from genrekit.training.loop import FitResult
 
 
@@ -140,32 +140,14 @@ def train(
 
     def train_member(member_config: TrainConfig, member_out: Path, member_resume: bool) -> TrainResult:
         return train(
-            member_config,
-            data,
-            out_dir=member_out,
-            resume=member_resume,
-            cache_dir=cache.root,
-            progress=progress,
-            log=log,
+            member_config, data, out_dir=member_out, resume=member_resume, cache_dir=cache.root, progress=progress, log=log
         )
 
     ctx = FitContext(
-        config=config,
-        data_spec=data,
-        loaded=loaded,
-        labels=split.labels,
-        train=split.train,
-        valid=split.valid,
-        cache=cache,
-        out_dir=out,
-        resume=resume,
-        progress=progress,
-        log=log,
-        train_member=train_member,
-        on_epoch=on_epoch,
+        config, data, loaded, split, cache, out, train_member, resume=resume, progress=progress, log=log, on_epoch=on_epoch
     )
     output = fitter.fit(ctx)
-    card, seconds = _save(ctx, split, output, started=started, config_sources=config_sources)
+    card, seconds = _save(ctx, output, started=started, config_sources=config_sources)
     log(
         f"wrote {out} in {seconds:.1f} s"
         + (
@@ -178,17 +160,7 @@ def train(
     return TrainResult(bundle_dir=out, card=card, seconds=seconds, fit=output.fit)
 
 
-@dataclass
-class _Split:
-    scheme: str
-    labels: list[str]
-    train: list[TrackRecord]
-    valid: list[TrackRecord]
-    test: list[TrackRecord]
-    unknown: list[TrackRecord]
-
-
-def _split(loaded: tdata.LoadedData, config: TrainConfig, log: Callable[[str], None]) -> _Split:
+def _split(loaded: tdata.LoadedData, config: TrainConfig, log: Callable[[str], None]) -> Split:
     """The asked genres split by track; valid tracks whose label is absent from train are left out."""
     records = tdata.select_genres(loaded.records, config.genres)
     scheme, splits = tdata.split_records(records, config)
@@ -202,17 +174,17 @@ def _split(loaded: tdata.LoadedData, config: TrainConfig, log: Callable[[str], N
         f"data {loaded.name} ({loaded.layout}): {len(splits['train'])} train, {len(valid)} valid, "
         f"{len(splits['test'])} test tracks (split {scheme}); labels: {', '.join(labels)}"
     )
-    return _Split(scheme, labels, splits["train"], valid, splits["test"], unknown)
+    return Split(scheme, labels, splits["train"], valid, splits["test"], unknown)
 
 
 def _save(
-    ctx: FitContext, split: _Split, output: FitOutput, *, started: float, config_sources: dict[str, Any] | None
+    ctx: FitContext, output: FitOutput, *, started: float, config_sources: dict[str, Any] | None
 ) -> tuple[ModelCard, float]:
     """Write the bundle of a fitted model with its card (config, data, split, fit, versions).
 
     Returns the card as read back and the seconds (wall time) since ``started``
     (:func:`time.perf_counter`), as recorded in the card."""
-    config, loaded = ctx.config, ctx.loaded
+    config, loaded, split = ctx.config, ctx.loaded, ctx.split
     failed = {f["path"] for f in ctx.failures}
     used_train = [r for r in split.train if str(r.path) not in failed or loaded.table is not None]
     used_valid = [r for r in split.valid if str(r.path) not in failed or loaded.table is not None]
