@@ -26,14 +26,14 @@ from genrekit.bundle.card import ModelCard
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.models.base import WaveformClassifier
 from genrekit.models.families import ENSEMBLE, Family, no_spectrogram, register_family
-from genrekit.models.neural import model_schema
+from genrekit.models.neural import ConfigMixin, model_schema
 from genrekit.models.registry import build_model, register_model_type
 
 MODEL_TYPE = "ensemble"
 
 
 @dataclass(frozen=True)
-class EnsembleTrainConfig:
+class EnsembleTrainConfig(ConfigMixin):
     """``model`` section of the ensemble family.
 
     Attributes

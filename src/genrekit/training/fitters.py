@@ -305,7 +305,8 @@ def fit_family_net(ctx: FitContext) -> FitOutput:
         raise InvalidParameterError(
             f"family {config.family} needs audio; a feature table serves {', '.join(readers[:-1])} and {readers[-1]} only"
         )
-    assert family.build is not None  # every net family declares one (Family checks it)
+    if family.build is None:
+        raise InvalidParameterError(f"family {config.family} declares no net to build")
     parts = family.build(
         NetRequest(
             model=config.model,
