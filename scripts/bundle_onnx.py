@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from genrekit.bundle import ONNX_FILENAME, default_bundle_path
-from genrekit.models.onnx_export import add_onnx_graph
+from genrekit.models.heads import add_onnx_graph
 
 
 def main(argv: list[str] | None = None) -> int:

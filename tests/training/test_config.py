@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from genrekit.errors import InvalidParameterError
+from genrekit.models.families import FAMILIES
 from genrekit.training.config import (
-    FAMILIES,
     AugmentConfig,
     TrainConfig,
+    check_model_section,
     load_config_file,
     parse_overrides,
     parse_value,
@@ -117,8 +118,6 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.*ml")), ids=lambda p: p.name)
 def test_example_configs_resolve(path: Path) -> None:
-    from genrekit.training.trainers import check_model_section
-
     data = load_config_file(path)
     if data.get("kind") == "default_model":  # a default-model recipe (genrekit.training.recipe), not one family
         from genrekit.training.recipe_config import RecipeConfig

@@ -60,13 +60,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def default_config_path(family: str) -> Path:
-    """``configs/FAMILY.toml`` in the working folder, else in the source checkout."""
-    local = Path(CONFIG_DIRNAME) / f"{family}.toml"
+    """The config holding the family's search space (``search`` of its
+    :class:`~genrekit.models.families.Family`, e.g. ``configs/FAMILY.toml``) in the working
+    folder, else in the source checkout.
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown family, or no such file.
+    """
+    from genrekit.models.families import get_family
+
+    name = get_family(family).search
+    local = Path(CONFIG_DIRNAME) / name
     if local.is_file():
         return local
     import genrekit
 
-    checkout = Path(genrekit.__file__).resolve().parents[2] / CONFIG_DIRNAME / f"{family}.toml"
+    checkout = Path(genrekit.__file__).resolve().parents[2] / CONFIG_DIRNAME / name
     if checkout.is_file():
         return checkout
     raise InvalidParameterError(f"no config for {family}: pass --config FILE with a [search] table")
@@ -74,12 +85,12 @@ def default_config_path(family: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run or resume the study, then write the tuned config and the report."""
-    from genrekit.training.config import FAMILIES, load_config_file
+    from genrekit.models.families import get_family
+    from genrekit.training.config import load_config_file
     from genrekit.tuning.objective import CVSettings
     from genrekit.tuning.study import DEFAULT_STORAGE, TuneSettings, run_tuning, tuned_config, write_config, write_report
 
-    if args.family not in FAMILIES:
-        raise InvalidParameterError(f"unknown family {args.family!r}; choose one of {', '.join(FAMILIES)}")
+    get_family(args.family)  # an unknown family is an error before anything is read
     config_path = Path(args.config) if args.config else default_config_path(args.family)
     base = load_config_file(config_path)
     if base.get("family", args.family) != args.family:

@@ -1,45 +1,20 @@
 """The served ONNX Runtime graph seen as ``windows -> spectrogram -> probabilities``, in NumPy.
 
-:class:`ArrayView` is the serving-path twin of :class:`genrekit.explain.adapters.SpectrogramView`:
-the same split of a musicnn head (its ``log10(1 + 10000 mel)`` input, 96 bands at 62.5
-frames/s, then the networks), but the second step is the graph the service already runs,
+:func:`array_view` is the serving-path twin of the PyTorch explainers: the same
+:class:`~genrekit.models.families.SpectrogramView` split of a musicnn head (its
+``log10(1 + 10000 mel)`` input, 96 bands at 62.5 frames/s, then the networks), but on
+NumPy arrays, and the second step is the graph the service already runs,
 so occlusion and the deletion check work without PyTorch. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from genrekit.errors import InvalidParameterError
-
-
-@dataclass
-class ArrayView:
-    """A model split at its spectrogram, on NumPy arrays.
-
-    Attributes
-    ----------
-    spectrogram : callable
-        ``(n_windows, n_samples)`` float32 windows -> ``(n_windows, n_bins, n_frames)``.
-    proba : callable
-        ``(batch, n_bins, n_frames)`` -> ``(batch, n_labels)`` genre probabilities.
-    frame_rate_hz : float
-        Spectrogram frames per second.
-    kind : str
-        What the spectrogram is (``"musicnn log-mel"``).
-    f_max_hz : float
-        Top of the (mel) frequency axis.
-    """
-
-    spectrogram: Callable[[np.ndarray], np.ndarray]
-    proba: Callable[[np.ndarray], np.ndarray]
-    frame_rate_hz: float
-    kind: str
-    f_max_hz: float
+from genrekit.models.families import SpectrogramView
 
 
 def supports_array_view(model: Any) -> bool:
@@ -47,8 +22,9 @@ def supports_array_view(model: Any) -> bool:
     return callable(getattr(model, "predict_proba_patches", None)) and hasattr(model, "pad_mode")
 
 
-def array_view(model: Any) -> ArrayView:
-    """The :class:`ArrayView` of an :class:`~genrekit.models.onnx_runtime.OnnxMusicnnHead`.
+def array_view(model: Any) -> SpectrogramView:
+    """The :class:`~genrekit.models.families.SpectrogramView`, on NumPy arrays, of an
+    :class:`~genrekit.models.onnx_runtime.OnnxMusicnnHead`.
 
     Raises
     ------
@@ -67,4 +43,4 @@ def array_view(model: Any) -> ArrayView:
     def proba(spec: np.ndarray) -> np.ndarray:
         return model.predict_proba_patches(np.swapaxes(np.asarray(spec, dtype=np.float32), 1, 2))
 
-    return ArrayView(spectrogram, proba, MUSICNN_SR / MUSICNN_HOP_LENGTH, "musicnn log-mel", MUSICNN_SR / 2)
+    return SpectrogramView(spectrogram, proba, MUSICNN_SR / MUSICNN_HOP_LENGTH, "musicnn log-mel", MUSICNN_SR / 2)

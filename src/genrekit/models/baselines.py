@@ -18,6 +18,9 @@ original did:
 ``predict_proba``) into a :class:`~genrekit.models.base.WaveformClassifier`: it computes
 :func:`genrekit.features.table.table_features` on each window. Table models look at whole
 clips: their ``window_s`` is 30 s, and a shorter input is used as it is.
+
+Each kind is registered as a model type and declared as a family (trainer ``table``,
+:func:`~genrekit.models.families.register_family`).
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from genrekit.models.registry import register_model_type
 from genrekit.errors import BundleError, InvalidParameterError, NotFittedError
+from genrekit.models.families import TABLE, Family, no_spectrogram, register_family
+from genrekit.models.registry import register_model_type
 from genrekit.numeric import softmax
 
 TABLE_SAMPLE_RATE = 22050  # Hz, the rate of the GTZAN / Kaggle feature table
 TABLE_WINDOW_S = 30.0  # seconds, one GTZAN clip
+# Training defaults of the table families: whole 30 s clips at the table's rate.
+TABLE_PRESET = {"window_s": TABLE_WINDOW_S, "sample_rate": TABLE_SAMPLE_RATE, "max_track_s": TABLE_WINDOW_S}
 
 BASELINE_KINDS = ("knn", "svm", "logreg", "random_forest")
 
@@ -619,3 +625,16 @@ def _load_baseline(card: Any, tensors: Mapping[str, torch.Tensor]) -> TableWavef
     if not columns or len(columns) != model.n_features_in_:
         raise BundleError(f"{kind} bundle's feature columns do not match its {model.n_features_in_} inputs")
     return TableWaveformClassifier(model, columns, sample_rate=card.sample_rate, window_s=card.window_s)
+
+
+def _baseline_schema(kind: str) -> Callable[[Mapping[str, Any]], TableBaseline]:
+    def parse(model: Mapping[str, Any]) -> TableBaseline:
+        return make_baseline(kind, model)
+
+    return parse
+
+
+for _kind in BASELINE_KINDS:
+    register_family(
+        Family(_kind, TABLE, _baseline_schema(_kind), no_spectrogram, f"{_kind}.toml", TABLE_PRESET, reads_table=True)
+    )

@@ -9,6 +9,9 @@ bundle loaders registered here rebuild them from a model card:
 * ``cnn2d_mfcc`` / ``cnn2d_logmel``: ``(batch, n_bins, frames)`` -> per-bin batch norm ->
   VGG-style 3x3 conv blocks (pooling only while the map is large enough) -> mean+max
   pooling over frequency and time.
+
+The three families (their presets, feature defaults and how a training run builds them)
+are declared here too (:func:`~genrekit.models.families.register_family`).
 """
 
 from __future__ import annotations
@@ -20,18 +23,31 @@ from typing import Any
 import torch
 from torch import nn
 
-from genrekit.models.registry import register_model_type
 from genrekit.errors import InvalidParameterError
+from genrekit.models.families import register_family
 from genrekit.models.neural import (
     ConfigMixin,
+    NetParts,
+    NetRequest,
     WaveformNet,
-    card_frontend,
+    build_spectrogram_net,
     check_channels,
     check_dropout,
-    frontend_n_features,
+    config_from_dict,
     load_net_classifier,
-    make_frontend,
+    load_spectrogram_net,
+    net_family,
+    spectrogram_family,
 )
+from genrekit.models.registry import register_model_type
+
+# Feature defaults of the spectrogram families (the config's ``features`` table updates them).
+LOGMEL_FEATURES = {"n_fft": 1024, "hop_length": 512, "n_mels": 64}
+MFCC_FEATURES = {"n_mfcc": 20, "mel": LOGMEL_FEATURES}
+# Training presets: SpecAugment and mixup for the spectrogram families, shifts for the waveform one.
+LOGMEL_PRESET = {"augment": {"freq_mask_bins": 8, "time_mask_frames": 12, "mixup_alpha": 0.2}}
+MFCC_PRESET = {"augment": {"freq_mask_bins": 3, "time_mask_frames": 12, "mixup_alpha": 0.2}}
+WAVEFORM_PRESET = {"augment": {"time_shift_s": 0.1, "pitch_shift_semitones": 1.0}}
 
 
 @dataclass(frozen=True)
@@ -196,11 +212,9 @@ def build_cnn2d(
     (WaveformNet, dict)
         The net and its full feature parameters (for the card).
     """
-    if frontend not in ("logmel", "mfcc"):
-        raise InvalidParameterError(f"cnn2d takes a 'logmel' or 'mfcc' front end, got {frontend!r}")
-    module, params = make_frontend(frontend, feature_params, sample_rate=sample_rate)
-    body = Cnn2dBody(config, frontend_n_features(frontend, params), n_labels)
-    return WaveformNet(module, body), params
+    return build_spectrogram_net(
+        "cnn2d", Cnn2dBody, config, frontend=frontend, feature_params=feature_params, n_labels=n_labels, sample_rate=sample_rate
+    )
 
 
 @register_model_type("cnn1d")
@@ -212,13 +226,16 @@ def _load_cnn1d(card: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
 @register_model_type("cnn2d_mfcc")
 @register_model_type("cnn2d_logmel")
 def _load_cnn2d(card: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
-    config = Cnn2dConfig.from_dict(card.config.get("architecture", {}))
-    kind, params = card_frontend(card)
+    return load_spectrogram_net(card, tensors, Cnn2dConfig, build_cnn2d)
 
-    def build(c: Any) -> WaveformNet:
-        net, _ = build_cnn2d(
-            config, frontend=kind, feature_params=params, n_labels=len(c.labels), sample_rate=c.sample_rate
-        )
-        return net
 
-    return load_net_classifier(card, tensors, build)
+def _cnn1d_parts(request: NetRequest) -> NetParts:
+    if request.features:
+        raise InvalidParameterError("cnn1d works on the raw waveform and takes no feature parameters")
+    arch = config_from_dict(Cnn1dConfig, request.model, where="model")
+    return NetParts(build_cnn1d(arch, n_labels=request.n_labels), {"kind": "waveform"}, {"architecture": arch.to_dict()})
+
+
+register_family(net_family("cnn1d", Cnn1dConfig, _cnn1d_parts, preset=WAVEFORM_PRESET))
+register_family(spectrogram_family("cnn2d_mfcc", Cnn2dConfig, build_cnn2d, "mfcc", MFCC_FEATURES, preset=MFCC_PRESET))
+register_family(spectrogram_family("cnn2d_logmel", Cnn2dConfig, build_cnn2d, "logmel", LOGMEL_FEATURES, preset=LOGMEL_PRESET))

@@ -3,7 +3,7 @@
 ``(batch, n_bins, frames)`` -> per-bin batch norm -> 2D conv blocks pooling frequency
 (and time by ``time_pool``) -> mean over the remaining frequency rows -> GRU over the
 frames -> mean and max of its outputs over time -> logits. Registered as model type
-``crnn``.
+and family ``crnn`` (:func:`~genrekit.models.families.register_family`).
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from genrekit.models.registry import register_model_type
 from genrekit.errors import InvalidParameterError
-from genrekit.models.cnn import conv2d_block
+from genrekit.models.cnn import LOGMEL_FEATURES, LOGMEL_PRESET, conv2d_block
+from genrekit.models.families import register_family
 from genrekit.models.neural import (
     ConfigMixin,
     WaveformNet,
-    card_frontend,
+    build_spectrogram_net,
     check_channels,
     check_dropout,
-    frontend_n_features,
-    load_net_classifier,
-    make_frontend,
+    load_spectrogram_net,
+    spectrogram_family,
 )
+from genrekit.models.registry import register_model_type
 
 
 @dataclass(frozen=True)
@@ -109,22 +109,14 @@ def build_crnn(
     config: CrnnConfig, *, frontend: str, feature_params: Mapping[str, Any] | None, n_labels: int, sample_rate: int
 ) -> tuple[WaveformNet, dict[str, Any]]:
     """A CRNN behind a ``"logmel"`` or ``"mfcc"`` front end; returns the net and its feature parameters."""
-    if frontend not in ("logmel", "mfcc"):
-        raise InvalidParameterError(f"crnn takes a 'logmel' or 'mfcc' front end, got {frontend!r}")
-    module, params = make_frontend(frontend, feature_params, sample_rate=sample_rate)
-    body = CrnnBody(config, frontend_n_features(frontend, params), n_labels)
-    return WaveformNet(module, body), params
+    return build_spectrogram_net(
+        "crnn", CrnnBody, config, frontend=frontend, feature_params=feature_params, n_labels=n_labels, sample_rate=sample_rate
+    )
 
 
 @register_model_type("crnn")
 def _load_crnn(card: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
-    config = CrnnConfig.from_dict(card.config.get("architecture", {}))
-    kind, params = card_frontend(card)
+    return load_spectrogram_net(card, tensors, CrnnConfig, build_crnn)
 
-    def build(c: Any) -> WaveformNet:
-        net, _ = build_crnn(
-            config, frontend=kind, feature_params=params, n_labels=len(c.labels), sample_rate=c.sample_rate
-        )
-        return net
 
-    return load_net_classifier(card, tensors, build)
+register_family(spectrogram_family("crnn", CrnnConfig, build_crnn, "logmel", LOGMEL_FEATURES, preset=LOGMEL_PRESET))

@@ -9,22 +9,47 @@ window's non-overlapping sub-windows and averages them.
 The ensemble bundle stays one self-contained directory: every member's tensors are stored
 in the ensemble's ``model.safetensors`` under ``member.<i>.`` and every member's card in
 the ensemble card's ``config["members"]``, so loading reads nothing else.
+
+The ``ensemble`` family (trainer ``ensemble``) takes an :class:`EnsembleTrainConfig`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from genrekit.bundle.card import ModelCard
-from genrekit.models.registry import build_model, register_model_type
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.models.base import WaveformClassifier
+from genrekit.models.families import ENSEMBLE, Family, no_spectrogram, register_family
+from genrekit.models.neural import ConfigMixin, model_schema
+from genrekit.models.registry import build_model, register_model_type
 
 MODEL_TYPE = "ensemble"
+
+
+@dataclass(frozen=True)
+class EnsembleTrainConfig(ConfigMixin):
+    """``model`` section of the ensemble family.
+
+    Attributes
+    ----------
+    members : tuple of str
+        Existing bundle directories to combine.
+    families : tuple of str
+        Families to train now on the same data and split (into ``<out>/members/<family>``),
+        each with its preset and the run's seed, device, split and genres.
+    weights : tuple of float
+        One per member (``members`` first, then ``families``); empty: equal weights.
+    """
+
+    members: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    weights: tuple[float, ...] = ()
 
 
 class EnsembleClassifier:
@@ -159,3 +184,6 @@ def _load_ensemble(card: ModelCard, tensors: Mapping[str, torch.Tensor]) -> Ense
             f"{model.sample_rate} Hz / {model.window_s} s"
         )
     return model
+
+
+register_family(Family(MODEL_TYPE, ENSEMBLE, model_schema(EnsembleTrainConfig), no_spectrogram, f"{MODEL_TYPE}.toml"))

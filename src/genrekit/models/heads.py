@@ -17,12 +17,17 @@ Bundles hold every tensor (backbones under ``backbone.<name>.``, head under ``he
 they load without the package's ``pretrained/`` files. Trainers use :func:`extract_embeddings`
 to compute training features, fit a :class:`MusicnnHead`, then
 :func:`musicnn_head_card` + :func:`build_musicnn_head_bundle_tensors` +
-:func:`genrekit.bundle.save_bundle`.
+:func:`genrekit.bundle.save_bundle`, which writes the bundle's ONNX graph through the
+artifact writer registered here (:func:`write_onnx_graph`).
+
+The ``musicnn_head`` family (trainer ``head``, schema :func:`head_config_from_model`,
+explainer :func:`musicnn_spectrogram_view`) is declared at the end of this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,14 +39,16 @@ from torch import Tensor, nn
 
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.embedding import EmbeddingSpec, embedding_spec
-from genrekit.bundle.io import register_artifact_writer
+from genrekit.bundle.io import ONNX_FILENAME, add_bundle_file, load_bundle, register_artifact_writer
+from genrekit.errors import BundleError, InvalidParameterError
+from genrekit.models.families import HEAD, Family, SpectrogramView, no_spectrogram, register_family
 from genrekit.models.onnx_runtime import MODEL_TYPE
 from genrekit.models.registry import register_model_type
-from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.features.config import MusicnnInputConfig
 from genrekit.features.modules import MusicnnInput
 from genrekit.features.spectral import MUSICNN_MIN_WINDOW_LENGTH, MUSICNN_WINDOW_LENGTH
 from genrekit.models.musicnn import (
+    HOP_LENGTH,
     N_FRAMES,
     PRETRAINED_CONFIGS,
     SAMPLE_RATE,
@@ -414,6 +421,7 @@ class MusicnnHeadClassifier(nn.Module):
         The track embedding this model offers (:meth:`embed_all_windows`); ``None``: none.
     """
 
+    model_type: str = MODEL_TYPE
     sample_rate: int = SAMPLE_RATE
     window_s: float = WINDOW_S
 
@@ -729,8 +737,85 @@ def load_musicnn_head(card: ModelCard, tensors: dict[str, Tensor]) -> MusicnnHea
 
 @register_artifact_writer(MODEL_TYPE)
 def write_onnx_graph(directory: Path, card: ModelCard, tensors: Mapping[str, Tensor]) -> list[str]:
-    """Bundle artifact of ``"musicnn_head"``: the ONNX graph that serves it without torch
-    (see :func:`genrekit.models.onnx_export.write_onnx_artifact`; needs ``onnx``)."""
-    from genrekit.models.onnx_export import write_onnx_artifact
+    """Bundle artifact of ``"musicnn_head"``: the ONNX graph that serves it without torch,
+    exported into ``directory`` by :func:`genrekit.models.onnx_export.export_onnx` (needs ``onnx``)."""
+    from genrekit.models.onnx_export import export_onnx
 
-    return write_onnx_artifact(directory, card, tensors)
+    try:
+        export_onnx(from_bundle(card, tensors), directory / ONNX_FILENAME)
+    except (OSError, RuntimeError) as error:
+        raise BundleError(f"cannot export {card.name} to ONNX in {directory}: {error}") from error
+    return [ONNX_FILENAME]
+
+
+def add_onnx_graph(directory: str | os.PathLike[str]) -> ModelCard:
+    """Write (or rewrite) the ONNX graph of a saved musicnn head bundle and record its checksum.
+
+    The one call that makes an existing bundle serve without torch; ``save_bundle`` does it
+    by itself for new bundles.
+
+    Returns
+    -------
+    ModelCard
+        The updated card.
+    """
+    card, tensors = load_bundle(directory)
+    write_onnx_graph(Path(directory), card, tensors)
+    return add_bundle_file(directory, ONNX_FILENAME)
+
+
+def head_config_from_model(model: Mapping[str, Any]) -> MusicnnHeadConfig:
+    """The family's ``schema``: a training config's ``model`` table as a :class:`MusicnnHeadConfig`.
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown key or bad value.
+    """
+    try:
+        return MusicnnHeadConfig.from_dict(dict(model))
+    except TypeError as error:
+        raise InvalidParameterError(f"bad musicnn_head model parameters: {error}") from error
+
+
+def musicnn_spectrogram_view(model: Any, card: Any) -> SpectrogramView:
+    """Explainer of musicnn heads: musicnn's ``log10(1 + 10000 mel)`` patches (96 bands,
+    62.5 frames/s), then the genre backbones and the head.
+
+    Raises
+    ------
+    InvalidParameterError
+        The model is not a PyTorch :class:`MusicnnHeadClassifier` (e.g. on ONNX Runtime).
+    """
+    if not isinstance(model, MusicnnHeadClassifier):
+        return no_spectrogram(model, card)
+    embedder, head = model.embedder, model.head
+    model.eval()
+
+    def musicnn_spec(windows: Tensor) -> Tensor:
+        with torch.no_grad():
+            return embedder.patches(windows).transpose(1, 2).contiguous()  # (n, 96, 187)
+
+    genre_backbones = [(name, bb) for name, bb in embedder.backbones.items() if name not in embedder.tag_only]
+
+    def musicnn_proba(spec: Tensor) -> Tensor:
+        patches = spec.transpose(1, 2)
+        blocks = []
+        for _, backbone in genre_backbones:  # backbones run for their tags only are skipped
+            out = backbone.embed(patches)
+            blocks.extend(out[e] for e in embedder.embeddings)
+        return head.predict_proba(torch.cat(blocks, dim=1))
+
+    return SpectrogramView(musicnn_spec, musicnn_proba, SAMPLE_RATE / HOP_LENGTH, "musicnn log-mel", SAMPLE_RATE / 2)
+
+
+register_family(
+    Family(
+        name=MODEL_TYPE,
+        trainer=HEAD,
+        schema=head_config_from_model,
+        explainer=musicnn_spectrogram_view,
+        search=f"{MODEL_TYPE}.toml",
+        preset={"sample_rate": SAMPLE_RATE, "epochs": 200, "patience": 30, "batch_size": 64, "learning_rate": 3e-3},
+    )
+)

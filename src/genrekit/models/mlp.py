@@ -10,7 +10,7 @@ Two inputs (``MlpConfig.input``):
   (buffers saved in the bundle). The model is then served through
   :class:`~genrekit.models.baselines.TableWaveformClassifier`.
 
-Registered as model type ``mlp``.
+Registered as model type and family ``mlp`` (:func:`~genrekit.models.families.register_family`).
 """
 
 from __future__ import annotations
@@ -23,16 +23,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrekit.models.registry import register_model_type
 from genrekit.errors import InvalidParameterError
+from genrekit.models.families import register_family
 from genrekit.models.neural import (
     ConfigMixin,
+    NetParts,
+    NetRequest,
     WaveformNet,
     card_frontend,
     check_dropout,
+    config_from_dict,
+    deep_merge,
     load_net_classifier,
     make_frontend,
+    net_family,
 )
+from genrekit.models.registry import register_model_type
+
+MFCC_STATS_FEATURES = {"n_mfcc": 20, "mel": {"n_fft": 2048, "hop_length": 512, "n_mels": 128}}  # feature defaults
+PRESET = {"epochs": 60, "patience": 15, "augment": {"mixup_alpha": 0.2}}  # training defaults
 
 
 @dataclass(frozen=True)
@@ -161,3 +170,31 @@ def _load_mlp(card: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
         return net
 
     return load_net_classifier(card, tensors, build)
+
+
+def _mlp_parts(request: NetRequest) -> NetParts:
+    """The MLP of a training run: on table rows when the data is the feature table or
+    ``model.input`` is ``"table"``, else on MFCC statistics."""
+    model_params = dict(request.model)
+    if request.table_data:
+        if model_params.get("input", "table") != "table":
+            raise InvalidParameterError("the feature table only serves an MLP with model.input = 'table'")
+        model_params["input"] = "table"
+    arch = config_from_dict(MlpConfig, model_params, where="model")
+    model_config = {"architecture": arch.to_dict()}
+    if arch.input == "table":
+        if request.features:
+            raise InvalidParameterError("a table-input MLP takes no feature parameters")
+        columns = list(request.table_columns)
+        net, _ = build_mlp(arch, n_labels=request.n_labels, sample_rate=request.sample_rate, n_table_features=len(columns))
+        return NetParts(net, {"kind": "table", "columns": columns, "sample_rate": request.sample_rate}, model_config, "table")
+    net, params = build_mlp(
+        arch,
+        n_labels=request.n_labels,
+        sample_rate=request.sample_rate,
+        feature_params=deep_merge(MFCC_STATS_FEATURES, request.features),
+    )
+    return NetParts(net, {"kind": "mfcc_stats", **params}, model_config)
+
+
+register_family(net_family("mlp", MlpConfig, _mlp_parts, preset=PRESET, reads_table=True))

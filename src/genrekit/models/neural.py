@@ -11,15 +11,20 @@
 * :func:`make_frontend` / :func:`frontend_to_card`: the front ends by name, and how they
   are written into a model card's ``features`` section;
 * :func:`net_bundle_parts` / :func:`load_net_classifier`: the bundle round trip shared by
-  every torch family (tensors under ``net.``, the temperature under ``temperature``).
+  every torch family (tensors under ``net.``, the temperature under ``temperature``);
+* :func:`net_family`: the :class:`~genrekit.models.families.Family` declaration of a net
+  family (its ``build`` answers a :class:`NetRequest` with :class:`NetParts`), with the
+  spectrogram nets' shared builder, loader and explainer (:func:`net_spectrogram_view`).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar, Union
 
 import numpy as np
@@ -27,6 +32,7 @@ import torch
 from torch import nn
 
 from genrekit.errors import BundleError, InvalidParameterError
+from genrekit.models.families import NET, Family, SpectrogramView, no_spectrogram
 
 C = TypeVar("C")
 
@@ -127,6 +133,17 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "") 
         return cls(**kwargs)
     except (TypeError, ValueError) as error:
         raise InvalidParameterError(f"{where or cls.__name__}: {error}") from error
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``update``, merging nested mappings key by key (inputs unchanged)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -396,3 +413,193 @@ def load_net_classifier(card: Any, tensors: Mapping[str, torch.Tensor], build: C
     return TorchWaveformClassifier(
         net, list(card.labels), sample_rate=card.sample_rate, window_s=card.window_s, temperature=temperature
     )
+
+
+def model_schema(cls: type[C]) -> Callable[[Mapping[str, Any]], C]:
+    """A family's ``schema``: the config's ``model`` table parsed as the dataclass ``cls``."""
+
+    def parse(model: Mapping[str, Any]) -> C:
+        return config_from_dict(cls, model, where="model")
+
+    return parse
+
+
+@dataclass(frozen=True)
+class NetRequest:
+    """What the net trainer asks a net family's ``build`` for.
+
+    Attributes
+    ----------
+    model : mapping
+        The config's ``model`` table (architecture).
+    features : mapping
+        The config's ``features`` table as given (the family merges its own defaults).
+    n_labels : int
+    sample_rate : int
+        Hz.
+    table_columns : tuple of str
+        Names of the table features (for nets that read them).
+    table_data : bool
+        The data is the published feature table (no audio).
+    """
+
+    model: Mapping[str, Any]
+    features: Mapping[str, Any]
+    n_labels: int
+    sample_rate: int
+    table_columns: tuple[str, ...]
+    table_data: bool
+
+
+@dataclass
+class NetParts:
+    """A net family's answer to a :class:`NetRequest`.
+
+    Attributes
+    ----------
+    net : WaveformNet
+        Untrained.
+    features, config : dict
+        The card's ``features`` and ``config`` sections.
+    input_kind : {"waveform", "table"}
+        What the net is fed: decoded audio windows or table feature rows.
+    """
+
+    net: WaveformNet
+    features: dict[str, Any]
+    config: dict[str, Any]
+    input_kind: str = "waveform"
+
+
+SpectrogramNetBuilder = Callable[..., "tuple[WaveformNet, dict[str, Any]]"]
+
+
+def build_spectrogram_net(
+    name: str,
+    body_cls: Callable[[Any, int, int], nn.Module],
+    config: Any,
+    *,
+    frontend: str,
+    feature_params: Mapping[str, Any] | None,
+    n_labels: int,
+    sample_rate: int,
+) -> tuple[WaveformNet, dict[str, Any]]:
+    """``body_cls(config, n_bins, n_labels)`` behind a ``"logmel"`` or ``"mfcc"`` front end.
+
+    Parameters
+    ----------
+    name : str
+        The architecture, for error messages.
+    body_cls : callable
+        Builds the body taking ``(batch, n_bins, frames)`` features.
+    config : dataclass
+        The body's architecture.
+    frontend : {"logmel", "mfcc"}
+    feature_params : mapping, optional
+        Feature config overrides.
+    n_labels : int
+    sample_rate : int
+        Hz.
+
+    Returns
+    -------
+    (WaveformNet, dict)
+        The net and its full feature parameters (for the card).
+    """
+    if frontend not in ("logmel", "mfcc"):
+        raise InvalidParameterError(f"{name} takes a 'logmel' or 'mfcc' front end, got {frontend!r}")
+    module, params = make_frontend(frontend, feature_params, sample_rate=sample_rate)
+    return WaveformNet(module, body_cls(config, frontend_n_features(frontend, params), n_labels)), params
+
+
+def load_spectrogram_net(card: Any, tensors: Mapping[str, torch.Tensor], config_cls: Any, build: SpectrogramNetBuilder) -> Any:
+    """Bundle loader of a spectrogram net: ``build(config, frontend=, feature_params=, n_labels=, sample_rate=)``
+    rebuilt from the card's ``architecture`` and ``features``, then its weights loaded."""
+    config = config_cls.from_dict(card.config.get("architecture", {}))
+    kind, params = card_frontend(card)
+
+    def rebuild(c: Any) -> WaveformNet:
+        net, _ = build(config, frontend=kind, feature_params=params, n_labels=len(c.labels), sample_rate=c.sample_rate)
+        return net
+
+    return load_net_classifier(card, tensors, rebuild)
+
+
+def net_spectrogram_view(model: Any, card: Any) -> SpectrogramView:
+    """Explainer of the net families: the front end's log-mel (or MFCC), then the body.
+
+    Raises
+    ------
+    InvalidParameterError
+        The net reads no spectrogram (raw waveform, table features), or the model is not a
+        :class:`TorchWaveformClassifier`.
+    """
+    if not isinstance(model, TorchWaveformClassifier):
+        return no_spectrogram(model, card)
+    kind = str(card.features.get("kind", ""))
+    if kind not in ("logmel", "mfcc"):
+        raise InvalidParameterError(f"a {card.model_type} model reads {kind or 'no'} features, not a spectrogram: no saliency map")
+    net, temperature = model.net.eval(), model.temperature
+    mel = card.features if kind == "logmel" else card.features.get("mel", {})
+    hop = int(mel.get("hop_length", 512))
+    sr = int(card.sample_rate)
+
+    def net_spec(windows: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return net.features(windows)
+
+    def net_proba(spec: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(net.classify(spec) / temperature, dim=-1)
+
+    f_max = float(mel.get("f_max") or sr / 2)
+    return SpectrogramView(net_spec, net_proba, sr / hop, "log-mel" if kind == "logmel" else "mfcc", f_max)
+
+
+def net_family(
+    name: str,
+    config_cls: Any,
+    build: Callable[[NetRequest], NetParts],
+    *,
+    preset: Mapping[str, Any],
+    reads_table: bool = False,
+) -> Family:
+    """The :class:`~genrekit.models.families.Family` of a net family: trained by the torch
+    loop, ``model`` parsed as ``config_cls``, explained by :func:`net_spectrogram_view`,
+    searched by ``configs/<name>.toml``."""
+    return Family(
+        name=name,
+        trainer=NET,
+        schema=model_schema(config_cls),
+        explainer=net_spectrogram_view,
+        search=f"{name}.toml",
+        preset=preset,
+        build=build,
+        reads_table=reads_table,
+    )
+
+
+def spectrogram_family(
+    name: str,
+    config_cls: Any,
+    build: SpectrogramNetBuilder,
+    frontend: str,
+    default_features: Mapping[str, Any],
+    *,
+    preset: Mapping[str, Any],
+) -> Family:
+    """The :func:`net_family` of a spectrogram net: architecture ``config_cls`` from the
+    ``model`` table, ``build`` behind the ``frontend`` (``"logmel"`` or ``"mfcc"``) whose
+    parameters are ``default_features`` updated by the config's ``features`` table."""
+
+    def parts(request: NetRequest) -> NetParts:
+        arch = config_from_dict(config_cls, request.model, where="model")
+        net, params = build(
+            arch,
+            frontend=frontend,
+            feature_params=deep_merge(default_features, request.features),
+            n_labels=request.n_labels,
+            sample_rate=request.sample_rate,
+        )
+        return NetParts(net, {"kind": frontend, **params}, {"architecture": arch.to_dict()})
+
+    return net_family(name, config_cls, parts, preset=preset)

@@ -1,12 +1,14 @@
 """Export ``musicnn_head`` models to ONNX: the graph a bundle ships for serving without torch.
 
 :func:`export_onnx` writes a model's backbones + head (patches ``(batch, 187, 96)`` ->
-genre probabilities and each backbone's tag probabilities) as an ONNX graph.
-:func:`write_onnx_artifact` is registered with :func:`genrekit.bundle.register_artifact_writer`,
-so :func:`genrekit.bundle.save_bundle` (``genrekit train``, including ``--config configs/default.toml``)
-writes ``model.onnx`` into every musicnn head bundle and records its SHA-256 in the card.
-:func:`add_onnx_graph` does the same for a bundle saved before
-(``python scripts/bundle_onnx.py BUNDLE``).
+genre probabilities and each backbone's tag probabilities) as an ONNX graph. The musicnn
+head module registers the bundle artifact writer that calls it
+(:func:`genrekit.models.heads.write_onnx_graph`), so :func:`genrekit.bundle.save_bundle`
+(``genrekit train``, including ``--config configs/default.toml``) writes ``model.onnx`` into
+every musicnn head bundle and records its SHA-256 in the card;
+:func:`genrekit.models.heads.add_onnx_graph` does the same for a bundle saved before
+(``python scripts/bundle_onnx.py BUNDLE``). This module takes the model as it is given
+(it imports no model module), so the arrow runs one way: heads -> export.
 
 Measured on the 2-core development machine (see ``benchmarks/bench_classify.py``), ONNX
 Runtime runs the musicnn backbones 2.4-4x faster than PyTorch eager for the same patches,
@@ -32,7 +34,6 @@ import hashlib
 import os
 import tempfile
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,11 @@ from torch import Tensor, nn
 from genrekit import settings
 from genrekit._version import __version__
 from genrekit.bundle.card import ModelCard
-from genrekit.bundle.io import ONNX_FILENAME, add_bundle_file, load_bundle
 from genrekit.errors import BundleError, InvalidParameterError
-from genrekit.models.heads import MusicnnHeadClassifier, from_bundle
 from genrekit.models.onnx_runtime import (
     EMBEDDING_NAME,
     INPUT_NAME,
+    MODEL_TYPE,
     OOD_NAME,
     PROBS_NAME,
     OnnxMusicnnHead,
@@ -66,7 +66,7 @@ class _PatchesToOutputs(nn.Module):
     embeddings where the model has an embedding][, the out-of-taxonomy logit of each window where
     the head has one])."""
 
-    def __init__(self, model: MusicnnHeadClassifier) -> None:
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.embedder = model.embedder
         self.head = model.head
@@ -82,7 +82,7 @@ class _PatchesToOutputs(nn.Module):
         return outputs
 
 
-def output_names(model: MusicnnHeadClassifier) -> list[str]:
+def output_names(model: nn.Module) -> list[str]:
     """The graph's outputs: ``probs``, ``tags.<backbone>`` each, then ``embedding`` and ``ood`` if any."""
     names = [PROBS_NAME, *(tag_output_name(name) for name in model.config.all_backbones)]
     names += [EMBEDDING_NAME] if model.window_embedding is not None else []
@@ -90,16 +90,17 @@ def output_names(model: MusicnnHeadClassifier) -> list[str]:
 
 
 def supports_onnx(model: Any) -> bool:
-    """Whether :func:`export_onnx` can export this model (a ``musicnn_head`` model)."""
-    return isinstance(model, MusicnnHeadClassifier)
+    """Whether :func:`export_onnx` can export this model: a PyTorch model of model type
+    ``musicnn_head`` (:class:`genrekit.models.heads.MusicnnHeadClassifier`)."""
+    return isinstance(model, nn.Module) and getattr(model, "model_type", None) == MODEL_TYPE
 
 
-def export_onnx(model: MusicnnHeadClassifier, path: str | os.PathLike[str]) -> Path:
+def export_onnx(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     """Export a musicnn head model's backbones + head to an ONNX file.
 
     Parameters
     ----------
-    model : MusicnnHeadClassifier
+    model : genrekit.models.heads.MusicnnHeadClassifier
     path : path
         Output file (written atomically).
 
@@ -229,32 +230,7 @@ def _set_conv_pads(conv: onnx.NodeProto, begin: list[int], end: list[int], spati
     return True
 
 
-def write_onnx_artifact(directory: Path, card: ModelCard, tensors: Mapping[str, Tensor]) -> list[str]:
-    """Bundle artifact writer of ``musicnn_head``: exports ``model.onnx`` into the bundle directory."""
-    try:
-        export_onnx(from_bundle(card, tensors), directory / ONNX_FILENAME)
-    except (OSError, RuntimeError) as error:
-        raise BundleError(f"cannot export {card.name} to ONNX in {directory}: {error}") from error
-    return [ONNX_FILENAME]
-
-
-def add_onnx_graph(directory: str | os.PathLike[str]) -> ModelCard:
-    """Write (or rewrite) the ONNX graph of a saved musicnn head bundle and record its checksum.
-
-    The one call that makes an existing bundle serve without torch; ``save_bundle`` does it
-    by itself for new bundles.
-
-    Returns
-    -------
-    ModelCard
-        The updated card.
-    """
-    card, tensors = load_bundle(directory)
-    write_onnx_artifact(Path(directory), card, tensors)
-    return add_bundle_file(directory, ONNX_FILENAME)
-
-
-def onnx_cache_path(card: ModelCard, model: MusicnnHeadClassifier) -> Path:
+def onnx_cache_path(card: ModelCard, model: nn.Module) -> Path:
     """Cache file of a graph-less bundle's ONNX graph, keyed by its weights checksum and the versions."""
     weights = next(iter(card.sha256.values()), "") or hashlib.sha256(repr(model.config).encode()).hexdigest()
     outputs = ",".join(output_names(model)) + (f"|{model.embedding.space}" if model.embedding is not None else "")
@@ -262,7 +238,7 @@ def onnx_cache_path(card: ModelCard, model: MusicnnHeadClassifier) -> Path:
     return settings.cache_dir() / "onnx" / f"{card.name}-{key}.onnx"
 
 
-def to_onnx_runtime(model: MusicnnHeadClassifier, card: ModelCard, *, n_threads: int | None = None) -> OnnxMusicnnHead:
+def to_onnx_runtime(model: nn.Module, card: ModelCard, *, n_threads: int | None = None) -> OnnxMusicnnHead:
     """ONNX Runtime model of a bundle that ships no graph, exporting (and caching) its graph.
 
     Raises

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.io import load_bundle
 from genrekit.errors import BundleError
+from genrekit.models.families import FAMILY_MODULES
 
 if TYPE_CHECKING:
     import torch
@@ -26,14 +27,7 @@ ModelLoader = Callable[[ModelCard, "dict[str, torch.Tensor]"], "WaveformClassifi
 
 _MODEL_LOADERS: dict[str, ModelLoader] = {}
 
-BUILTIN_MODEL_TYPE_MODULES = (
-    "genrekit.models.heads",
-    "genrekit.models.baselines",
-    "genrekit.models.mlp",
-    "genrekit.models.cnn",
-    "genrekit.models.crnn",
-    "genrekit.models.ensemble",
-)
+BUILTIN_MODEL_TYPE_MODULES = tuple(dict.fromkeys(FAMILY_MODULES.values()))  # every family's module registers its loader
 
 
 def register_model_type(model_type: str) -> Callable[[ModelLoader], ModelLoader]:

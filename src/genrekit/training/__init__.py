@@ -1,6 +1,7 @@
-"""The training workbench: configs, splits, augmentation, the torch loop and per-family trainers.
+"""The training workbench: configs, splits, augmentation, the torch loop and the fit recipes.
 
-* :func:`train` (:mod:`genrekit.training.trainers`): data -> split -> fit -> bundle;
+* :func:`train` (:mod:`genrekit.training.trainers`): data -> split -> fit -> bundle, the fit
+  step being the recipe the family names (:mod:`genrekit.training.fitters`);
 * :class:`TrainConfig` and :func:`resolve_config` (:mod:`genrekit.training.config`);
 * :func:`fit_net` (:mod:`genrekit.training.loop`): the torch loop with early stopping and
   resumable checkpoints;
@@ -21,7 +22,7 @@ _EXPORTS = {
     "TrainConfig": "genrekit.training.config",
     "AugmentConfig": "genrekit.training.config",
     "SplitConfig": "genrekit.training.config",
-    "FAMILIES": "genrekit.training.config",
+    "FAMILIES": "genrekit.models.families",
     "resolve_config": "genrekit.training.config",
     "load_config_file": "genrekit.training.config",
     "fit_net": "genrekit.training.loop",

@@ -3,21 +3,21 @@
 A configuration is resolved in layers, later ones winning:
 
 1. the defaults of :class:`TrainConfig`;
-2. the family's preset (:data:`FAMILY_PRESETS`: e.g. table families look at 30 s clips,
-   spectrogram CNNs get SpecAugment);
+2. the family's preset (``preset`` of its :class:`~genrekit.models.families.Family`: e.g.
+   table families look at 30 s clips, spectrogram CNNs get SpecAugment);
 3. a TOML (``tomllib``) or YAML file (:func:`load_config_file`); its ``[search]`` and
    ``[tuned]`` tables belong to ``genrekit tune`` and are ignored here;
 4. ``--set key=value`` overrides with dotted keys (``model.n_channels=[8,16]``,
    ``augment.mixup_alpha=0.2``), values parsed as YAML scalars or lists;
 5. explicit command-line options (``--epochs``, ``--seed``, ``--device``, ...).
 
-Every unknown key is an :class:`~genrekit.errors.InvalidParameterError`. The resolved
+Every unknown key is an :class:`~genrekit.errors.InvalidParameterError`; the ``model``
+table is checked against the family's schema by :func:`check_model_section`. The resolved
 config is written into the bundle card's ``training.config``.
 """
 
 from __future__ import annotations
 
-import copy
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +27,8 @@ from typing import Any, Literal
 import yaml
 
 from genrekit.errors import InvalidParameterError
-from genrekit.models.families import BASELINE_FAMILIES, FAMILIES, NET_FAMILIES
-from genrekit.models.neural import ConfigMixin, config_from_dict
+from genrekit.models.families import NET, get_family
+from genrekit.models.neural import ConfigMixin, config_from_dict, deep_merge
 
 # Tables of a config file that other tools read and training ignores: ``search`` (the
 # search space of ``genrekit tune``) and ``tuned`` (where a tuned config came from).
@@ -109,7 +109,7 @@ class TrainConfig(ConfigMixin):
     Attributes
     ----------
     family : str
-        One of :data:`FAMILIES`.
+        One of :data:`genrekit.models.families.FAMILIES`.
     name : str
         Model name written into the card; empty means ``"genrekit-<family>"``.
     seed : int
@@ -180,8 +180,7 @@ class TrainConfig(ConfigMixin):
     model: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise InvalidParameterError(f"unknown family {self.family!r}; choose one of {', '.join(FAMILIES)}")
+        family = get_family(self.family)
         positive = {
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -202,41 +201,13 @@ class TrainConfig(ConfigMixin):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise InvalidParameterError(f"{name} must be > 0 or null, got {value}")
-        if self.max_track_s is not None and self.max_track_s < self.window_s and self.family in NET_FAMILIES:
+        if self.max_track_s is not None and self.max_track_s < self.window_s and family.trainer == NET:
             raise InvalidParameterError(f"max_track_s ({self.max_track_s}) is shorter than window_s ({self.window_s})")
 
     @property
     def model_name(self) -> str:
         """Name for the card: ``name`` or ``"genrekit-<family>"``."""
         return self.name or f"genrekit-{self.family}"
-
-
-_TABLE_PRESET: dict[str, Any] = {"window_s": 30.0, "sample_rate": 22050, "max_track_s": 30.0}
-
-FAMILY_PRESETS: dict[str, dict[str, Any]] = {
-    "knn": _TABLE_PRESET,
-    "svm": _TABLE_PRESET,
-    "logreg": _TABLE_PRESET,
-    "random_forest": _TABLE_PRESET,
-    "mlp": {"epochs": 60, "patience": 15, "augment": {"mixup_alpha": 0.2}},
-    "cnn1d": {"augment": {"time_shift_s": 0.1, "pitch_shift_semitones": 1.0}},
-    "cnn2d_mfcc": {"augment": {"freq_mask_bins": 3, "time_mask_frames": 12, "mixup_alpha": 0.2}},
-    "cnn2d_logmel": {"augment": {"freq_mask_bins": 8, "time_mask_frames": 12, "mixup_alpha": 0.2}},
-    "crnn": {"augment": {"freq_mask_bins": 8, "time_mask_frames": 12, "mixup_alpha": 0.2}},
-    "musicnn_head": {"sample_rate": 16000, "epochs": 200, "patience": 30, "batch_size": 64, "learning_rate": 3e-3},
-    "ensemble": {},
-}
-
-
-def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` updated by ``update``, merging nested mappings key by key (inputs unchanged)."""
-    out = copy.deepcopy(dict(base))
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -344,12 +315,21 @@ def resolve_config(
     chosen = family or explicit.get("family") or user.get("family")
     if chosen is None:
         raise InvalidParameterError("no model family: pass --family or set 'family' in the config")
-    if chosen not in FAMILIES:
-        raise InvalidParameterError(f"unknown family {chosen!r}; choose one of {', '.join(FAMILIES)}")
-    data = deep_merge(FAMILY_PRESETS[chosen], user)
+    data = deep_merge(get_family(chosen).preset, user)
     data = deep_merge(data, explicit)
     data["family"] = chosen
     return config_from_dict(TrainConfig, data)
+
+
+def check_model_section(config: TrainConfig) -> None:
+    """Validate ``config.model`` against the family's schema before any data is read.
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown key or bad value.
+    """
+    get_family(config.family).schema(config.model)
 
 
 def _drop_none(data: Mapping[str, Any]) -> dict[str, Any]:

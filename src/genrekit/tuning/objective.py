@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from genrekit.errors import DatasetError, InvalidParameterError
+from genrekit.models.families import HEAD, TABLE, get_family
 
 METRICS = ("macro_f1", "accuracy")
 FOLD_SCHEMES = ("kfold", "group_kfold")
@@ -249,26 +250,32 @@ def score_held_out(
 ) -> tuple[list[Any], np.ndarray]:
     """Track-level probabilities (columns: the classifier's labels) of the held-out records.
 
-    Feature tables: the table's row of each track; table families on audio: the cached
-    window features; musicnn heads: the cached embeddings; other families: the Classifier.
+    Feature tables: the table's row of each track; else read from the cache the family's
+    trainer filled where there is one (:data:`CACHE_SCORERS`: table families, the cached
+    window features; musicnn heads, the cached embeddings); other families: the Classifier.
     """
-    from genrekit.workbench.compare import CompareSettings, score_table_from_cache
     from genrekit.evaluation.inference import predict_tracks
-    from genrekit.training.config import BASELINE_FAMILIES
 
-    family = config.family
     if loaded.table is not None:
         kept = [r for r in records if r.track_id in loaded.table]
         if not kept:
             return [], np.zeros((0, len(classifier.labels)))
         rows = np.stack([loaded.table[r.track_id] for r in kept]).astype(np.float64)
         return kept, np.asarray(_table_estimator(classifier).predict_proba(rows), dtype=np.float64)
-    if family in BASELINE_FAMILIES:
-        scores = score_table_from_cache(classifier, records, CompareSettings(cache_dir=settings.cache_dir, n_jobs=settings.n_jobs))
-        return scores.records, scores.proba
-    if family == "musicnn_head":
-        return score_head_from_cache(classifier, records, config, settings)
+    from_cache = CACHE_SCORERS.get(get_family(config.family).trainer)
+    if from_cache is not None:
+        return from_cache(classifier, records, config, settings)
     scores = predict_tracks(classifier, records)
+    return scores.records, scores.proba
+
+
+def score_table_rows_from_cache(
+    classifier: Any, records: Sequence[Any], config: Any, settings: CVSettings
+) -> tuple[list[Any], np.ndarray]:
+    """Track probabilities of a table model from the cached window features the trainer fills."""
+    from genrekit.workbench.compare import CompareSettings, score_table_from_cache
+
+    scores = score_table_from_cache(classifier, records, CompareSettings(cache_dir=settings.cache_dir, n_jobs=settings.n_jobs))
     return scores.records, scores.proba
 
 
@@ -321,3 +328,10 @@ def score_head_from_cache(
     with torch.inference_mode():
         proba = np.stack([model.head.predict_proba(torch.from_numpy(r)).numpy().mean(axis=0) for r in rows])
     return kept, proba.astype(np.float64)
+
+
+# Held-out scoring from the feature cache, by the trainer (genrekit.models.families) that filled it.
+CACHE_SCORERS: dict[str, Callable[[Any, Sequence[Any], Any, CVSettings], tuple[list[Any], np.ndarray]]] = {
+    TABLE: score_table_rows_from_cache,
+    HEAD: score_head_from_cache,
+}

@@ -183,7 +183,7 @@ def finished_trials(study: Any) -> list[Any]:
 
 def trial_config(settings: TuneSettings, params: Mapping[str, Any]) -> dict[str, Any]:
     """The base config with a trial's (decoded) settings applied."""
-    from genrekit.training.config import deep_merge
+    from genrekit.models.neural import deep_merge
 
     return deep_merge(settings.base_config, nest(params))
 

@@ -47,6 +47,7 @@ from genrekit.evaluation.leaderboard import (
 )
 from genrekit.workbench.leakage import LeakageComparison, segment_leakage_comparison
 from genrekit.evaluation.metrics import evaluate_predictions
+from genrekit.models.families import FAMILIES, TABLE, get_family
 from genrekit.training.data import TABLE_FEATURE_NAME
 
 DEFAULT_FAMILIES = ("knn", "svm", "logreg", "random_forest")
@@ -54,7 +55,6 @@ SINGLE_SPLIT_SCHEMES = ("dataset", "filtered", "random")
 LEAKY_SEGMENT_S = 3.0  # seconds per segment in the leaky demonstration
 LEAKY_ESTIMATORS = ("knn", "logreg")
 MB = 1_000_000  # bytes
-TABLE_FAMILIES = ("knn", "svm", "logreg", "random_forest")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class CompareSettings:
     Attributes
     ----------
     families : tuple of str
-        Families of :data:`genrekit.training.config.FAMILIES`.
+        Families of :data:`genrekit.models.families.FAMILIES`.
     cv : int or None
         Number of folds; ``None`` for a single split.
     scheme : {"dataset", "filtered", "random"}
@@ -292,7 +292,7 @@ def run_family_fold(
         file_data=load_config_file(config_file) if config_file else None,
     )
     classifier = Classifier.load(result.bundle_dir)
-    if settings.score_from_cache and family in TABLE_FAMILIES:
+    if settings.score_from_cache and get_family(family).trainer == TABLE:
         scores = score_table_from_cache(classifier, splits["test"], settings)
         timed = predict_tracks(classifier, splits["test"][: settings.n_timing_tracks])
         scores.inference_s = timed.inference_s
@@ -396,8 +396,6 @@ def run_comparison(
         A family whose training fails on some fold is reported in ``failures`` and keeps
         the folds that worked.
     """
-    from genrekit.training.config import FAMILIES
-
     log = log or (lambda message: None)
     unknown = [f for f in settings.families if f not in FAMILIES]
     if unknown:
@@ -461,7 +459,7 @@ def comparison_rows(settings: CompareSettings) -> list[tuple[str, str, str | Non
     InvalidParameterError
         A config file without a known ``family``.
     """
-    from genrekit.training.config import FAMILIES, load_config_file
+    from genrekit.training.config import load_config_file
 
     rows: list[tuple[str, str, str | None]] = [(family, family, None) for family in settings.families]
     for path in settings.config_files:
