@@ -15,34 +15,53 @@ Exit codes (the same for every subcommand):
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from genrekit._version import __version__
+from genrekit.cli import (
+    classify,
+    compare,
+    data,
+    evaluate,
+    explain,
+    export,
+    features,
+    info,
+    keys,
+    models,
+    organize,
+    retrain,
+    scan,
+    serve,
+    similar,
+    tag,
+    train,
+    tune,
+)
 from genrekit.cli.exit_codes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from genrekit.errors import GenrekitError
 
 
-SUBCOMMAND_MODULES = (
-    "genrekit.cli.classify",
-    "genrekit.cli.features",
-    "genrekit.cli.data",
-    "genrekit.cli.train",
-    "genrekit.cli.serve",
-    "genrekit.cli.keys",
-    "genrekit.cli.models",
-    "genrekit.cli.retrain",
-    "genrekit.cli.evaluate",
-    "genrekit.cli.compare",
-    "genrekit.cli.tune",
-    "genrekit.cli.scan",
-    "genrekit.cli.export",
-    "genrekit.cli.organize",
-    "genrekit.cli.tag",
-    "genrekit.cli.explain",
-    "genrekit.cli.similar",
-    "genrekit.cli.info",
+SUBCOMMANDS = (
+    classify,
+    features,
+    data,
+    train,
+    serve,
+    keys,
+    models,
+    retrain,
+    evaluate,
+    compare,
+    tune,
+    scan,
+    export,
+    organize,
+    tag,
+    explain,
+    similar,
+    info,
 )
 
 
@@ -56,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"genrekit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in SUBCOMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    for subcommand in SUBCOMMANDS:
+        subcommand.register(subparsers)
     return parser
 
 
