@@ -16,7 +16,7 @@ import numpy as np
 
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.io import read_card, save_bundle
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 
 
 class DecodeFloorModel:

@@ -12,7 +12,7 @@ import torch
 
 from genrekit.bundle.card import ModelCard
 from genrekit.bundle.io import save_bundle
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 from tests.predict.test_classifier import TINY_LABELS, TINY_SR, TINY_WINDOW_S
 
 

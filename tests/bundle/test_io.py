@@ -23,7 +23,7 @@ from genrekit.bundle import (
     save_bundle,
 )
 from genrekit.errors import BundleError
-from genrekit.models.registry import build_model, known_model_types, load_model
+from genrekit.models.loaders import build_model, known_model_types, load_model
 
 
 def _card(model_type: str = "logreg") -> ModelCard:

@@ -13,7 +13,7 @@ import torch
 
 from genrekit.bundle import ModelCard, save_bundle
 from genrekit.cli.main import main
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 
 SR = 8000  # Hz
 ZCR_MODEL_TYPE = "test_zero_crossing"

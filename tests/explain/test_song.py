@@ -102,7 +102,7 @@ def real_clips(shared_data: Path) -> list[Path]:
 @pytest.mark.shared_data
 def test_musicnn_head_explanation_is_faithful_on_a_real_classical_clip(shared_data: Path, tmp_path: Path) -> None:
     """The metal clip is explained (and checked) through the CLI below: one explanation each."""
-    from genrekit.models.registry import load_model
+    from genrekit.models.loaders import load_model
 
     loaded = load_model(None)  # the shipped musicnn head
     settings = ExplainSettings(max_windows=1, ig_steps=4)  # 0.25 s patches: 0.5 s ones fail on classical.00000

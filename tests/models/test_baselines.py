@@ -12,7 +12,7 @@ from sklearn.svm import SVC
 
 from genrekit.bundle import ModelCard, save_bundle
 from genrekit.errors import InvalidParameterError, NotFittedError
-from genrekit.models.registry import load_model
+from genrekit.models.loaders import load_model
 from genrekit.models.baselines import (
     BASELINE_KINDS,
     KNNBaseline,

@@ -8,7 +8,7 @@ import torch
 
 from genrekit.bundle import ModelCard, save_bundle
 from genrekit.errors import InvalidParameterError
-from genrekit.models.registry import load_model
+from genrekit.models.loaders import load_model
 from genrekit.models.cnn import (
     Cnn1dConfig,
     Cnn2dConfig,

@@ -10,7 +10,7 @@ from genrekit.bundle import ModelCard, save_bundle
 from genrekit.errors import InvalidParameterError
 from genrekit.models.crnn import CrnnConfig, build_crnn
 from genrekit.models.neural import net_bundle_parts
-from genrekit.models.registry import load_model
+from genrekit.models.loaders import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 

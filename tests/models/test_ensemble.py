@@ -11,7 +11,7 @@ from genrekit.errors import InvalidParameterError
 from genrekit.models.cnn import Cnn1dConfig, build_cnn1d
 from genrekit.models.ensemble import EnsembleClassifier, ensemble_bundle_parts
 from genrekit.models.neural import net_bundle_parts
-from genrekit.models.registry import load_model
+from genrekit.models.loaders import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 

@@ -11,7 +11,7 @@ from genrekit.errors import InvalidParameterError
 from genrekit.models.baselines import TableWaveformClassifier
 from genrekit.models.mlp import MlpConfig, Standardize, build_mlp
 from genrekit.models.neural import MeanStdPool, TorchWaveformClassifier, net_bundle_parts
-from genrekit.models.registry import load_model
+from genrekit.models.loaders import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 

@@ -26,7 +26,7 @@ from genrekit.models.heads import (
 )
 from genrekit.models.musicnn import MSD_TAGS, MTT_TAGS, load_pretrained
 from genrekit.models.onnx_runtime import load_onnx_bundle
-from genrekit.models.registry import load_model
+from genrekit.models.loaders import load_model
 
 LABELS = ["blues", "classical", "rock"]
 

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from genrekit.bundle import ONNX_FILENAME, default_bundle_path
 from genrekit.models.onnx_export import lean_graph
 from genrekit.models.onnx_runtime import load_onnx_bundle
-from genrekit.models.registry import load_model
+from genrekit.models.loaders import load_model
 
 
 def _run(path: Path, x: np.ndarray) -> list[np.ndarray]:

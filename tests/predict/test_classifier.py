@@ -18,7 +18,7 @@ import torch
 
 from genrekit.bundle import ModelCard, save_bundle
 from genrekit.errors import AudioTooLongError, EmptyAudioError, GenrekitError, InvalidParameterError
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 from genrekit.predict import (
     WARNING_NOT_MUSIC,
     WARNING_SHORT,

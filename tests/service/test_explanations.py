@@ -88,7 +88,7 @@ def test_the_served_onnx_model_is_explained_on_its_own_graph(tmp_path: Path, mon
     def no_torch_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("the explanation loaded a PyTorch model")
 
-    monkeypatch.setattr("genrekit.models.registry.load_model", no_torch_model, raising=False)
+    monkeypatch.setattr("genrekit.models.loaders.load_model", no_torch_model, raising=False)
     monkeypatch.setenv(explanations.MAX_WINDOWS_ENV, "1")
     classifier = Classifier.load()
     settings = make_settings(tmp_path, keep_audio=True)

@@ -13,7 +13,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from genrekit.bundle import ModelCard, default_bundle_path, save_bundle
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 from genrekit.predict import Classifier
 from genrekit.service import create_app
 from tests.service.conftest import make_settings

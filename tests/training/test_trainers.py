@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from genrekit.errors import DatasetError, InvalidParameterError
-from genrekit.models.registry import load_model
+from genrekit.models.loaders import load_model
 from genrekit.training.config import resolve_config
 from genrekit.training.data import table_columns
 from genrekit.training.trainers import train

@@ -219,7 +219,7 @@ def registered_model_modules() -> tuple[str, ...]:
     Worker processes import them before loading a bundle, so a bundle of a custom model
     type loads there as it does here.
     """
-    from genrekit.models.registry import loader_modules
+    from genrekit.models.loaders import loader_modules
 
     modules = loader_modules()
     return tuple(sorted(m for m in modules if m and not m.startswith("genrekit.") and m != "__main__"))

@@ -3,7 +3,7 @@
 
 See :mod:`genrekit.bundle.card` for the card schema and :mod:`genrekit.bundle.io` for
 saving, loading and checksums. Building a model from a bundle is
-:func:`genrekit.models.registry.load_model`; this package never imports the models.
+:func:`genrekit.models.loaders.load_model`; this package never imports the models.
 """
 
 from genrekit.bundle.card import CARD_FORMAT_VERSION, ModelCard

@@ -22,7 +22,7 @@ class ModelCard:
     version : str
         Version of this model (not of genrekit).
     model_type : str
-        Key of the loader in the model-type registry (e.g. ``"musicnn_head"``, ``"cnn2d"``).
+        Key of the loader in :mod:`genrekit.models.loaders` (e.g. ``"musicnn_head"``, ``"cnn2d"``).
     labels : list of str
         Class names; every probability vector follows this order.
     sample_rate : int

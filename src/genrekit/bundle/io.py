@@ -14,7 +14,7 @@ Never pickle: classical models store their fitted arrays as tensors too.
 
 This module is the file format only: it imports neither torch (the safetensors reader is
 imported when tensors are read or written) nor :mod:`genrekit.models`. Building a model
-from a bundle is :func:`genrekit.models.registry.load_model`.
+from a bundle is :func:`genrekit.models.loaders.load_model`.
 """
 
 from __future__ import annotations
@@ -235,5 +235,5 @@ _MOVED_TO_REGISTRY = ("load_model", "build_model", "register_model_type")
 
 def __getattr__(name: str) -> object:
     if name in _MOVED_TO_REGISTRY:
-        raise ImportError(f"{name} moved from genrekit.bundle to genrekit.models.registry (the format layer builds no models)")
+        raise ImportError(f"{name} moved from genrekit.bundle to genrekit.models.loaders (the format layer builds no models)")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

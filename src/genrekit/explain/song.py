@@ -384,7 +384,7 @@ def load_explainable(
     if runtime == "onnx":
         raise InvalidParameterError(f"bundle {card.name} ships no ONNX graph of a musicnn head: use runtime 'torch'")
     try:
-        from genrekit.models.registry import load_model
+        from genrekit.models.loaders import load_model
     except ImportError as error:
         need = "integrated gradients need" if integrated_gradients else f"bundle {card.name} ships no ONNX graph, so it needs"
         raise BundleError(f"{need} PyTorch, which is not installed ({error}); install it with: pip install 'genrekit[train]'") from error

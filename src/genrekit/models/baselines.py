@@ -34,7 +34,7 @@ import torch
 
 from genrekit.errors import BundleError, InvalidParameterError, NotFittedError
 from genrekit.models.families import TABLE, Family, no_spectrogram, register_family
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 from genrekit.numeric import softmax
 
 TABLE_SAMPLE_RATE = 22050  # Hz, the rate of the GTZAN / Kaggle feature table

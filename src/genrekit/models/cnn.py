@@ -39,7 +39,7 @@ from genrekit.models.neural import (
     net_family,
     spectrogram_family,
 )
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 
 # Feature defaults of the spectrogram families (the config's ``features`` table updates them).
 LOGMEL_FEATURES = {"n_fft": 1024, "hop_length": 512, "n_mels": 64}

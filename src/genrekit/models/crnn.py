@@ -27,7 +27,7 @@ from genrekit.models.neural import (
     load_spectrogram_net,
     spectrogram_family,
 )
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.models.base import WaveformClassifier
 from genrekit.models.families import ENSEMBLE, Family, no_spectrogram, register_family
 from genrekit.models.neural import ConfigMixin, model_schema
-from genrekit.models.registry import build_model, register_model_type
+from genrekit.models.loaders import build_model, register_model_type
 
 MODEL_TYPE = "ensemble"
 

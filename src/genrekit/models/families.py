@@ -17,7 +17,7 @@ rooms ask of a family:
   :func:`genrekit.training.config.resolve_config`).
 
 Adding a family: one model module that registers its bundle loader
-(:func:`genrekit.models.registry.register_model_type`) and its :class:`Family`, plus one line
+(:func:`genrekit.models.loaders.register_model_type`) and its :class:`Family`, plus one line
 in :data:`FAMILY_MODULES`. This module imports nothing heavy, so the CLI parser lists
 :data:`FAMILIES` without torch; :func:`get_family` imports the family's module on first use.
 """

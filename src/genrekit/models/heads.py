@@ -43,7 +43,7 @@ from genrekit.bundle.io import ONNX_FILENAME, add_bundle_file, load_bundle, regi
 from genrekit.errors import BundleError, InvalidParameterError
 from genrekit.models.families import HEAD, Family, SpectrogramView, no_spectrogram, register_family
 from genrekit.models.onnx_runtime import MODEL_TYPE
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 from genrekit.features.config import MusicnnInputConfig
 from genrekit.features.modules import MusicnnInput
 from genrekit.features.spectral import MUSICNN_MIN_WINDOW_LENGTH, MUSICNN_WINDOW_LENGTH

@@ -1,4 +1,4 @@
-"""The model-type registry: ``card.model_type`` -> the loader that builds the model.
+"""The model loaders: ``card.model_type`` -> the loader that builds the model.
 
 Model modules register their loader with :func:`register_model_type`; :func:`build_model`
 turns a bundle's card and tensors into a model (importing the built-in model modules on
@@ -61,7 +61,7 @@ def _import_builtin_models() -> None:
 
 
 def build_model(card: ModelCard, tensors: dict[str, torch.Tensor]) -> WaveformClassifier:
-    """Build a model from a card and its tensors through the registry (what :func:`load_model`
+    """Build a model from a card and its tensors through the registered loaders (what :func:`load_model`
     does after reading; ensembles use it for their members).
 
     Raises

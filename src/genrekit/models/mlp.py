@@ -38,7 +38,7 @@ from genrekit.models.neural import (
     make_frontend,
     net_family,
 )
-from genrekit.models.registry import register_model_type
+from genrekit.models.loaders import register_model_type
 
 MFCC_STATS_FEATURES = {"n_mfcc": 20, "mel": {"n_fft": 2048, "hop_length": 512, "n_mels": 128}}  # feature defaults
 PRESET = {"epochs": 60, "patience": 15, "augment": {"mixup_alpha": 0.2}}  # training defaults

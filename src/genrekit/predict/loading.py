@@ -58,7 +58,7 @@ def load_model(
     if device != "cpu":
         raise BundleError(f"device {device!r} needs a bundle that ships its ONNX graph; {card.name} has none")
     try:
-        from genrekit.models.registry import load_model as load_torch_model
+        from genrekit.models.loaders import load_model as load_torch_model
     except ImportError as error:
         raise BundleError(
             f"bundle {card.name} ships no ONNX graph, so it runs on PyTorch, which is not installed "

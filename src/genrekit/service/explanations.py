@@ -81,7 +81,7 @@ class ExplanationCache:
             return card, model
         if self._model is None:
             try:
-                from genrekit.models.registry import load_model
+                from genrekit.models.loaders import load_model
             except ImportError as error:
                 raise ExplanationNotSupportedError(
                     "this server's model runs without an ONNX graph of a musicnn head, and explaining it needs "

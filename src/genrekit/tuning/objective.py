@@ -188,7 +188,7 @@ def cross_validate(
         Bad settings or data; a fold that scores no track.
     """
     from genrekit.workbench.compare import align_columns
-    from genrekit.models.registry import load_model
+    from genrekit.models.loaders import load_model
     from genrekit.predict import Classifier
     from genrekit.training import data as tdata
     from genrekit.training.config import resolve_config
