@@ -15,6 +15,7 @@ the batch engine both stand on it; the batch engine imports no library tool (``c
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,118 @@ def test_one_windowing() -> None:
     assert not hasattr(functional, "frame_windows")
     users = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if "frame_windows" in p.read_text(encoding="utf-8"))
     assert not users, f"frame_windows is still named in {users}"
+
+
+REPO = SRC.parents[1]
+ARCHITECTURE = REPO / "docs" / "architecture.json"
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file that ``import name`` (or ``from a.b import name``) reads, longest match."""
+    parts = name.split(".")
+    for n in range(len(parts), 0, -1):
+        base = REPO.joinpath("src", *parts[:n])
+        if base.with_suffix(".py").is_file():
+            return base.with_suffix(".py")
+        if (base / "__init__.py").is_file():
+            return base / "__init__.py"
+    return None
+
+
+def _imported_files(path: Path) -> set[Path]:
+    """The genrekit files one source file imports (function-level imports included):
+    ``from pkg import sub`` reads ``pkg/sub.py``; ``from pkg import name`` reads the file that
+    defines or hands on ``name`` (``pkg/__init__.py`` for a package's face)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    files = {_module_file(name) for name in names if name.startswith("genrekit.")}
+    return {f for f in files if f is not None and f != path}
+
+
+def _import_graph() -> dict[Path, set[Path]]:
+    """Source file -> the genrekit files it imports."""
+    return {path: _imported_files(path) for path in SRC.rglob("*.py")}
+
+
+def test_no_import_circles() -> None:
+    """No two files import each other, directly or round a loop (Tarjan's strongly connected
+    components over the whole package)."""
+    graph = _import_graph()
+    index: dict[Path, int] = {}
+    low: dict[Path, int] = {}
+    stack: list[Path] = []
+    circles: list[list[str]] = []
+
+    def visit(node: Path) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(str(member.relative_to(SRC)))
+                if member == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in list(graph):
+        if node not in index:
+            visit(node)
+    assert not circles, f"import circles: {circles}"
+
+
+def _parts() -> dict[str, list[Path]]:
+    board = json.loads(ARCHITECTURE.read_text(encoding="utf-8"))
+    return {name: [REPO / p for p in part["is"]] for name, part in board["parts"].items()}
+
+
+def _part_of(path: Path, parts: dict[str, list[Path]]) -> str | None:
+    """The part whose longest listed path holds this file (the whiteboard's own rule)."""
+    best: tuple[int, str | None] = (-1, None)
+    for name, places in parts.items():
+        for place in places:
+            if (path == place or place in path.parents) and len(place.parts) > best[0]:
+                best = (len(place.parts), name)
+    return best[1]
+
+
+def _part_arrows() -> dict[tuple[str, str], list[str]]:
+    parts = _parts()
+    arrows: dict[tuple[str, str], list[str]] = {}
+    for path, targets in _import_graph().items():
+        here = _part_of(path, parts)
+        for target in targets:
+            there = _part_of(target, parts)
+            if here and there and here != there:
+                arrows.setdefault((here, there), []).append(f"{path.relative_to(SRC)} -> {target.relative_to(SRC)}")
+    return arrows
+
+
+def test_architecture_board_is_true() -> None:
+    """docs/architecture.json, read against the code: every "never" is kept, every arrow it draws
+    exists, and it draws every arrow the code has (function-level imports included)."""
+    board = json.loads(ARCHITECTURE.read_text(encoding="utf-8"))
+    found = _part_arrows()
+    broken = {f"{a} -> {b} ({why})": found[(a, b)][:3] for a, b, why in board["never"] if (a, b) in found}
+    assert not broken, f"nevers broken: {broken}"
+    drawn = {(arrow[0], arrow[1]) for arrow in board["arrows"]}
+    assert not drawn - set(found), f"drawn but not in the code: {sorted(drawn - set(found))}"
+    assert not set(found) - drawn, f"in the code but not drawn: {[(k, found[k][:2]) for k in sorted(set(found) - drawn)]}"
+
+
+def test_architecture_board_places_every_room() -> None:
+    """Every package of src/genrekit stands on a part of the board."""
+    parts = _parts()
+    rooms = sorted(p for p in SRC.iterdir() if (p / "__init__.py").is_file())
+    assert [str(r.relative_to(SRC)) for r in rooms if _part_of(r / "__init__.py", parts) is None] == []
