@@ -9,9 +9,9 @@ import time
 import pytest
 
 from genrekit.errors import InvalidParameterError
-from genrekit.service.access.ratelimit import RateLimiter
-from genrekit.service.answers.jobs import JobPool
 from genrekit.service.errors import JobTimeoutError, QueueFullError, RateLimitedError
+from genrekit.service.ratelimit import RateLimiter
+from genrekit.service.work.jobs import JobPool
 
 
 def test_pool_runs_at_most_n_workers_and_refuses_past_the_queue() -> None:

@@ -10,13 +10,13 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from genrekit.service.access.ratelimit import RateLimiter
-from genrekit.service.answers.jobs import JobPool
-from genrekit.service.answers.timeline import TimelineJobs
-from genrekit.service.answers.visual_jobs import VisualsJobs
 from genrekit.service.config import Settings
 from genrekit.service.errors import ModelNotReadyError
 from genrekit.service.metrics import ServiceMetrics
+from genrekit.service.ratelimit import RateLimiter
+from genrekit.service.work.jobs import JobPool
+from genrekit.service.work.timeline import TimelineJobs
+from genrekit.service.work.visual_jobs import VisualsJobs
 
 
 class ServiceClassifier(Protocol):

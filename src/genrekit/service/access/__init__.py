@@ -1,5 +1,5 @@
-"""Who may do what: API keys and roles, the per-client rate limit, security headers and CORS.
+"""Who may do what: the access middleware and roles, API keys, security headers and CORS.
 
-``control`` holds the access middleware and role checks, ``keys`` the API keys (also used by
-``genrekit keys``), ``ratelimit`` the requests per minute, ``security`` the response headers.
+``control`` decides who is calling and what they may do, ``keys`` holds the API keys (also
+used by ``genrekit keys``), ``security`` sets the response headers and the CORS policy.
 """

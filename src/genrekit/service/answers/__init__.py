@@ -1,4 +1,3 @@
-"""Making and keeping answers: classifying on the worker pool, the work that follows an answer
-(the whole-song timeline, the visuals, explanations), and reading stored answers back (their
-audio in byte ranges, genre counts, the map).
+"""Making and keeping answers: classifying submitted audio, explaining a stored result, serving
+its audio back in byte ranges, and the discovery views (genre counts, the map).
 """
