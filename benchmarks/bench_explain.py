@@ -19,7 +19,7 @@ import numpy as np
 from genrekit import Classifier
 from genrekit.audio import load_audio
 from genrekit.explain.song import ExplainSettings, explain_waveform, load_explainable
-from genrekit.service.explanations import SERVICE_MAX_WINDOWS, SERVICE_PATCH_BANDS, SERVICE_PATCH_S
+from genrekit.service.answers.explanations import SERVICE_MAX_WINDOWS, SERVICE_PATCH_BANDS, SERVICE_PATCH_S
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:  # noqa: ANN001

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from genrekit.service import Settings, create_app
-from genrekit.service.uploads import MULTIPART_OVERHEAD_BYTES
+from genrekit.service.intake.uploads import MULTIPART_OVERHEAD_BYTES
 from tests.conftest import REPO_ROOT
 from tests.deploy.conftest import check_app_environment
 

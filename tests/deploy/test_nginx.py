@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy
 
 from genrekit.service import Settings
-from genrekit.service.uploads import MULTIPART_OVERHEAD_BYTES
+from genrekit.service.intake.uploads import MULTIPART_OVERHEAD_BYTES
 from tests.conftest import REPO_ROOT
 from tests.deploy.conftest import (
     free_port,

@@ -24,7 +24,8 @@ pytest.importorskip("sklearn")
 from genrekit.cli.main import main as cli_main  # noqa: E402
 from genrekit.lifecycle.versions import ModelRegistry  # noqa: E402
 from genrekit.lifecycle.retrain import PromotionRule, retrain  # noqa: E402
-from genrekit.service import create_app, keys  # noqa: E402
+from genrekit.service import create_app  # noqa: E402
+from genrekit.service.access import keys  # noqa: E402
 from tests.service.conftest import make_settings  # noqa: E402
 
 SR = 22050  # Hz

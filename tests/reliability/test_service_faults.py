@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import exc as sa_exc
 
-from genrekit.service import create_app, keys
-from genrekit.service import access as access_module
-from genrekit.service import uploads as uploads_module
-from genrekit.service.uploads import MAX_NAME_CHARS, clean_filename
+from genrekit.service import create_app
+from genrekit.service.access import control as access_module
+from genrekit.service.access import keys
+from genrekit.service.intake import uploads as uploads_module
+from genrekit.service.intake.uploads import MAX_NAME_CHARS, clean_filename
 from genrekit.store import queries
 from tests.service.conftest import FakeClassifier, assert_problem, make_settings, make_wav, upload
 

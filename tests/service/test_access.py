@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from genrekit.cli.main import main as cli_main
-from genrekit.service import create_app, keys
-from genrekit.service.access import is_loopback_host
+from genrekit.service import create_app
+from genrekit.service.access import keys
+from genrekit.service.access.control import is_loopback_host
 from tests.service.conftest import FakeClassifier, assert_problem, make_settings, make_wav, upload
 
 # Routes anyone may call in key mode (path templates as in app.routes), and mounted folders.

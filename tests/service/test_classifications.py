@@ -114,7 +114,7 @@ Kept = tuple[TestClient, str, bytes]
 @pytest.fixture
 def kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kept]:
     """A client of a server that keeps audio, the id and bytes of one stored upload (read 1000 bytes at a time)."""
-    from genrekit.service import stored_audio
+    from genrekit.service.answers import stored_audio
 
     monkeypatch.setattr(stored_audio, "CHUNK_BYTES", 1000)
     with TestClient(create_app(make_settings(tmp_path, keep_audio=True), classifier=FakeClassifier())) as client:

@@ -204,7 +204,7 @@ def test_vectors_of_other_spaces_never_mix_and_fallback_search_agrees(tmp_path: 
 
 
 def test_search_map_and_neighbours_never_show_another_keys_tracks(tmp_path: Path) -> None:
-    from genrekit.service import discovery
+    from genrekit.service.answers import discovery
     from genrekit.store import queries
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")

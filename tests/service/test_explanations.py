@@ -83,7 +83,7 @@ def test_the_route_module_does_not_load_torch() -> None:
 def test_the_served_onnx_model_is_explained_on_its_own_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The shipped model runs on ONNX Runtime; "Why?" uses that graph, never loading a PyTorch model."""
     from genrekit.predict import Classifier
-    from genrekit.service import explanations
+    from genrekit.service.answers import explanations
 
     def no_torch_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("the explanation loaded a PyTorch model")

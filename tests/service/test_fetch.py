@@ -15,8 +15,9 @@ import httpcore
 import pytest
 from fastapi.testclient import TestClient
 
-from genrekit.service import create_app, fetch
+from genrekit.service import create_app
 from genrekit.service.errors import PayloadTooLargeError, UrlFetchError, UrlRefusedError
+from genrekit.service.intake import fetch
 from tests.service.conftest import FakeClassifier, assert_problem, make_settings, make_wav
 
 SONG = make_wav(1.0, seed=2024)

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from genrekit.service import create_app
-from genrekit.service.timeline import STEP_WINDOWS, covered_from_start, merged_segments
+from genrekit.service.work.timeline import STEP_WINDOWS, covered_from_start, merged_segments
 from tests.service.conftest import FakeClassifier, assert_problem, make_settings, make_wav, upload, wait_complete
 
 POLL_TIMEOUT_S = 20.0

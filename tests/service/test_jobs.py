@@ -10,8 +10,8 @@ import pytest
 
 from genrekit.errors import InvalidParameterError
 from genrekit.service.errors import JobTimeoutError, QueueFullError, RateLimitedError
-from genrekit.service.jobs import JobPool
 from genrekit.service.ratelimit import RateLimiter
+from genrekit.service.work.jobs import JobPool
 
 
 def test_pool_runs_at_most_n_workers_and_refuses_past_the_queue() -> None:

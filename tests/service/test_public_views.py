@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from genrekit.lifecycle.versions import ModelVersion
-from genrekit.service.keys import KeyInfo
+from genrekit.service.access.keys import KeyInfo
 from genrekit.service.routes.keys import _public
 from genrekit.service.routes.versions import _version
 

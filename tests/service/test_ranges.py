@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from genrekit.service.answers.ranges import ByteRange, if_range_allows, parse_range
 from genrekit.service.errors import RangeNotSatisfiableError
-from genrekit.service.ranges import ByteRange, if_range_allows, parse_range
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from genrekit.service import create_app, fetch, intake
+from genrekit.service import create_app
 from genrekit.service.errors import UrlRefusedError
+from genrekit.service.intake import fetch, submission
 from tests.service.conftest import FakeClassifier, make_settings, make_wav
 
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="genrekit-schemathesis-"))  # the database is created by the lifespan
@@ -40,7 +41,7 @@ def running_app() -> Iterator[None]:
     Links are validated but never fetched (no traffic leaves the machine).
     """
     patch = pytest.MonkeyPatch()
-    patch.setattr(intake, "fetch_audio", _no_network)
+    patch.setattr(submission, "fetch_audio", _no_network)
     try:
         with TestClient(app) as client:
             created = client.post("/api/v1/classify", files={"file": ("seed.wav", make_wav(0.5), "audio/wav")})

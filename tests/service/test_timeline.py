@@ -1,4 +1,4 @@
-"""Background timeline steps yield to requests: :func:`genrekit.service.jobs.run_when_free`."""
+"""Background timeline steps yield to requests: :func:`genrekit.service.work.jobs.run_when_free`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import time
 from types import SimpleNamespace
 
-from genrekit.service.jobs import JobPool, run_when_free
+from genrekit.service.work.jobs import JobPool, run_when_free
 
 
 def test_a_background_step_waits_until_the_pool_is_idle() -> None:

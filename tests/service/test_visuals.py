@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from genrekit.errors import InvalidParameterError
-from genrekit.service.visuals import (
+from genrekit.service.work.visuals import (
     DB_MAX,
     DB_MIN,
     DB_RANGE,

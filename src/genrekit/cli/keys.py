@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-ROLE_CHOICES = ("read", "editor", "admin")  # genrekit.service.keys.ROLES, without importing the service here
+ROLE_CHOICES = ("read", "editor", "admin")  # genrekit.service.access.keys.ROLES, without importing the service here
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one keys action on the configured database."""
-    from genrekit.service import keys
+    from genrekit.service.access import keys
     from genrekit.service.config import Settings
     from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
 

@@ -102,8 +102,8 @@ def _access_settings(settings: Settings, *, host: str, insecure: bool) -> tuple[
       ``--insecure`` (open mode, with a warning);
     * loopback: open single-user mode.
     """
-    from genrekit.service.access import is_loopback_host
-    from genrekit.service.keys import count_active_keys
+    from genrekit.service.access.control import is_loopback_host
+    from genrekit.service.access.keys import count_active_keys
     from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
 
     public = not is_loopback_host(host)

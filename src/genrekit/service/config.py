@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         the CPU cores among the workers.
     require_keys : bool
         Key mode: every API call needs ``Authorization: Bearer <key>`` (see
-        :mod:`genrekit.service.access`); ``genrekit serve`` turns it on by itself on a
+        :mod:`genrekit.service.access.control`); ``genrekit serve`` turns it on by itself on a
         public interface.
     cors_origins : str
         Comma-separated origins allowed to call the API from a browser

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from genrekit.service.access import Principal, current_principal, require_role
+from genrekit.service.access.control import Principal, current_principal, require_role
 from genrekit.service.config import Settings
 from genrekit.service.state import ServiceClassifier, ServiceState
 

@@ -26,10 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from genrekit._version import __version__
 from genrekit.errors import GenrekitError
 from genrekit.lifecycle.versions import ModelRegistry
-from genrekit.service.access import AccessMiddleware
+from genrekit.service.access.control import AccessMiddleware
+from genrekit.service.access.security import install_security
 from genrekit.service.api import api_router
 from genrekit.service.config import Settings
-from genrekit.service.jobs import JobPool
 from genrekit.service.metrics import MetricsMiddleware, ServiceMetrics
 from genrekit.service.model_reload import ModelWatcher
 from genrekit.service.pages import install_pages
@@ -37,8 +37,8 @@ from genrekit.service.problems import Problem, install_problem_handlers, problem
 from genrekit.service.ratelimit import RateLimiter
 from genrekit.service.routes import health
 from genrekit.service.schemas import ClassifyUrlRequest
-from genrekit.service.security import install_security
 from genrekit.service.state import ServiceClassifier, ServiceState
+from genrekit.service.work.jobs import JobPool
 from genrekit.settings import inference_threads
 from genrekit.store.db import create_db_engine, make_session_factory, run_migrations
 from genrekit.store.vectors import prepare_vector_search

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from genrekit.service.config import Settings
 from genrekit.service.errors import ModelNotReadyError
-from genrekit.service.jobs import JobPool
 from genrekit.service.metrics import ServiceMetrics
 from genrekit.service.ratelimit import RateLimiter
-from genrekit.service.timeline import TimelineJobs
-from genrekit.service.visual_jobs import VisualsJobs
+from genrekit.service.work.jobs import JobPool
+from genrekit.service.work.timeline import TimelineJobs
+from genrekit.service.work.visual_jobs import VisualsJobs
 
 
 class ServiceClassifier(Protocol):

@@ -44,7 +44,7 @@ def create_classification(
         ``Prediction.to_dict()``: name, duration_s, model{name, version}, genres (highest
         first), segments, tags, warnings.
     visuals : dict or None
-        The display data of :func:`genrekit.service.visuals.compute_visuals`.
+        The display data of :func:`genrekit.service.work.visuals.compute_visuals`.
     owner_key_id : str or None
         Public id of the API key that submitted it (``None`` in open mode); only that key sees it.
     embedding_space : str or None

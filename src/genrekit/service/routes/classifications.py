@@ -8,13 +8,13 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service.classification import MEDIA_TYPES, resume_full_timeline, to_public, to_summary
+from genrekit.service.answers.classification import MEDIA_TYPES, resume_full_timeline, to_public, to_summary
+from genrekit.service.answers.stored_audio import stored_audio_response
 from genrekit.service.deps import CursorQuery, PageSizeQuery, PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic, ClassificationsPublic, VisualsPublic
-from genrekit.service.stored_audio import stored_audio_response
-from genrekit.service.visual_jobs import VISUALS_WAIT_S
+from genrekit.service.work.visual_jobs import VISUALS_WAIT_S
 from genrekit.store import queries
 
 router = APIRouter(prefix="/classifications", tags=["classifications"])

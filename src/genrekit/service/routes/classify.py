@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service.classification import classify_incoming, follow_with_full_timeline, follow_with_visuals, to_public
+from genrekit.service.answers.classification import classify_incoming, follow_with_full_timeline, follow_with_visuals, to_public
 from genrekit.service.deps import ClassifierDep, PrincipalDep, RateLimitDep, StateDep
-from genrekit.service.intake import FORMS, receive_submission
+from genrekit.service.intake.submission import FORMS, receive_submission
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic
 from genrekit.service.state import ServiceState

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from genrekit.service import discovery
-from genrekit.service.classification import embedding_space, to_summary
+from genrekit.service.answers import discovery
+from genrekit.service.answers.classification import embedding_space, to_summary
 from genrekit.service.deps import CursorQuery, PageSizeQuery, PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from genrekit.service.answers.explanations import cache_of, explain_stored
 from genrekit.service.deps import PrincipalDep, StateDep
-from genrekit.service.explanations import cache_of, explain_stored
 from genrekit.service.problems import problem_responses
 
 router = APIRouter(prefix="/classifications", tags=["explanations"])

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from genrekit.service import keys
+from genrekit.service.access import keys
 from genrekit.service.deps import AdminDep, SessionDep
 from genrekit.service.errors import NotFoundError
 from genrekit.service.problems import problem_responses

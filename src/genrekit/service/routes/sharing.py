@@ -13,13 +13,13 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from genrekit.service.classification import to_public
+from genrekit.service.access.keys import hash_secret
+from genrekit.service.answers.classification import to_public
+from genrekit.service.answers.stored_audio import stored_audio_response
 from genrekit.service.deps import PrincipalDep, SessionDep, StateDep
 from genrekit.service.errors import NotFoundError
-from genrekit.service.keys import hash_secret
 from genrekit.service.problems import problem_responses
 from genrekit.service.schemas import ClassificationPublic, SharePublic, VisualsPublic
-from genrekit.service.stored_audio import stored_audio_response
 from genrekit.store import queries
 from genrekit.store.tables import Classification
 

@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from genrekit.service.access.keys import authenticate, role_rank
 from genrekit.service.errors import ForbiddenError, UnauthorizedError
-from genrekit.service.keys import authenticate, role_rank
 from genrekit.service.problems import database_unavailable, is_database_outage, problem_response
 
 if TYPE_CHECKING:

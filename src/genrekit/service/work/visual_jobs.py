@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service.jobs import BackgroundJobs, run_when_free
-from genrekit.service.visuals import compute_visuals
+from genrekit.service.work.jobs import BackgroundJobs, run_when_free
+from genrekit.service.work.visuals import compute_visuals
 from genrekit.store import queries
 
 VISUALS_SR = 16000  # Hz: the picture spans 0-8 kHz (the model's own band), the waveform 1000 peaks

@@ -32,7 +32,7 @@ import httpx
 
 from genrekit.audio.sniff import AUDIO_EXTENSIONS
 from genrekit.service.errors import JobTimeoutError, PayloadTooLargeError, UrlFetchError, UrlRefusedError
-from genrekit.service.uploads import IncomingAudio, SpoolWriter
+from genrekit.service.intake.uploads import IncomingAudio, SpoolWriter
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressPolicy = Callable[[IPAddress], bool]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from genrekit.service.jobs import BackgroundJobs, run_when_free
+from genrekit.service.work.jobs import BackgroundJobs, run_when_free
 from genrekit.store import queries
 
 STEP_WINDOWS = 10  # windows classified per background step (one pool job each)

@@ -2,7 +2,7 @@
 
 * ``multipart/form-data`` with a ``file`` part: an upload;
 * ``audio/*`` or ``application/octet-stream``: the raw bytes of an upload;
-* ``application/json`` ``{"url": ...}``: a link, fetched by :func:`genrekit.service.fetch.fetch_audio`.
+* ``application/json`` ``{"url": ...}``: a link, fetched by :func:`genrekit.service.intake.fetch.fetch_audio`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pydantic import ValidationError
 
 from genrekit.service.config import Settings
 from genrekit.service.errors import BadRequestError, PayloadTooLargeError, UnsupportedBodyTypeError
-from genrekit.service.fetch import fetch_audio
-from genrekit.service.schemas import ClassifyUrlRequest
-from genrekit.service.uploads import (
+from genrekit.service.intake.fetch import fetch_audio
+from genrekit.service.intake.uploads import (
     MULTIPART_OVERHEAD_BYTES,
     clean_filename,
     parse_options_header,
@@ -25,6 +24,7 @@ from genrekit.service.uploads import (
     receive_multipart,
     receive_raw,
 )
+from genrekit.service.schemas import ClassifyUrlRequest
 
 MAX_JSON_BYTES = 16 * 1024  # longest accepted JSON body
 RAW_AUDIO_TYPES = ("application/octet-stream",)  # accepted raw upload types besides audio/*

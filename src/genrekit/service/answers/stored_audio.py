@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 from fastapi.responses import StreamingResponse
 
+from genrekit.service.answers.ranges import if_range_allows, parse_range
 from genrekit.service.errors import NotFoundError
-from genrekit.service.ranges import if_range_allows, parse_range
 from genrekit.service.state import ServiceState
 from genrekit.store import queries
 

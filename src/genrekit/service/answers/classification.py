@@ -26,10 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from genrekit.errors import GenrekitError
 from genrekit.service.config import MEGABYTE
 from genrekit.service.errors import JobTimeoutError
+from genrekit.service.intake.uploads import IncomingAudio
 from genrekit.service.schemas import ClassificationPublic, ClassificationSummary
 from genrekit.service.state import ServiceClassifier, ServiceState, model_identity
-from genrekit.service.timeline import TimelineJobs, covered_from_start
-from genrekit.service.uploads import IncomingAudio
+from genrekit.service.work.timeline import TimelineJobs, covered_from_start
 from genrekit.store import queries
 from genrekit.store.tables import Classification
 
@@ -64,7 +64,7 @@ MEDIA_TYPES = {
 
 @dataclass(frozen=True)
 class JobOutput:
-    """What one classification job produces (the visuals come later, see :mod:`genrekit.service.visual_jobs`)."""
+    """What one classification job produces (the visuals come later, see :mod:`genrekit.service.work.visual_jobs`)."""
 
     result: dict[str, Any]
     elapsed_s: float
@@ -195,7 +195,7 @@ def _rename(state: ServiceState, classification_id: str, filename: str) -> Class
 
 def follow_with_visuals(state: ServiceState, row: Classification, incoming: IncomingAudio) -> bool:
     """Start computing the waveform peaks and spectrogram picture in the background when the
-    stored classification has none (see :mod:`genrekit.service.visual_jobs`).
+    stored classification has none (see :mod:`genrekit.service.work.visual_jobs`).
 
     The job works on its own name of ``incoming``'s file. Returns whether a job started.
     """
