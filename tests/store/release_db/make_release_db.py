@@ -1,26 +1,37 @@
-"""Make the database of the previous release that ``tests/store/test_release_db.py`` upgrades.
+"""Make the databases of earlier releases that ``tests/store/test_release_db.py`` upgrades.
 
-It must run against the code of the previous release: commit 3c80a2c (the parent of
-14a28cf, the last commit with the tables, migrations and queries inside ``service/``).
+It must run against the code of one of the releases in :data:`RELEASES` (it refuses any
+other commit) and fills the database with what that release has:
+
+- ``3c80a2c`` (the parent of 14a28cf, the last commit with the tables, migrations and
+  queries inside ``service/``; revision ``0005_corrections``): API keys, share links,
+  embeddings and corrections.
+- ``4a7294e`` (the parent of f6f64cb, the commit that brought API keys; revision
+  ``0002_library_tracks``): stored audio and ``genrekit scan`` only, so the current code
+  upgrades it through 0003 (the table rebuild for the keys), 0004 and 0005.
+
 It uses only that release's own public paths (``genrekit.service.main.create_app``,
-``genrekit.service.keys``, the REST API and the ``genrekit scan`` command), so the database
-is filled the way a user of that release filled theirs. From the repository root::
+``genrekit.service.keys`` where it exists, the REST API and the ``genrekit scan`` command),
+so the database is filled the way a user of that release filled theirs. From the repository
+root, for release ``SHA``::
 
-    git worktree add ../prev-release 3c80a2c
+    git worktree add ../prev-release SHA
     PYTHONPATH=../prev-release/src python tests/store/release_db/make_release_db.py tests/store/release_db
     git worktree remove ../prev-release
 
-What it does, in key mode with audio and corrections' audio kept: an admin key and an editor
-key are created with that release's key functions; the admin uploads two short generated
-WAVs and the editor one (2 s, 16 kHz each) through ``POST /api/v1/classify`` with the
-bundled default model (which stores each track's embedding); the admin shares its first
-result; the editor corrects its own result (``POST .../feedback``); then ``genrekit scan``
-classifies a folder of two other WAVs into the same database. The scanned paths are then renamed from the throwaway folder
-to :data:`LIBRARY_ROOT` (so the file names no machine path), and the file is vacuumed.
+What it does, with audio kept: where the release has keys, an admin key and an editor key
+are created with that release's key functions; three short generated WAVs (2 s, 16 kHz
+each) are uploaded through ``POST /api/v1/classify`` with the bundled default model (two by
+the admin, one by the editor where there are keys); where there are keys the admin shares
+its first result; where there are corrections (kept with their audio) the editor corrects
+its own result (``POST .../feedback``); then ``genrekit scan`` classifies a folder of two
+other WAVs into the same database. The scanned paths are then renamed from the throwaway
+folder to :data:`LIBRARY_ROOT` (so the file names no machine path), and the file is vacuumed.
 
 Writes ``release-<short sha>.sqlite`` and ``release-<short sha>.json`` (what was made:
-ids, file names, key ids and secrets, per-table row counts, stored audio sizes and
-SHA-256, embeddings, genres) into the output folder.
+ids, file names, per-table row counts, stored audio sizes and SHA-256, genres, and where the
+release has them key ids and secrets, the share link, the correction and embeddings) into
+the output folder.
 """
 
 from __future__ import annotations
@@ -36,12 +47,12 @@ import sys
 import tempfile
 import time
 import wave
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-RELEASE = "3c80a2c"  # the commit this script must run against
 SAMPLE_RATE = 16000  # Hz
 CLIP_S = 2.0  # seconds per generated clip
 LIBRARY_ROOT = "/home/user/Music"  # where the scanned library is said to live in the committed file
@@ -51,8 +62,34 @@ UPLOADS = (  # (key, file name, sound): two for the admin (so similar has a neig
     ("admin", "release-admin-drums.wav", "drums"),
     ("editor", "release-editor-saw.wav", "saw"),
 )
+KEYLESS_UPLOADS = tuple((None, f"release-{sound}.wav", sound) for _, _, sound in UPLOADS)  # the same sounds, no key
 LIBRARY_FILES = ("library-one.wav", "library-two.wav")
 TIMELINE_WAIT_S = 60.0  # longest wait for a background timeline (seconds)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one earlier release has, which chooses the steps that fill its database."""
+
+    revision: str  # its head migration
+    keys: bool  # API keys with roles, results owned by a key, share links
+    embeddings: bool  # each result's embedding is stored
+    corrections: bool  # feedback is kept, with its audio
+    settings: dict[str, Any] = field(default_factory=dict)  # its Settings beyond data_dir, database_url, audio, jobs
+
+    @property
+    def uploads(self) -> tuple[tuple[str | None, str, str], ...]:
+        """(key role or None, file name, sound) of each upload."""
+        return UPLOADS if self.keys else KEYLESS_UPLOADS
+
+
+RELEASES = {  # short sha -> what it has; any other commit is refused
+    "3c80a2c": Release(
+        revision="0005_corrections", keys=True, embeddings=True, corrections=True,
+        settings={"require_keys": True, "feedback_keep_audio": True, "model_poll_s": 0},
+    ),
+    "4a7294e": Release(revision="0002_library_tracks", keys=False, embeddings=False, corrections=False),
+}
 
 
 def clip(kind: str, seed: int) -> bytes:
@@ -87,48 +124,57 @@ def _wait_for_timeline(client: Any, headers: dict[str, str], classification_id: 
         time.sleep(0.2)
 
 
-def fill_through_the_app(db_url: str, data_dir: Path) -> dict[str, Any]:
-    """Keys, three uploads, a share link and a correction, through the release's app."""
+def _make_keys(state: Any) -> dict[str, dict[str, str]]:
+    """An admin key and an editor key, made with the release's key functions."""
+    from genrekit.service import keys
+
+    made = {}
+    with state.new_session() as session:
+        for role in ("admin", "editor"):
+            info, secret = keys.create_key(session, role=role, name=f"release {role}")
+            made[role] = {"id": info.id, "secret": secret, "role": role}
+    return made
+
+
+def fill_through_the_app(release: Release, db_url: str, data_dir: Path) -> dict[str, Any]:
+    """Uploads, and where the release has them keys, a share link and a correction, through its app."""
     from fastapi.testclient import TestClient
 
-    from genrekit.service import keys
     from genrekit.service.config import Settings
     from genrekit.service.main import create_app
 
     settings = Settings(
-        data_dir=data_dir,
-        database_url=db_url,
-        require_keys=True,
-        keep_audio=True,
-        feedback_keep_audio=True,
-        model_poll_s=0,
-        max_concurrent_jobs=1,
+        data_dir=data_dir, database_url=db_url, keep_audio=True, max_concurrent_jobs=1, **release.settings
     )
     app = create_app(settings)
-    made: dict[str, Any] = {"keys": {}, "uploads": {"admin": [], "editor": []}}
+    made: dict[str, Any] = {"keys": {}, "uploads": {}}
     with TestClient(app) as client:
-        state = app.state.genrekit
         assert client.get("/readyz").status_code == 200, "the bundled model did not load"
-        with state.new_session() as session:
-            for role in ("admin", "editor"):
-                info, secret = keys.create_key(session, role=role, name=f"release {role}")
-                made["keys"][role] = {"id": info.id, "secret": secret, "role": role}
+        if release.keys:
+            made["keys"] = _make_keys(app.state.genrekit)
         headers = {role: {"Authorization": f"Bearer {key['secret']}"} for role, key in made["keys"].items()}
-        for seed, (role, filename, sound) in enumerate(UPLOADS):
+        headers[None] = {}
+        for seed, (role, filename, sound) in enumerate(release.uploads):
             data = clip(sound, seed)
             response = client.post(f"{API}/classify", files={"file": (filename, data, "audio/wav")}, headers=headers[role])
             response.raise_for_status()
             body = _wait_for_timeline(client, headers[role], response.json()["id"])
             client.get(f"{API}/classifications/{body['id']}/visuals", headers=headers[role]).raise_for_status()
-            made["uploads"][role].append(body["id"])
-        admin_id, editor_id = made["uploads"]["admin"][0], made["uploads"]["editor"][0]
-        share = client.post(f"{API}/classifications/{admin_id}/share", headers=headers["admin"])
-        share.raise_for_status()
-        made["share"] = {"classification_id": admin_id, "token": share.json()["token"]}
-        genres = [g["genre"] for g in client.get(f"{API}/classifications/{editor_id}", headers=headers["editor"]).json()["genres"]]
-        feedback = client.post(f"{API}/classifications/{editor_id}/feedback", json={"genre": genres[1]}, headers=headers["editor"])
-        feedback.raise_for_status()
-        made["correction"] = {"classification_id": editor_id, "genre": genres[1], "predicted_genre": genres[0]}
+            made["uploads"].setdefault(role, []).append(body["id"])
+        if release.keys:
+            admin_id = made["uploads"]["admin"][0]
+            share = client.post(f"{API}/classifications/{admin_id}/share", headers=headers["admin"])
+            share.raise_for_status()
+            made["share"] = {"classification_id": admin_id, "token": share.json()["token"]}
+        if release.corrections:
+            editor_id = made["uploads"]["editor"][0]
+            result = client.get(f"{API}/classifications/{editor_id}", headers=headers["editor"]).json()
+            genres = [g["genre"] for g in result["genres"]]
+            feedback = client.post(
+                f"{API}/classifications/{editor_id}/feedback", json={"genre": genres[1]}, headers=headers["editor"]
+            )
+            feedback.raise_for_status()
+            made["correction"] = {"classification_id": editor_id, "genre": genres[1], "predicted_genre": genres[0]}
     return made
 
 
@@ -155,42 +201,45 @@ def finish(db_path: Path, library: Path) -> None:
     connection.close()
 
 
-def describe(db_path: Path, made: dict[str, Any], release: str) -> dict[str, Any]:
+def describe(db_path: Path, made: dict[str, Any], sha: str, release: Release) -> dict[str, Any]:
     """What the database holds, for the test to compare with after the upgrade."""
     connection = sqlite3.connect(db_path)
     tables = [name for (name,) in connection.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
     counts = {name: connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables}  # noqa: S608
     owners = {key["id"]: role for role, key in made["keys"].items()}
+    owner_column = "owner_key_id" if release.keys else "NULL"
     classifications = [
-        {"id": i, "filename": f, "owner": owners.get(o), "sha256": s, "top_genre": g,
-         "genres": [x["genre"] for x in json.loads(r)["genres"]]}
+        {"id": i, "filename": f, **({"owner": owners.get(o)} if release.keys else {}), "sha256": s,
+         "top_genre": g, "genres": [x["genre"] for x in json.loads(r)["genres"]]}
         for i, f, o, s, g, r in connection.execute(
-            "SELECT id, filename, owner_key_id, sha256, top_genre, result FROM classifications ORDER BY filename")
+            f"SELECT id, filename, {owner_column}, sha256, top_genre, result FROM classifications ORDER BY filename")  # noqa: S608
     ]
     audio = {i: {"media_type": m, "n_bytes": len(c), "sha256": hashlib.sha256(c).hexdigest()}
              for i, m, c in connection.execute("SELECT classification_id, media_type, content FROM classification_audio")}
-    embeddings = {i: {"space": s, "dim": n} for i, s, n in connection.execute(
-        "SELECT classification_id, space, dim FROM track_embeddings")}
     tracks = [{"path": p, "status": s, "classification_id": c, "top_genre": g} for p, s, c, g in connection.execute(
         "SELECT path, status, classification_id, top_genre FROM library_tracks ORDER BY path")]
     (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    correction_audio = connection.execute("SELECT length(audio) FROM corrections").fetchone()[0]
-    connection.close()
-    return {
-        "release": release,
+    assert revision == release.revision, f"release {sha} made revision {revision}, not {release.revision}"
+    described: dict[str, Any] = {
+        "release": sha,
         "made_by": "tests/store/release_db/make_release_db.py",
         "revision": revision,
-        # Raw keys of this throwaway database: test fixtures, they open nothing else.
-        "keys": made["keys"],
-        "share": made["share"],
-        "correction": {**made["correction"], "n_audio_bytes": correction_audio},
-        "library": {"root": LIBRARY_ROOT, "tracks": tracks},
-        "classifications": classifications,
-        "audio": audio,
-        "embeddings": embeddings,
-        "tables": counts,
     }
+    if release.keys:
+        # Raw keys of this throwaway database: test fixtures, they open nothing else.
+        described["keys"] = made["keys"]
+        described["share"] = made["share"]
+    if release.corrections:
+        correction_audio = connection.execute("SELECT length(audio) FROM corrections").fetchone()[0]
+        described["correction"] = {**made["correction"], "n_audio_bytes": correction_audio}
+    described.update(library={"root": LIBRARY_ROOT, "tracks": tracks}, classifications=classifications, audio=audio)
+    if release.embeddings:
+        described["embeddings"] = {i: {"space": s, "dim": n} for i, s, n in connection.execute(
+            "SELECT classification_id, space, dim FROM track_embeddings")}
+    described["tables"] = counts
+    connection.close()
+    return described
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,20 +252,21 @@ def main(argv: list[str] | None = None) -> int:
     source = Path(genrekit.__file__).resolve().parents[2]
     head = subprocess.run(["git", "-C", str(source), "rev-parse", "--short=7", "HEAD"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    if head != RELEASE:
-        print(f"run this against the previous release {RELEASE}, not {head}", file=sys.stderr)
+    if head not in RELEASES:
+        print(f"run this against one of the releases {', '.join(RELEASES)}, not {head}", file=sys.stderr)
         return 2
-    db_path = args.out / f"release-{RELEASE}.sqlite"
+    release = RELEASES[head]
+    db_path = args.out / f"release-{head}.sqlite"
     db_path.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as work:
         work_dir = Path(work)
         db_url = f"sqlite:///{work_dir / 'genrekit.sqlite'}"
-        made = fill_through_the_app(db_url, work_dir / "data")
+        made = fill_through_the_app(release, db_url, work_dir / "data")
         scan_a_library(db_url, work_dir / "library")
         finish(work_dir / "genrekit.sqlite", work_dir / "library")
         db_path.write_bytes((work_dir / "genrekit.sqlite").read_bytes())
-    description = describe(db_path, made, RELEASE)
-    (args.out / f"release-{RELEASE}.json").write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")
+    description = describe(db_path, made, head, release)
+    (args.out / f"release-{head}.json").write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")
     print(f"{db_path}: {db_path.stat().st_size} bytes, tables {description['tables']}")
     return 0
 
