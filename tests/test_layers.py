@@ -14,13 +14,14 @@ the batch engine both stand on it; the batch engine imports no library tool (``c
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.imports import imported_names
 
 TORCH = ("torch", "sklearn", "librosa", "matplotlib", "genrekit.training", "genrekit.evaluation", "genrekit.tuning")
 ABOVE = {
@@ -104,25 +105,13 @@ NEVER = {  # room -> rooms it may not import, even inside a function
 }
 
 
-def _genrekit_imports(path: Path) -> set[str]:
-    """Every ``genrekit.*`` module a source file imports (top level or inside functions)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in found if name.startswith("genrekit.")}
-
-
 @pytest.mark.parametrize("room", sorted(NEVER))
 def test_workbench_floors_import_only_downwards(room: str) -> None:
     forbidden = tuple(f"genrekit.{other}" for other in NEVER[room])
     bad = sorted(
         f"{path.relative_to(SRC)}: {name}"
         for path in (SRC / room).rglob("*.py")
-        for name in _genrekit_imports(path)
+        for name in imported_names(path)
         if _matching({name}, forbidden)
     )
     assert not bad, f"{room} imports a floor above it: {bad}"
@@ -158,13 +147,7 @@ def _imported_files(path: Path) -> set[Path]:
     """The genrekit files one source file imports (function-level imports included):
     ``from pkg import sub`` reads ``pkg/sub.py``; ``from pkg import name`` reads the file that
     defines or hands on ``name`` (``pkg/__init__.py`` for a package's face)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    files = {_module_file(name) for name in names if name.startswith("genrekit.")}
+    files = {_module_file(name) for name in imported_names(path)}
     return {f for f in files if f is not None and f != path}
 
 

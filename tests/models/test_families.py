@@ -12,6 +12,7 @@ from genrekit.errors import InvalidParameterError
 from genrekit.models.families import FAMILIES, FAMILY_MODULES, TRAINERS, Family, get_family, no_spectrogram
 from genrekit.training.config import load_config_file, resolve_config
 from genrekit.tuning.space import SEARCH_KEY, parse_search_space
+from tests.imports import imported_names
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "genrekit"
@@ -116,7 +117,6 @@ def test_spectrogram_views_come_from_the_family() -> None:
 def test_onnx_export_imports_no_model_family() -> None:
     """The writer of the ONNX graph is registered by the musicnn head module, which calls the
     exporter: the arrow runs heads -> onnx_export only (no circle, not even inside a function)."""
-    tree = ast.parse((SRC / "models" / "onnx_export.py").read_text(encoding="utf-8"))
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    assert not imported & set(FAMILY_MODULES.values())
+    imported = imported_names(SRC / "models" / "onnx_export.py")
+    families = set(FAMILY_MODULES.values())
+    assert not [name for name in imported if any(name == m or name.startswith(m + ".") for m in families)]

@@ -7,10 +7,11 @@ and ``main`` stand above them all.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from tests.imports import imported_names
 
 SERVICE = Path(__file__).resolve().parents[2] / "src" / "genrekit" / "service"
 ABOVE_ROOMS = ("deps", "routes", "api", "main", "pages")
@@ -24,14 +25,8 @@ NEVER = {  # room -> service modules and rooms it may not import
 
 def _service_imports(path: Path) -> set[str]:
     """The ``genrekit.service`` modules one file imports, as dotted names below the package."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     prefix = "genrekit.service."
-    return {name.removeprefix(prefix) for name in found if name.startswith(prefix)}
+    return {name.removeprefix(prefix) for name in imported_names(path, "genrekit.service") if name.startswith(prefix)}
 
 
 @pytest.mark.parametrize("room", sorted(NEVER))
