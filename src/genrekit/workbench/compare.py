@@ -48,7 +48,7 @@ from genrekit.evaluation.leaderboard import (
 from genrekit.workbench.leakage import LeakageComparison, segment_leakage_comparison
 from genrekit.evaluation.metrics import evaluate_predictions
 from genrekit.models.families import FAMILIES, TABLE, get_family
-from genrekit.training.data import TABLE_FEATURE_NAME
+from genrekit.training.data import TABLE_FEATURE_NAME, cached_arrays, table_feature_rows
 
 DEFAULT_FAMILIES = ("knn", "svm", "logreg", "random_forest")
 SINGLE_SPLIT_SCHEMES = ("dataset", "filtered", "random")
@@ -320,6 +320,25 @@ def run_family_fold(
     return run, scores.records, proba
 
 
+def _cached_table_rows(
+    records: Sequence[Any], params: dict[str, Any], settings: CompareSettings
+) -> tuple[list[np.ndarray | None], list[dict[str, str]]]:
+    """The 57 table features of each window of each record (``params``: ``sr`` in Hz,
+    ``window_s`` and ``max_track_s`` in seconds), through the trainer's feature cache:
+    one array per record (``None`` where it failed) and the failures."""
+    from genrekit.datasets import FeatureCache
+
+    return cached_arrays(
+        list(records),
+        table_feature_rows,
+        params,
+        cache=FeatureCache(settings.cache_dir),
+        feature=TABLE_FEATURE_NAME,
+        n_jobs=settings.n_jobs,
+        progress=False,
+    )
+
+
 def score_table_from_cache(classifier: Any, records: Sequence[Any], settings: CompareSettings) -> Any:
     """Track-level probabilities of a table model from the trainer's cached window features.
 
@@ -332,9 +351,7 @@ def score_table_from_cache(classifier: Any, records: Sequence[Any], settings: Co
     TrackScores
         Without timings.
     """
-    from genrekit.datasets import FeatureCache
     from genrekit.evaluation.inference import TrackScores
-    from genrekit.training.data import cached_arrays, table_feature_rows
 
     card = classifier.card
     config = card.training.get("config", {})
@@ -343,15 +360,7 @@ def score_table_from_cache(classifier: Any, records: Sequence[Any], settings: Co
         "window_s": config.get("window_s", card.window_s),
         "max_track_s": config.get("max_track_s", 30.0),
     }
-    arrays, failures = cached_arrays(
-        list(records),
-        table_feature_rows,
-        params,
-        cache=FeatureCache(settings.cache_dir),
-        feature=TABLE_FEATURE_NAME,
-        n_jobs=settings.n_jobs,
-        progress=False,
-    )
+    arrays, failures = _cached_table_rows(records, params, settings)
     estimator = classifier.model.estimator
     kept, rows = [], []
     for record, array in zip(records, arrays):
@@ -476,22 +485,12 @@ def run_leakage_demo(records: Sequence[Any], settings: CompareSettings, *, log: 
     Every track (train and valid; test left untouched) is cut into 3 s segments; each
     segment gets the 57 table features (cached). See :mod:`genrekit.workbench.leakage`.
     """
-    from genrekit.datasets import FeatureCache
     from genrekit.models.baselines import make_baseline
-    from genrekit.training.data import cached_arrays, table_feature_rows
 
     pool = [r for r in records if r.split != "test"]
     log(f"leaky demo: table features of {LEAKY_SEGMENT_S:g} s segments of {len(pool)} tracks")
     params = {"sr": 22050, "window_s": LEAKY_SEGMENT_S, "max_track_s": 30.0}
-    arrays, _ = cached_arrays(
-        pool,
-        table_feature_rows,
-        params,
-        cache=FeatureCache(settings.cache_dir),
-        feature=TABLE_FEATURE_NAME,
-        n_jobs=settings.n_jobs,
-        progress=False,
-    )
+    arrays, _ = _cached_table_rows(pool, params, settings)
     features, labels, tracks = [], [], []
     for record, array in zip(pool, arrays):
         if array is None:
