@@ -304,8 +304,7 @@ class Classifier:
         embed : bool
             Also gather the window embeddings.
         """
-        if embed and self.embedding is None:
-            raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding (its card declares none)")
+        self._check_embed(embed)
         size = self._batch_size(batch_size)
         part = self._excerpts.part(self._excerpts.waveform(y, sr), first_s=first_s, last_s=last_s, batch_size=size)
         return self._gather(WindowResults(embed=bool(embed)), part, top_k=int(top_k))
@@ -433,6 +432,11 @@ class Classifier:
             raise InvalidParameterError(f"batch_size must be >= 1, got {batch_size}")
         return size
 
+    def _check_embed(self, embed: bool) -> None:
+        """Refuse ``embed=True`` for a model whose card declares no embedding."""
+        if embed and self.embedding is None:
+            raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding (its card declares none)")
+
     def _song(self, source: AudioSource, options: _SongOptions) -> SongWindows:
         """The options checked, and the windows of the input (the excerpt stream)."""
         if int(options.top_k) < 0:
@@ -442,8 +446,7 @@ class Classifier:
         max_duration_s = options.max_duration_s
         if max_duration_s is not None and not max_duration_s > 0:
             raise InvalidParameterError(f"max_duration_s must be > 0 or None, got {max_duration_s}")
-        if options.embed and self.embedding is None:
-            raise InvalidParameterError(f"model {self.model_info.name!r} has no embedding (its card declares none)")
+        self._check_embed(options.embed)
         max_windows = self.max_windows if options.max_windows is None else check_max_windows(options.max_windows)
         return self._excerpts.song(
             source, sr=options.sr, name=source_name(source) if options.name is None else options.name,
